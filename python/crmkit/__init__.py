@@ -1,0 +1,30 @@
+"""crmkit: fast, exact customer (CRM) analytics on polars, with a Rust core.
+
+>>> import crmkit
+>>> world = crmkit.datasets.generate(n_customers=200, seed=7)
+>>> world.orders.columns
+['order_id', 'customer_id', 'order_date', 'amount', 'channel', 'discount']
+"""
+
+from crmkit._core import __version__
+from crmkit.errors import ConvergenceError, CrmError, SchemaError, TooLargeError
+from crmkit import datasets
+
+__all__ = [
+    "__version__",
+    "CrmError",
+    "SchemaError",
+    "TooLargeError",
+    "ConvergenceError",
+    "datasets",
+]
+
+# Each domain adds its public names in its own block below.
+
+# --- cleaning and identity resolution ---
+
+# --- segmentation ---
+
+# --- customer lifetime value ---
+
+# --- behaviour and baskets ---

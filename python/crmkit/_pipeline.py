@@ -1,0 +1,92 @@
+"""The end-to-end analysis that `crmkit demo` and `crmkit run` perform.
+
+A run is a list of steps. Each step reads what it needs from a `Context`
+(the input tables and the results of earlier steps), returns named result
+tables and a few summary lines, and is skipped with a note when its inputs are
+absent. Each domain contributes its step to `STEPS`.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import polars as pl
+
+
+@dataclass
+class Context:
+    """Input tables (with crmkit's standard column names) and results so far."""
+
+    orders: pl.DataFrame
+    customers: Optional[pl.DataFrame] = None
+    items: Optional[pl.DataFrame] = None
+    events: Optional[pl.DataFrame] = None
+    results: dict[str, pl.DataFrame] = field(default_factory=dict)
+    #: The date the analysis is made at; defaults to the day after the last order.
+    as_of: Optional[object] = None
+
+
+@dataclass
+class StepOutput:
+    tables: dict[str, pl.DataFrame]
+    summary: list[str]
+
+
+@dataclass
+class Step:
+    name: str
+    needs: tuple[str, ...]
+    run: Callable[[Context], StepOutput]
+
+
+def _validate_step(ctx: Context) -> StepOutput:
+    from crmkit.datasets import describe
+
+    overview = describe(
+        {"orders": ctx.orders, "customers": ctx.customers, "items": ctx.items, "events": ctx.events}
+    )
+    lines = [
+        f"{row['table']}: {row['rows']:,} rows, {row['columns']} columns, {row['null_cells']:,} null cells"
+        for row in overview.iter_rows(named=True)
+    ]
+    return StepOutput({"overview": overview}, lines)
+
+
+STEPS: list[Step] = [
+    Step("validate", ("orders",), _validate_step),
+    # --- cleaning and identity resolution ---
+    # --- segmentation ---
+    # --- customer lifetime value ---
+    # --- behaviour and baskets ---
+]
+
+
+def run_steps(ctx: Context, out: Path, *, steps: Optional[list[Step]] = None, progress: bool = True) -> list[str]:
+    """Runs every step whose inputs are present, writes its tables as parquet under `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    show = progress and sys.stderr.isatty()
+    report: list[str] = []
+    todo = steps if steps is not None else STEPS
+    for i, step in enumerate(todo, 1):
+        missing = [n for n in step.needs if getattr(ctx, n) is None]
+        if missing:
+            report.append(f"[{step.name}] skipped: no {', '.join(missing)} table given")
+            continue
+        if show:
+            print(f"\r[{i}/{len(todo)}] {step.name} ...", end="", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        result = step.run(ctx)
+        seconds = time.perf_counter() - started
+        for name, table in result.tables.items():
+            key = f"{step.name}_{name}"
+            ctx.results[key] = table
+            table.write_parquet(out / f"{key}.parquet")
+        report.append(f"[{step.name}] {seconds:.2f}s")
+        report.extend(f"    {line}" for line in result.summary)
+    if show:
+        print("\r" + " " * 60 + "\r", end="", file=sys.stderr, flush=True)
+    return report

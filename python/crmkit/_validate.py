@@ -1,0 +1,164 @@
+"""Input contracts shared by every public function.
+
+Each public function names the columns it needs and checks them here first, so
+a user sees one clear message naming the column, what was expected and what
+was found, instead of a deep polars or Rust error.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, Iterable, Literal, Mapping, Union
+
+import polars as pl
+
+from crmkit.errors import CrmError, SchemaError
+
+Frame = Union[pl.DataFrame, pl.LazyFrame]
+
+Kind = Literal["any", "string", "integer", "numeric", "temporal", "date", "id", "boolean", "list"]
+
+_KIND_TEXT = {
+    "any": "any dtype",
+    "string": "a string column (pl.String)",
+    "integer": "an integer column",
+    "numeric": "a numeric column (integer or float)",
+    "temporal": "a date or datetime column (pl.Date / pl.Datetime)",
+    "date": "a date or datetime column (pl.Date / pl.Datetime)",
+    "id": "an id column (string or integer)",
+    "boolean": "a boolean column",
+    "list": "a list column",
+}
+
+
+def _matches(dtype: pl.DataType, kind: Kind) -> bool:
+    if kind == "any":
+        return True
+    if kind == "string":
+        return dtype == pl.String or isinstance(dtype, (pl.Categorical, pl.Enum))
+    if kind == "integer":
+        return dtype.is_integer()
+    if kind == "numeric":
+        return dtype.is_numeric()
+    if kind in ("temporal", "date"):
+        return dtype == pl.Date or isinstance(dtype, pl.Datetime)
+    if kind == "id":
+        return dtype.is_integer() or dtype == pl.String or isinstance(dtype, (pl.Categorical, pl.Enum))
+    if kind == "boolean":
+        return dtype == pl.Boolean
+    if kind == "list":
+        return isinstance(dtype, pl.List)
+    raise AssertionError(f"unknown column kind {kind!r}")
+
+
+def as_lazy(data: Any, *, argument: str = "data") -> pl.LazyFrame:
+    """Accepts a polars DataFrame or LazyFrame (or a pandas DataFrame) as a LazyFrame."""
+    if isinstance(data, pl.LazyFrame):
+        return data
+    if isinstance(data, pl.DataFrame):
+        return data.lazy()
+    if type(data).__module__.startswith("pandas"):
+        return pl.from_pandas(data).lazy()
+    raise CrmError(
+        f"argument '{argument}': expected a polars DataFrame or LazyFrame, found {type(data).__name__}"
+    )
+
+
+def as_frame(data: Any, *, argument: str = "data") -> pl.DataFrame:
+    """Accepts a polars DataFrame or LazyFrame (or a pandas DataFrame) as a DataFrame."""
+    if isinstance(data, pl.DataFrame):
+        return data
+    return as_lazy(data, argument=argument).collect()
+
+
+def schema_of(data: Frame) -> pl.Schema:
+    return data.collect_schema() if isinstance(data, pl.LazyFrame) else data.schema
+
+
+def require_columns(
+    data: Frame,
+    columns: Mapping[str, Kind],
+    *,
+    function: str,
+    argument: str = "data",
+) -> pl.Schema:
+    """Checks that each column exists with a dtype of the given kind.
+
+    Raises SchemaError naming the column, the expectation, what was found and,
+    for a missing column, the closest existing names.
+    """
+    schema = schema_of(data)
+    for column, kind in columns.items():
+        if column not in schema:
+            close = difflib.get_close_matches(column, list(schema.names()), n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            available = ", ".join(repr(c) for c in list(schema.names())[:20])
+            raise SchemaError(
+                f"{function}: column '{column}' not found in '{argument}' "
+                f"(expected {_KIND_TEXT[kind]}); it has columns [{available}]{hint} "
+                f"Pass the right name with the matching keyword argument."
+            )
+        dtype = schema[column]
+        if not _matches(dtype, kind):
+            raise SchemaError(
+                f"{function}: column '{column}' in '{argument}' must be {_KIND_TEXT[kind]}, "
+                f"found dtype {dtype}. Cast it first, for example "
+                f"pl.col('{column}').cast(...) or .str.to_date() for dates."
+            )
+    return schema
+
+
+def require_rows(data: pl.DataFrame, *, function: str, argument: str = "data") -> None:
+    """Raises CrmError when an eager frame has no rows."""
+    if data.height == 0:
+        raise CrmError(f"{function}: '{argument}' is empty (0 rows); there is nothing to analyse")
+
+
+def require_no_nulls(
+    data: pl.DataFrame, columns: Iterable[str], *, function: str, argument: str = "data"
+) -> None:
+    """Raises SchemaError when key columns hold nulls (or NaN in float keys)."""
+    columns = list(columns)
+    if not columns:
+        return
+    counts = data.select(
+        [
+            (pl.col(c).is_null() | pl.col(c).is_nan()).sum().alias(c)
+            if data.schema[c].is_float()
+            else pl.col(c).null_count().alias(c)
+            for c in columns
+        ]
+    ).row(0)
+    for column, n in zip(columns, counts):
+        if n:
+            raise SchemaError(
+                f"{function}: column '{column}' in '{argument}' holds {n} null/NaN value(s) of "
+                f"{data.height}; a key column must be complete. Drop or fill them first "
+                f"(for example data.drop_nulls('{column}'))."
+            )
+
+
+def require_unique(data: pl.DataFrame, column: str, *, function: str, argument: str = "data") -> None:
+    """Raises SchemaError when an id column repeats values."""
+    n_dup = data.height - data.select(pl.col(column).n_unique()).item()
+    if n_dup:
+        example = (
+            data.group_by(column).len().filter(pl.col("len") > 1).select(column).head(3).to_series().to_list()
+        )
+        raise SchemaError(
+            f"{function}: column '{column}' in '{argument}' must hold unique ids, found {n_dup} "
+            f"duplicated row(s), for example {example}"
+        )
+
+
+def require_choice(value: Any, name: str, choices: Iterable[Any], *, function: str) -> None:
+    choices = list(choices)
+    if value not in choices:
+        raise CrmError(f"{function}: argument '{name}' must be one of {choices}, found {value!r}")
+
+
+def require_positive_int(value: Any, name: str, *, function: str, allow_zero: bool = False) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < (0 if allow_zero else 1):
+        bound = ">= 0" if allow_zero else ">= 1"
+        raise CrmError(f"{function}: argument '{name}' must be an integer {bound}, found {value!r}")
+    return value

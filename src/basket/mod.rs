@@ -1,0 +1,1 @@
+//! basket kernels: pure Rust, no pyo3.

@@ -1,0 +1,1 @@
+//! behaviour kernels: pure Rust, no pyo3.

@@ -1,0 +1,1 @@
+//! clean kernels: pure Rust, no pyo3.

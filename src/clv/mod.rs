@@ -1,0 +1,1 @@
+//! clv kernels: pure Rust, no pyo3.

@@ -1,0 +1,1 @@
+//! datagen kernels: pure Rust, no pyo3.

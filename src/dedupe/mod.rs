@@ -1,0 +1,1 @@
+//! dedupe kernels: pure Rust, no pyo3.

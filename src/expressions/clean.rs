@@ -1,0 +1,1 @@
+//! Expression plugins for the column cleaners.

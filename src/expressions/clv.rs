@@ -1,0 +1,1 @@
+//! Expression plugins that score fitted CLV models inside a lazy query.

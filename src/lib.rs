@@ -1,0 +1,25 @@
+//! crmkit: customer analytics kernels in Rust, exposed to Python as `crmkit._core`.
+
+use pyo3::prelude::*;
+use pyo3_polars::PolarsAllocator;
+
+pub mod basket;
+pub mod behaviour;
+pub mod clean;
+pub mod clv;
+pub mod datagen;
+pub mod dedupe;
+pub mod error;
+pub mod segment;
+
+mod expressions;
+mod python;
+
+#[global_allocator]
+static ALLOC: PolarsAllocator = PolarsAllocator::new();
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    python::register(m)
+}

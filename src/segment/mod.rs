@@ -1,0 +1,1 @@
+//! segment kernels: pure Rust, no pyo3.
