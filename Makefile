@@ -9,12 +9,20 @@ POLARS_VERSION ?= 2.1.0
 POLARS_FLOOR ?= 1.28.1
 # Compiled dependencies live outside the checkout, so fresh clones and CI reuse them.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/crmkit-target
-PYLIBDIR = $(shell $(PY) -c "import sysconfig; print(sysconfig.get_config_var('LIBDIR'))")
+# One fixed interpreter for pyo3's build configuration, so the extension build and
+# `cargo test` share every compiled artifact (a changed PYO3_PYTHON or VIRTUAL_ENV
+# would rebuild the pyo3 crates each time).
+BASE_PY := $(shell $(PYTHON) -c "import os, sys; print(os.path.realpath(sys.executable))")
+PYLIBDIR := $(shell $(PYTHON) -c "import sysconfig; print(sysconfig.get_config_var('LIBDIR'))")
+export PYO3_PYTHON := $(BASE_PY)
+unexport VIRTUAL_ENV CONDA_PREFIX PYO3_BUILD_EXTENSION_MODULE
+EXT := python/crmkit/_core.abi3.so
+SITE = $(shell $(PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
 
-.PHONY: demo test build test-rust test-python test-floor bench venv clean-venv
+.PHONY: demo test build wheel test-rust test-python test-floor bench venv clean-venv
 
 demo: build
-	$(VENV)/bin/crmkit demo --out demo_output
+	$(PY) -m crmkit demo --out demo_output
 
 test: build
 	$(MAKE) test-rust
@@ -29,12 +37,20 @@ $(VENV)/.installed: requirements-dev.txt
 	$(PY) -m pip install -q -r requirements-dev.txt "polars==$(POLARS_VERSION)"
 	touch $@
 
-# Release build of the extension, installed into .venv in development mode.
+# Release build of the extension next to its Python sources; .venv sees python/ through
+# a .pth file (a development install). The lock keeps parallel checkouts that share
+# CARGO_TARGET_DIR from copying each other's library. `make wheel` builds the wheel.
 build: venv
-	VIRTUAL_ENV=$(abspath $(VENV)) PATH=$(abspath $(VENV))/bin:$$PATH maturin develop --release --quiet
+	mkdir -p $(CARGO_TARGET_DIR)
+	flock $(CARGO_TARGET_DIR)/.crmkit-build.lock sh -c 'cargo build --release --lib --quiet && cp $(CARGO_TARGET_DIR)/release/libcrmkit.so $(EXT).tmp'
+	mv -f $(EXT).tmp $(EXT)
+	echo "$(abspath python)" > $(SITE)/crmkit-dev.pth
+
+wheel: venv
+	VIRTUAL_ENV=$(abspath $(VENV)) PATH=$(abspath $(VENV))/bin:$$PATH maturin build --profile dist --out dist
 
 test-rust: venv
-	LD_LIBRARY_PATH=$(PYLIBDIR) PYO3_PYTHON=$(PY) cargo test --release --lib --quiet
+	LD_LIBRARY_PATH=$(PYLIBDIR) cargo test --release --lib --quiet
 
 test-python: build
 	$(PY) -m pytest -q
