@@ -59,6 +59,7 @@ def _validate_step(ctx: Context) -> StepOutput:
 STEPS: list[Step] = [
     Step("validate", ("orders",), _validate_step),
     # --- cleaning and identity resolution ---
+    Step("identity", ("customers",), lambda ctx: __import__("crmkit.dedupe", fromlist=["demo_step"]).demo_step(ctx)),
     # --- segmentation ---
     # --- customer lifetime value ---
     # --- behaviour and baskets ---

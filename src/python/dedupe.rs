@@ -1,5 +1,146 @@
-use pyo3::prelude::*;
+//! Bindings for identity resolution: scoring candidate pairs and clustering them.
 
-pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+use polars::prelude::*;
+use pyo3::prelude::*;
+use pyo3_polars::{PyDataFrame, PySeries};
+
+use crate::dedupe::cluster::cluster;
+use crate::dedupe::levels::{Kind, NULL_LEVEL};
+use crate::dedupe::model::{estimate_u, fit_em, m_from_labels, pair_levels, probability, score, Field, Sampling};
+use crate::error::{CrmError, Result};
+use crate::python::run_detached;
+
+fn indices(s: &Series, what: &str, n: usize) -> Result<Vec<u32>> {
+    let s = s.cast(&DataType::UInt32).map_err(|_| CrmError::invalid(format!("{what}: expected record indices")))?;
+    let ca = s.u32()?;
+    if ca.null_count() > 0 {
+        return Err(CrmError::invalid(format!("{what}: record indices hold nulls")));
+    }
+    let v: Vec<u32> = ca.into_no_null_iter().collect();
+    if let Some(bad) = v.iter().find(|&&i| i as usize >= n) {
+        return Err(CrmError::invalid(format!("{what}: record index {bad} out of range (n = {n})")));
+    }
+    Ok(v)
+}
+
+/// Scores candidate pairs with a Fellegi–Sunter model fitted on the first `n_train` pairs.
+/// Returns a frame (one row per pair: log2-odds, probability, level_<f>, weight_<f>)
+/// and the fitted model as JSON.
+#[pyfunction]
+#[pyo3(signature = (columns, names, kinds, tf, left, right, n_train, n_left=None, labelled_left=None, labelled_right=None, n_random=300_000, seed=42, max_iter=200, tol=1e-7))]
+#[allow(clippy::too_many_arguments)]
+fn dedupe_score(
+    py: Python<'_>,
+    columns: Vec<PySeries>,
+    names: Vec<String>,
+    kinds: Vec<String>,
+    tf: Vec<bool>,
+    left: PySeries,
+    right: PySeries,
+    n_train: usize,
+    n_left: Option<usize>,
+    labelled_left: Option<PySeries>,
+    labelled_right: Option<PySeries>,
+    n_random: usize,
+    seed: u64,
+    max_iter: usize,
+    tol: f64,
+) -> PyResult<(PyDataFrame, String)> {
+    let columns: Vec<Series> = columns.into_iter().map(|c| c.0).collect();
+    let (left, right) = (left.0, right.0);
+    let labelled = match (labelled_left, labelled_right) {
+        (Some(a), Some(b)) => Some((a.0, b.0)),
+        _ => None,
+    };
+    run_detached(py, move || {
+        if columns.len() != names.len() || names.len() != kinds.len() || kinds.len() != tf.len() {
+            return Err(CrmError::invalid("dedupe_score: columns, names, kinds and tf differ in length"));
+        }
+        let n = columns.first().map_or(0, |c| c.len());
+        let mut fields = Vec::with_capacity(columns.len());
+        for ((col, name), (kind, use_tf)) in columns.iter().zip(&names).zip(kinds.iter().zip(&tf)) {
+            let kind = Kind::parse(kind)?;
+            let ca = col.str().map_err(|_| CrmError::schema(name, "a string column", col.dtype().to_string()))?;
+            let raw: Vec<Option<&str>> = ca.iter().collect();
+            fields.push(Field::new(name, kind, &raw, *use_tf));
+        }
+        let l = indices(&left, "left", n)?;
+        let r = indices(&right, "right", n)?;
+        if l.len() != r.len() || n_train > l.len() {
+            return Err(CrmError::invalid("dedupe_score: left/right lengths differ or n_train too large"));
+        }
+        let sampling = match n_left {
+            Some(nl) => Sampling::Across { n_left: nl, n },
+            None => Sampling::Within { n },
+        };
+        let levels = pair_levels(&fields, &l, &r);
+        let u = estimate_u(&fields, sampling, n_random, seed);
+        let fixed_m = match &labelled {
+            Some((a, b)) => {
+                let la = indices(a, "labelled left", n)?;
+                let lb = indices(b, "labelled right", n)?;
+                if la.is_empty() || la.len() != lb.len() {
+                    return Err(CrmError::invalid("training pairs: need at least one labelled matching pair"));
+                }
+                Some(m_from_labels(&fields, &pair_levels(&fields, &la, &lb)))
+            }
+            None => None,
+        };
+        let model = fit_em(&fields, &levels[..n_train * fields.len()], u, fixed_m, max_iter, tol, n_random)?;
+        let (logit, weights) = score(&fields, &model, &l, &levels);
+        let nf = fields.len();
+        let mut out: Vec<Column> = Vec::with_capacity(2 + 2 * nf);
+        out.push(Column::new("match_weight".into(), &logit));
+        let probs: Vec<f64> = logit.iter().map(|&x| probability(x)).collect();
+        out.push(Column::new("match_probability".into(), probs));
+        for f in 0..nf {
+            let lv: Vec<Option<u8>> = (0..l.len()).map(|p| {
+                let v = levels[p * nf + f];
+                if v == NULL_LEVEL { None } else { Some(v) }
+            }).collect();
+            let w: Vec<f64> = (0..l.len()).map(|p| weights[p * nf + f]).collect();
+            out.push(Column::new(format!("level_{f}").into(), lv));
+            out.push(Column::new(format!("weight_{f}").into(), w));
+        }
+        let df = DataFrame::new_infer_height(out)?;
+        let json = serde_json::to_string(&model).map_err(|e| CrmError::invalid(e.to_string()))?;
+        Ok((PyDataFrame(df), json))
+    })
+}
+
+/// Clusters pairs with probability >= threshold into entities (see `dedupe::cluster`).
+/// Returns (entity index per record, best link probability per record, links, refused links).
+#[pyfunction]
+fn dedupe_cluster(
+    py: Python<'_>,
+    n: usize,
+    left: PySeries,
+    right: PySeries,
+    prob: PySeries,
+    threshold: f64,
+    max_size: usize,
+) -> PyResult<(PySeries, PySeries, usize, usize)> {
+    let (left, right, prob) = (left.0, right.0, prob.0);
+    run_detached(py, move || {
+        let l = indices(&left, "left", n)?;
+        let r = indices(&right, "right", n)?;
+        let p: Vec<f64> = prob.cast(&DataType::Float64)?.f64()?.into_iter().map(|v| v.unwrap_or(0.0)).collect();
+        if l.len() != r.len() || r.len() != p.len() {
+            return Err(CrmError::invalid("dedupe_cluster: left, right and prob differ in length"));
+        }
+        let c = cluster(n, &l, &r, &p, threshold, max_size.max(1));
+        let best: Vec<Option<f64>> = c.best.iter().map(|&b| if b.is_nan() { None } else { Some(b) }).collect();
+        Ok((
+            PySeries(Series::new("entity".into(), c.entity)),
+            PySeries(Series::new("best".into(), best)),
+            c.n_links,
+            c.n_refused,
+        ))
+    })
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(dedupe_score, m)?)?;
+    m.add_function(wrap_pyfunction!(dedupe_cluster, m)?)?;
     Ok(())
 }

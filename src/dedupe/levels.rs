@@ -1,0 +1,211 @@
+//! Comparison levels per field kind. Level 0 is "disagree", the top level is "exact";
+//! `NULL_LEVEL` marks a pair where either value is missing (it carries no evidence).
+
+use super::compare::{damerau, jaro_winkler, qgram_dice, token_sort_jw};
+use super::keys::pinyin_of;
+use crate::clean::{date::parse_date, name::has_cjk};
+use crate::error::{CrmError, Result};
+
+pub const NULL_LEVEL: u8 = u8::MAX;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Name,
+    Phone,
+    Email,
+    Date,
+    Address,
+    Postcode,
+    Text,
+    Exact,
+}
+
+impl Kind {
+    pub fn parse(s: &str) -> Result<Kind> {
+        Ok(match s {
+            "name" => Kind::Name,
+            "phone" => Kind::Phone,
+            "email" => Kind::Email,
+            "date" => Kind::Date,
+            "address" => Kind::Address,
+            "postcode" => Kind::Postcode,
+            "text" => Kind::Text,
+            "exact" => Kind::Exact,
+            other => {
+                return Err(CrmError::invalid(format!(
+                    "unknown field kind '{other}'; expected one of name, phone, email, date, address, postcode, text, exact"
+                )))
+            }
+        })
+    }
+
+    /// Number of levels, exact agreement being `n_levels() - 1`.
+    pub fn n_levels(self) -> usize {
+        match self {
+            Kind::Name => 5,
+            Kind::Email | Kind::Date | Kind::Address | Kind::Text => 4,
+            Kind::Phone | Kind::Postcode => 3,
+            Kind::Exact => 2,
+        }
+    }
+
+    pub fn level_names(self) -> &'static [&'static str] {
+        match self {
+            Kind::Name => &["different", "jaro-winkler >= 0.70", "jaro-winkler >= 0.88", "jaro-winkler >= 0.94 or same pinyin", "exact"],
+            Kind::Email => &["different", "similar (jaro-winkler >= 0.92)", "same user, other domain", "exact"],
+            Kind::Date => &["different", "within a year", "one typo or day/month swapped", "exact"],
+            Kind::Address => &["different", "similar (>= 0.70)", "very similar (>= 0.90)", "exact"],
+            Kind::Text => &["different", "similar (jaro-winkler >= 0.80)", "very similar (>= 0.94)", "exact"],
+            Kind::Phone | Kind::Postcode => &["different", "one edit", "exact"],
+            Kind::Exact => &["different", "exact"],
+        }
+    }
+}
+
+/// A field value prepared once per record for fast repeated comparisons.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub text: String,
+    pub chars: Vec<char>,
+    /// Toneless pinyin of a CJK name.
+    pub pinyin: Option<Vec<char>>,
+    /// Days since 1970-01-01 for dates.
+    pub day: Option<i32>,
+}
+
+pub fn prepare(kind: Kind, v: &str) -> Option<Prepared> {
+    let text = v.trim().to_lowercase();
+    if text.is_empty() {
+        return None;
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let pinyin = if kind == Kind::Name && has_cjk(&text) { Some(pinyin_of(&text).chars().collect()) } else { None };
+    let day = if kind == Kind::Date { Some(parse_date(&text)?) } else { None };
+    Some(Prepared { text, chars, pinyin, day })
+}
+
+fn digits_of_day(day: i32) -> [u8; 8] {
+    let (y, m, d) = crate::clean::date::civil_from_days(day);
+    let s = format!("{:04}{:02}{:02}", y.clamp(0, 9999), m, d);
+    let mut out = [0u8; 8];
+    out.copy_from_slice(&s.as_bytes()[..8]);
+    out
+}
+
+/// The comparison level of two prepared values of one kind.
+pub fn level(kind: Kind, a: &Prepared, b: &Prepared) -> u8 {
+    let top = (kind.n_levels() - 1) as u8;
+    if kind == Kind::Date {
+        let (da, db) = match (a.day, b.day) {
+            (Some(x), Some(y)) => (x, y),
+            _ => return NULL_LEVEL,
+        };
+        if da == db {
+            return top;
+        }
+        let (ya, ma, dda) = crate::clean::date::civil_from_days(da);
+        let (yb, mb, ddb) = crate::clean::date::civil_from_days(db);
+        if ya == yb && ma == ddb && dda == mb {
+            return 2;
+        }
+        let (sa, sb) = (digits_of_day(da), digits_of_day(db));
+        let ca: Vec<char> = sa.iter().map(|&x| x as char).collect();
+        let cb: Vec<char> = sb.iter().map(|&x| x as char).collect();
+        if damerau(&ca, &cb) <= 1 {
+            return 2;
+        }
+        return if (da - db).abs() <= 366 { 1 } else { 0 };
+    }
+    if a.text == b.text {
+        return top;
+    }
+    match kind {
+        Kind::Name => {
+            if let (Some(pa), Some(pb)) = (&a.pinyin, &b.pinyin) {
+                if pa == pb {
+                    return 3;
+                }
+            }
+            let mut s = jaro_winkler(&a.chars, &b.chars);
+            if let (Some(pa), Some(pb)) = (&a.pinyin, &b.pinyin) {
+                // Pinyin similarity, a little discounted: it hears, it does not read.
+                s = s.max(jaro_winkler(pa, pb) - 0.04);
+            }
+            if a.text.contains(' ') || b.text.contains(' ') {
+                s = s.max(token_sort_jw(&a.text, &b.text));
+            }
+            if s >= 0.94 {
+                3
+            } else if s >= 0.88 {
+                2
+            } else if s >= 0.70 {
+                1
+            } else {
+                0
+            }
+        }
+        Kind::Phone | Kind::Postcode => u8::from(damerau(&a.chars, &b.chars) <= 1),
+        Kind::Email => {
+            let la = a.text.split('@').next().unwrap_or("");
+            let lb = b.text.split('@').next().unwrap_or("");
+            if !la.is_empty() && la == lb {
+                2
+            } else if jaro_winkler(&a.chars, &b.chars) >= 0.92 {
+                1
+            } else {
+                0
+            }
+        }
+        Kind::Address => {
+            let s = jaro_winkler(&a.chars, &b.chars).max(qgram_dice(&a.chars, &b.chars, 2)).max(token_sort_jw(&a.text, &b.text));
+            if s >= 0.90 {
+                2
+            } else if s >= 0.70 {
+                1
+            } else {
+                0
+            }
+        }
+        Kind::Text => {
+            let s = jaro_winkler(&a.chars, &b.chars);
+            if s >= 0.94 {
+                2
+            } else if s >= 0.80 {
+                1
+            } else {
+                0
+            }
+        }
+        Kind::Exact => 0,
+        Kind::Date => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lv(kind: Kind, a: &str, b: &str) -> u8 {
+        match (prepare(kind, a), prepare(kind, b)) {
+            (Some(x), Some(y)) => level(kind, &x, &y),
+            _ => NULL_LEVEL,
+        }
+    }
+
+    #[test]
+    fn levels() {
+        assert_eq!(lv(Kind::Name, "张伟", "张伟"), 4);
+        assert_eq!(lv(Kind::Name, "张伟", "张玮"), 3);
+        assert_eq!(lv(Kind::Name, "张伟", "李娜"), 0);
+        assert_eq!(lv(Kind::Name, "john smith", "smith john"), 3);
+        assert_eq!(lv(Kind::Date, "1990-03-05", "1990-05-03"), 2);
+        assert_eq!(lv(Kind::Date, "1990-03-05", "1990-03-06"), 2);
+        assert_eq!(lv(Kind::Date, "1990-03-05", "1990-08-25"), 1);
+        assert_eq!(lv(Kind::Date, "1990-03-05", "1970-01-01"), 0);
+        assert_eq!(lv(Kind::Date, "1990-03-05", "garbage"), NULL_LEVEL);
+        assert_eq!(lv(Kind::Phone, "+8613812345678", "+8613812345679"), 1);
+        assert_eq!(lv(Kind::Email, "a.b@x.com", "a.b@y.com"), 2);
+        assert_eq!(lv(Kind::Exact, "f", "m"), 0);
+        assert!(Kind::parse("nope").is_err());
+    }
+}

