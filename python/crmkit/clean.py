@@ -15,6 +15,7 @@ The same cleaners are on the ``.crm`` expression namespace:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Mapping, Optional, Sequence, Union
 
@@ -25,7 +26,7 @@ from crmkit._plugin import plugin_call
 from crmkit._validate import as_frame, require_columns, schema_of
 from crmkit.errors import CrmError, SchemaError
 
-__all__ = ["text", "name", "phone", "email", "date", "amount", "customers", "CleanResult", "KINDS", "infer_kind"]
+__all__ = ["text", "name", "phone", "email", "date", "amount", "name_key", "customers", "CleanResult", "KINDS", "infer_kind", "has_hint"]
 
 IntoExpr = Union[str, pl.Expr]
 
@@ -141,12 +142,32 @@ def name_key(col: IntoExpr) -> pl.Expr:
 # --- whole tables -------------------------------------------------------------------
 
 _NAME_HINTS = {
-    "phone": ("phone", "mobile", "tel", "cell", "手机", "电话"),
+    "phone": ("phone", "mobile", "tel", "cell", "telephone", "手机", "电话"),
     "email": ("email", "e_mail", "mail", "邮箱"),
-    "date": ("date", "birth", "dob", "birthday", "_at", "生日", "日期"),
+    "date": ("date", "birth", "dob", "birthday", "at", "time", "生日", "日期"),
     "amount": ("amount", "price", "revenue", "spend", "total", "value", "金额", "价格"),
     "name": ("name", "姓名", "surname", "given"),
 }
+
+
+def has_hint(column: str, hints: Sequence[str]) -> bool:
+    """True when a column name holds one of the hints: as a word of the name (split on
+    non-alphanumerics), as the start of a word for hints of four letters or more, as the
+    whole name, or anywhere for CJK hints.
+
+    >>> from crmkit.clean import has_hint
+    >>> has_hint("mobile_tel", ["tel"]), has_hint("hotel", ["tel"]), has_hint("birthday", ["birth"]), has_hint("客户手机", ["手机"])
+    (True, False, True, True)
+    """
+    low = column.lower()
+    words = [w for w in re.split(r"[^0-9a-z]+", low) if w]
+    for h in hints:
+        if not h.isascii():
+            if h in low:
+                return True
+        elif low == h or h in words or (len(h) >= 4 and any(w.startswith(h) for w in words)):
+            return True
+    return False
 
 
 def infer_kind(column: str, dtype: pl.DataType) -> str:
@@ -158,10 +179,10 @@ def infer_kind(column: str, dtype: pl.DataType) -> str:
     """
     low = column.lower()
     is_text = dtype == pl.String or isinstance(dtype, (pl.Categorical, pl.Enum))
-    if low == "id" or low.endswith("_id") or low.endswith("id") and not is_text and dtype.is_integer():
+    if low == "id" or low.endswith("_id") or low.endswith(" id") or low in ("uid", "pk", "key"):
         return "skip"
     for kind in ("phone", "email", "date", "amount", "name"):
-        if any(h in low for h in _NAME_HINTS[kind]):
+        if has_hint(column, _NAME_HINTS[kind]):
             if kind == "phone" and not (is_text or dtype.is_integer()):
                 return "skip"
             if kind == "date" and not (is_text or dtype.is_integer() or dtype == pl.Date or isinstance(dtype, pl.Datetime)):

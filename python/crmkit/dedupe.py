@@ -41,13 +41,13 @@ FIELD_KINDS = ("name", "phone", "email", "date", "address", "postcode", "text", 
 
 _HINTS = [
     ("email", ("email", "e_mail", "mail", "邮箱")),
-    ("phone", ("phone", "mobile", "tel", "cell", "手机", "电话")),
-    ("date", ("birth", "dob", "birthday", "生日")),
-    ("postcode", ("postcode", "post_code", "postal", "zip", "邮编", "street_number")),
+    ("phone", ("phone", "mobile", "tel", "cell", "telephone", "手机", "电话")),
+    ("date", ("birth", "dob", "birthday", "birthdate", "生日", "出生")),
+    ("postcode", ("postcode", "post_code", "postal", "zip", "zipcode", "邮编", "street_number", "house_number")),
     ("address", ("address", "street", "addr", "地址")),
-    ("name", ("name", "姓名", "surname", "given")),
+    ("name", ("name", "surname", "given", "firstname", "lastname", "姓名", "名字")),
     ("exact", ("gender", "sex", "性别")),
-    ("text", ("city", "suburb", "state", "province", "district", "county", "town", "country", "城市", "省")),
+    ("text", ("city", "suburb", "state", "province", "district", "county", "town", "country", "城市", "省", "区")),
 ]
 
 Blocking = Union[str, pl.Expr, Sequence[Union[str, pl.Expr]]]
@@ -70,7 +70,7 @@ def infer_fields(columns: Sequence[str], id: Optional[str] = None) -> dict[str, 
         if low == "id" or low.endswith("_id") or "signup" in low or "created" in low or "updated" in low:
             continue
         for kind, hints in _HINTS:
-            if any(h in low for h in hints):
+            if _clean.has_hint(c, hints):
                 out[c] = kind
                 break
     return out
@@ -387,18 +387,16 @@ def dedupe(
             stacklevel=2,
         )
     # Per input row: representative, its entity, best probability.
-    self_prob = dict(zip(self_part["l"].to_list(), self_part["match_probability"].to_list()))
     rep_first_row = prep.reps["_first"]
     rows = pl.DataFrame({"_rep": prep.row_rep.cast(pl.UInt32)}).with_row_index("_row")
     rep_tbl = pl.DataFrame(
         {
-            "_rep": pl.Series(range(n), dtype=pl.UInt32),
+            "_rep": pl.int_range(0, n, dtype=pl.UInt32, eager=True),
             "_ent_row": rep_first_row.gather(entity),
             "_best": best,
-            "_self": pl.Series([self_prob.get(i) for i in range(n)], dtype=pl.Float64) if self_prob else pl.Series([None] * n, dtype=pl.Float64),
             "_rep_row": rep_first_row,
         }
-    )
+    ).join(self_part.select(pl.col("l").cast(pl.UInt32).alias("_rep"), pl.col("match_probability").alias("_self")), on="_rep", how="left")
     t = rows.join(rep_tbl, on="_rep", how="left").sort("_row")
     # A row identical to an earlier one joins it when identical records match (self-pair
     # probability >= threshold); otherwise it stays on its own.
@@ -530,16 +528,9 @@ def link(
     )
     out = out.select(out_ids[0], out_ids[1], "match_probability").sort("match_probability", out_ids[0], out_ids[1], descending=[True, False, False])
     if one_to_one and out.height:
-        used_l: set = set()
-        used_r: set = set()
-        keep = []
-        for a, b in zip(out[out_ids[0]].to_list(), out[out_ids[1]].to_list()):
-            ok = a not in used_l and b not in used_r
-            keep.append(ok)
-            if ok:
-                used_l.add(a)
-                used_r.add(b)
-        out = out.filter(pl.Series(keep))
+        codes_l = out[out_ids[0]].rank("dense").cast(pl.UInt32) - 1
+        codes_r = out[out_ids[1]].rank("dense").cast(pl.UInt32) - 1
+        out = out.filter(_core.greedy_one_to_one(codes_l, codes_r))
     return out
 
 
@@ -593,8 +584,9 @@ def golden_records(
         if c not in frame.columns:
             raise SchemaError(f"{function}: rule for column '{c}', which is not in 'df' (columns {frame.columns})")
     order = [order_by, "_pos"] if order_by is not None else ["_pos"]
-    data = data.sort(order, nulls_last=False)
+    data = data.sort(order, nulls_last=False).with_row_index("_ord")
     aggs = []
+    frequent = []
     for c in cols:
         rule = rules.get(c, "most_recent")
         v = pl.col(c)
@@ -603,7 +595,7 @@ def golden_records(
                 raise CrmError(f"{function}: rule for '{c}' must be one of {list(_RULES)} or ('source', [preferred, ...]) with source= given, found {rule!r}")
             prefs = list(rule[1])
             rank = pl.col(source).replace_strict(prefs, list(range(len(prefs))), default=len(prefs), return_dtype=pl.Int64)
-            aggs.append(v.filter(v.is_not_null()).sort_by([rank, pl.col("_pos")], descending=[True, False]).last().alias(c))
+            aggs.append(v.filter(v.is_not_null()).sort_by(rank.filter(v.is_not_null()), descending=True, maintain_order=True).last().alias(c))
         elif rule == "most_recent":
             aggs.append(v.drop_nulls().last().alias(c))
         elif rule == "first":
@@ -612,12 +604,23 @@ def golden_records(
             length = v.cast(pl.String).str.len_chars()
             aggs.append(v.filter(v.is_not_null()).sort_by(length.filter(v.is_not_null()), maintain_order=True).last().alias(c))
         elif rule == "most_frequent":
-            aggs.append(v.drop_nulls().mode().last().alias(c) if False else v.filter(v.is_not_null()).sort_by(v.filter(v.is_not_null()).count().over(v), maintain_order=True).last().alias(c))
+            frequent.append(c)
         else:
             raise CrmError(f"{function}: rule for '{c}' must be one of {list(_RULES)} or ('source', [preferred, ...]), found {rule!r}")
     out = data.group_by("entity_id", maintain_order=False).agg(
         *aggs, pl.col(id).sort_by("_pos").alias("record_ids"), pl.len().cast(pl.Int64).alias("n_records")
     )
+    for c in frequent:
+        # Most frequent non-null value; ties go to the most recent.
+        pick = (
+            data.filter(pl.col(c).is_not_null())
+            .group_by("entity_id", c)
+            .agg(pl.len().alias("_n"), pl.col("_ord").max().alias("_last"))
+            .sort("entity_id", "_n", "_last")
+            .group_by("entity_id")
+            .agg(pl.col(c).last())
+        )
+        out = out.join(pick, on="entity_id", how="left")
     return out.sort("entity_id").select("entity_id", *cols, "record_ids", "n_records")
 
 

@@ -10,11 +10,16 @@ use crate::error::{CrmError, Result};
 /// Resolves a two-letter region code ("CN", "us") to the metadata region.
 pub fn region(code: &str) -> Result<Region> {
     let upper = code.trim().to_ascii_uppercase();
-    Region::from_code(&upper).map_err(|_| {
+    let bad = || {
         CrmError::invalid(format!(
             "region '{code}' is not a region libphonenumber knows; pass an ISO 3166 two-letter code such as 'CN', 'US', 'GB'"
         ))
-    })
+    };
+    let r = Region::from_code(&upper).map_err(|_| bad())?;
+    if PHONE_NUMBER_UTIL.get_country_code_for_region(r).is_none() {
+        return Err(bad());
+    }
+    Ok(r)
 }
 
 /// The E.164 form of `raw` when it is a valid number for its region (numbers written

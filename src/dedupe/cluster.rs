@@ -91,3 +91,35 @@ mod tests {
         assert!(c.n_refused >= 2);
     }
 }
+
+/// Greedy one-to-one matching: pairs sorted best first (the caller's order); a pair is
+/// kept when neither of its records was used by a better pair. Record codes are dense
+/// 0..n per side.
+pub fn greedy_one_to_one(left: &[u32], right: &[u32]) -> Vec<bool> {
+    let nl = left.iter().map(|&x| x as usize + 1).max().unwrap_or(0);
+    let nr = right.iter().map(|&x| x as usize + 1).max().unwrap_or(0);
+    let mut used_l = vec![false; nl];
+    let mut used_r = vec![false; nr];
+    left.iter()
+        .zip(right)
+        .map(|(&a, &b)| {
+            let ok = !used_l[a as usize] && !used_r[b as usize];
+            if ok {
+                used_l[a as usize] = true;
+                used_r[b as usize] = true;
+            }
+            ok
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod one_to_one_tests {
+    use super::*;
+
+    #[test]
+    fn greedy() {
+        assert_eq!(greedy_one_to_one(&[0, 0, 1, 1], &[0, 1, 0, 1]), vec![true, false, false, true]);
+        assert!(greedy_one_to_one(&[], &[]).is_empty());
+    }
+}

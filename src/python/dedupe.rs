@@ -4,7 +4,7 @@ use polars::prelude::*;
 use pyo3::prelude::*;
 use pyo3_polars::{PyDataFrame, PySeries};
 
-use crate::dedupe::cluster::cluster;
+use crate::dedupe::cluster::{cluster, greedy_one_to_one};
 use crate::dedupe::levels::{Kind, NULL_LEVEL};
 use crate::dedupe::model::{estimate_u, fit_em, m_from_labels, pair_levels, probability, score, Field, Sampling};
 use crate::error::{CrmError, Result};
@@ -139,7 +139,23 @@ fn dedupe_cluster(
     })
 }
 
+/// Greedy one-to-one selection over pairs sorted best first (dense record codes per side).
+#[pyfunction]
+fn greedy_one_to_one_py(py: Python<'_>, left: PySeries, right: PySeries) -> PyResult<PySeries> {
+    let (left, right) = (left.0, right.0);
+    run_detached(py, move || {
+        let n = left.len().max(right.len()) + 1;
+        let l = indices(&left, "left", n.max(u32::MAX as usize))?;
+        let r = indices(&right, "right", n.max(u32::MAX as usize))?;
+        if l.len() != r.len() {
+            return Err(CrmError::invalid("greedy_one_to_one: left and right differ in length"));
+        }
+        Ok(PySeries(Series::new("keep".into(), greedy_one_to_one(&l, &r))))
+    })
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("greedy_one_to_one", wrap_pyfunction!(greedy_one_to_one_py, m)?)?;
     m.add_function(wrap_pyfunction!(dedupe_score, m)?)?;
     m.add_function(wrap_pyfunction!(dedupe_cluster, m)?)?;
     Ok(())
