@@ -76,6 +76,48 @@ def _rl_dedupe(pdf):
     return ecm.fit_predict(feats)
 
 
+def _splink(pdf, link: bool = False):
+    """splink 5 (DuckDB) with its documented comparisons, same blocking as the
+    recordlinkage recipe, u by random sampling, m by EM, clustered at 0.5."""
+    import splink.comparison_library as cl
+    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+
+    db = DuckDBAPI()
+    settings = SettingsCreator(
+        link_type="link_only" if link else "dedupe_only",
+        unique_id_column_name="rec_id",
+        comparisons=[
+            cl.NameComparison("given_name"),
+            cl.NameComparison("surname"),
+            cl.ExactMatch("street_number"),
+            cl.JaroWinklerAtThresholds("address_1"),
+            cl.JaroWinklerAtThresholds("suburb"),
+            cl.LevenshteinAtThresholds("postcode", [1]),
+            cl.ExactMatch("state"),
+            cl.DamerauLevenshteinAtThresholds("date_of_birth", [1, 2]),
+        ],
+        blocking_rules_to_generate_predictions=[
+            block_on("given_name"), block_on("surname"), block_on("date_of_birth"), block_on("postcode"),
+        ],
+    )
+    frames = pdf if isinstance(pdf, tuple) else (pdf,)
+    dfs = [db.register(f.reset_index().astype(str)) for f in frames]
+    linker = Linker(dfs if link else dfs[0], settings)
+    linker.training.estimate_u_using_random_sampling(max_pairs=1e6)
+    for rule in (block_on("given_name", "surname"), block_on("date_of_birth")):
+        linker.training.estimate_parameters_using_expectation_maximisation(rule)
+    pred = linker.inference.predict(threshold_match_probability=0.5)
+    return pred.as_pandas_dataframe()
+
+
+def _has_splink() -> bool:
+    try:
+        import splink  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def cases(quick: bool):
     from _harness import Case  # the lead's harness
 
@@ -110,6 +152,11 @@ def cases(quick: bool):
                     peer=lambda: _rl_dedupe(f3), peer_name="recordlinkage ECM", repeat=3))
     out.append(Case("link febrl4a+4b (5,000 x 5,000)", crmkit=lambda: crmkit.link(pa, pb, "rec_id", "rec_id", fields=FEBRL_FIELDS),
                     peer=lambda: _rl_dedupe((a4, b4)), peer_name="recordlinkage ECM", repeat=3))
+    if _has_splink():
+        out.append(Case("dedupe febrl3 vs splink", crmkit=lambda: crmkit.dedupe(p3, id="rec_id", fields=FEBRL_FIELDS),
+                        peer=lambda: _splink(f3), peer_name="splink 5 (duckdb)", repeat=1))
+        out.append(Case("link febrl4 vs splink", crmkit=lambda: crmkit.link(pa, pb, "rec_id", "rec_id", fields=FEBRL_FIELDS),
+                        peer=lambda: _splink((a4, b4), link=True), peer_name="splink 5 (duckdb)", repeat=1))
     return out
 
 
@@ -154,6 +201,20 @@ def accuracy_report() -> None:
     dt = time.perf_counter() - t
     prf = _prf(set(m), truth)
     print(f"recordlinkage ECM febrl4: {dt:.2f}s  precision {prf[0]:.4f} recall {prf[1]:.4f} F1 {prf[2]:.4f}")
+    if _has_splink():
+        t = time.perf_counter()
+        sp = _splink(f3)
+        dt = time.perf_counter() - t
+        found = {tuple(sorted(x)) for x in zip(sp["rec_id_l"], sp["rec_id_r"])}
+        prf = _prf(found, _pairs(p3["rec_id"], p3["person"]))
+        print(f"splink febrl3 (pairs >= 0.5): {dt:.2f}s  precision {prf[0]:.4f} recall {prf[1]:.4f} F1 {prf[2]:.4f}")
+        t = time.perf_counter()
+        sp = _splink((a4, b4), link=True)
+        dt = time.perf_counter() - t
+        found = set(zip(sp["rec_id_l"], sp["rec_id_r"])) | set(zip(sp["rec_id_r"], sp["rec_id_l"]))
+        prf = _prf(found & (truth | {(b, a) for a, b in truth}) | (found - {(b, a) for a, b in truth}), truth)
+        tp = len({p for p in truth if p in found})
+        print(f"splink febrl4: {dt:.2f}s  precision {tp / max(len(sp), 1):.4f} recall {tp / len(truth):.4f}")
 
 
 if __name__ == "__main__":
