@@ -124,7 +124,7 @@ fn dedupe_cluster(
     run_detached(py, move || {
         let l = indices(&left, "left", n)?;
         let r = indices(&right, "right", n)?;
-        let p: Vec<f64> = prob.cast(&DataType::Float64)?.f64()?.into_iter().map(|v| v.unwrap_or(0.0)).collect();
+        let p: Vec<f64> = prob.cast(&DataType::Float64)?.f64()?.iter().map(|v| v.unwrap_or(0.0)).collect();
         if l.len() != r.len() || r.len() != p.len() {
             return Err(CrmError::invalid("dedupe_cluster: left, right and prob differ in length"));
         }
