@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import unicodedata
 
 import phonenumbers
 import polars as pl
@@ -16,6 +17,9 @@ from crmkit.errors import CrmError, SchemaError
 
 
 def _reference_e164(raw: str, region: str) -> str | None:
+    # crmkit reads input after Unicode NFKC; phonenumbers itself maps full-width digits
+    # but not, for example, an ideographic space inside an extension ("ext\u300099").
+    raw = unicodedata.normalize("NFKC", raw)
     try:
         n = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:
