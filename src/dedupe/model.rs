@@ -51,12 +51,30 @@ impl Field {
 pub fn pair_levels(fields: &[Field], left: &[u32], right: &[u32]) -> Vec<u8> {
     let nf = fields.len();
     let mut out = vec![0u8; left.len() * nf];
+    // Name fields are also compared across each other, so a given name and a surname
+    // written in swapped columns still agree (the better of the two readings counts).
+    let names: Vec<usize> = (0..nf).filter(|&f| fields[f].kind == Kind::Name).collect();
     out.par_chunks_mut(nf.max(1) * 4096).enumerate().for_each(|(c, chunk)| {
         let base = c * 4096;
         for (k, row) in chunk.chunks_mut(nf.max(1)).enumerate() {
             let (i, j) = (left[base + k] as usize, right[base + k] as usize);
             for (f, field) in fields.iter().enumerate() {
                 row[f] = field.level(i, j);
+            }
+            if names.len() == 2 {
+                let (f, g) = (names[0], names[1]);
+                if row[f] != NULL_LEVEL && row[g] != NULL_LEVEL && row[f] < 3 && row[g] < 3 {
+                    if let (Some(a1), Some(b1), Some(a2), Some(b2)) =
+                        (&fields[f].values[i], &fields[g].values[j], &fields[g].values[i], &fields[f].values[j])
+                    {
+                        let x = level(Kind::Name, a1, b1);
+                        let y = level(Kind::Name, a2, b2);
+                        if x.min(y) > row[f].min(row[g]) && x.min(y) >= 3 {
+                            row[f] = x.min(3);
+                            row[g] = y.min(3);
+                        }
+                    }
+                }
             }
         }
     });
