@@ -187,11 +187,13 @@ def _key_expr(spec: Union[str, pl.Expr], fields: dict[str, str], function: str) 
     return e, spec
 
 
-def _default_rules(fields: dict[str, str]) -> list[list[str]]:
+def _default_rules(fields: dict[str, str], distinct: dict[str, int]) -> list[list[str]]:
     strong = [c for c, k in fields.items() if k in ("phone", "email")]
     names = [c for c, k in fields.items() if k == "name"]
     dates = [c for c, k in fields.items() if k == "date"]
-    others = [c for c, k in fields.items() if k in ("postcode", "address", "text")]
+    # Broad keys (a name sound with a state) are kept on purpose: besides catching
+    # matches they give EM the non-matching pairs it needs to tell the two classes apart.
+    others = [c for c, k in fields.items() if k in ("postcode", "address", "text") and distinct.get(c, 0) >= 2]
     rules: list[list[str]] = [[c] for c in strong]
     if names:
         rules.append(list(names))
@@ -216,7 +218,8 @@ def _candidate_pairs(prep: _Prepared, blocking: Optional[Sequence[Blocking]], ma
     n = prep.reps.height
     user = blocking is not None
     if blocking is None:
-        rules: list[Sequence[Union[str, pl.Expr]]] = _default_rules(fields)
+        distinct = dict(zip(fields, prep.reps.select([pl.col(f"_f{j}").n_unique() for j in range(len(fields))]).row(0)))
+        rules: list[Sequence[Union[str, pl.Expr]]] = _default_rules(fields, distinct)
     else:
         if isinstance(blocking, (str, pl.Expr)):
             blocking = [blocking]
@@ -279,7 +282,7 @@ def _score(prep: _Prepared, pairs: pl.DataFrame, training_pairs: Optional[tuple[
     cols = [prep.reps[f"_f{j}"] for j in range(len(names))]
     kinds = [prep.fields[c] for c in names]
     tl, tr = training_pairs if training_pairs is not None else (None, None)
-    n_random = int(min(300_000, max(10_000, prep.reps.height * 20)))
+    n_random = int(min(200_000, max(20_000, prep.reps.height * 10)))
     scored, model_json = _core.dedupe_score(
         cols, names, kinds, [term_frequency] * len(names), left, right, pairs.height,
         n_left=prep.n_left, labelled_left=tl, labelled_right=tr, n_random=n_random, seed=seed,

@@ -1,7 +1,7 @@
 //! Comparison levels per field kind. Level 0 is "disagree", the top level is "exact";
 //! `NULL_LEVEL` marks a pair where either value is missing (it carries no evidence).
 
-use super::compare::{damerau, jaro_winkler, qgram_dice, token_sort_jw};
+use super::compare::{damerau, jaro_winkler};
 use super::keys::pinyin_of;
 use crate::clean::{date::parse_date, name::has_cjk};
 use crate::error::{CrmError, Result};
@@ -71,6 +71,35 @@ pub struct Prepared {
     pub pinyin: Option<Vec<char>>,
     /// Days since 1970-01-01 for dates.
     pub day: Option<i32>,
+    /// Sorted character-bigram codes (addresses), for q-gram similarity without allocating.
+    pub grams: Vec<u64>,
+    /// The words sorted and re-joined, when the value has several words (names, addresses).
+    pub sorted_words: Option<Vec<char>>,
+}
+
+fn bigrams(chars: &[char]) -> Vec<u64> {
+    let mut g: Vec<u64> = chars.windows(2).map(|w| ((w[0] as u64) << 32) | w[1] as u64).collect();
+    g.sort_unstable();
+    g
+}
+
+fn dice_sorted(a: &[u64], b: &[u64]) -> f64 {
+    if a.is_empty() || b.is_empty() {
+        return 0.0;
+    }
+    let (mut i, mut j, mut common) = (0, 0, 0usize);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Equal => {
+                common += 1;
+                i += 1;
+                j += 1;
+            }
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+        }
+    }
+    2.0 * common as f64 / (a.len() + b.len()) as f64
 }
 
 pub fn prepare(kind: Kind, v: &str) -> Option<Prepared> {
@@ -81,15 +110,22 @@ pub fn prepare(kind: Kind, v: &str) -> Option<Prepared> {
     let chars: Vec<char> = text.chars().collect();
     let pinyin = if kind == Kind::Name && has_cjk(&text) { Some(pinyin_of(&text).chars().collect()) } else { None };
     let day = if kind == Kind::Date { Some(parse_date(&text)?) } else { None };
-    Some(Prepared { text, chars, pinyin, day })
+    let grams = if kind == Kind::Address { bigrams(&chars) } else { Vec::new() };
+    let sorted_words = if matches!(kind, Kind::Name | Kind::Address) && text.contains(' ') {
+        let mut w: Vec<&str> = text.split_whitespace().collect();
+        w.sort_unstable();
+        Some(w.join(" ").chars().collect())
+    } else {
+        None
+    };
+    Some(Prepared { text, chars, pinyin, day, grams, sorted_words })
 }
 
-fn digits_of_day(day: i32) -> [u8; 8] {
+fn digits_of_day(day: i32) -> [char; 8] {
     let (y, m, d) = crate::clean::date::civil_from_days(day);
-    let s = format!("{:04}{:02}{:02}", y.clamp(0, 9999), m, d);
-    let mut out = [0u8; 8];
-    out.copy_from_slice(&s.as_bytes()[..8]);
-    out
+    let y = y.clamp(0, 9999) as u32;
+    let digit = |v: u32| char::from(b'0' + (v % 10) as u8);
+    [digit(y / 1000), digit(y / 100), digit(y / 10), digit(y), digit(m / 10), digit(m), digit(d / 10), digit(d)]
 }
 
 /// The comparison level of two prepared values of one kind.
@@ -109,9 +145,7 @@ pub fn level(kind: Kind, a: &Prepared, b: &Prepared) -> u8 {
             return 2;
         }
         let (sa, sb) = (digits_of_day(da), digits_of_day(db));
-        let ca: Vec<char> = sa.iter().map(|&x| x as char).collect();
-        let cb: Vec<char> = sb.iter().map(|&x| x as char).collect();
-        if damerau(&ca, &cb) <= 1 {
+        if damerau(&sa, &sb) <= 1 {
             return 2;
         }
         return if (da - db).abs() <= 366 { 1 } else { 0 };
@@ -131,8 +165,10 @@ pub fn level(kind: Kind, a: &Prepared, b: &Prepared) -> u8 {
                 // Pinyin similarity, a little discounted: it hears, it does not read.
                 s = s.max(jaro_winkler(pa, pb) - 0.04);
             }
-            if a.text.contains(' ') || b.text.contains(' ') {
-                s = s.max(token_sort_jw(&a.text, &b.text));
+            if a.sorted_words.is_some() || b.sorted_words.is_some() {
+                let wa = a.sorted_words.as_deref().unwrap_or(&a.chars);
+                let wb = b.sorted_words.as_deref().unwrap_or(&b.chars);
+                s = s.max(jaro_winkler(wa, wb));
             }
             if s >= 0.94 {
                 3
@@ -157,7 +193,15 @@ pub fn level(kind: Kind, a: &Prepared, b: &Prepared) -> u8 {
             }
         }
         Kind::Address => {
-            let s = jaro_winkler(&a.chars, &b.chars).max(qgram_dice(&a.chars, &b.chars, 2)).max(token_sort_jw(&a.text, &b.text));
+            let mut s = jaro_winkler(&a.chars, &b.chars);
+            if s < 0.90 {
+                s = s.max(if a.grams.is_empty() && b.grams.is_empty() { 0.0 } else { dice_sorted(&a.grams, &b.grams) });
+            }
+            if s < 0.90 && (a.sorted_words.is_some() || b.sorted_words.is_some()) {
+                let wa = a.sorted_words.as_deref().unwrap_or(&a.chars);
+                let wb = b.sorted_words.as_deref().unwrap_or(&b.chars);
+                s = s.max(jaro_winkler(wa, wb));
+            }
             if s >= 0.90 {
                 2
             } else if s >= 0.70 {
