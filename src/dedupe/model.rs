@@ -146,14 +146,20 @@ const FLOOR: f64 = 1e-6;
 pub fn estimate_u(fields: &[Field], sampling: Sampling, n_pairs: usize, seed: u64) -> Vec<Vec<f64>> {
     let (l, r) = random_pairs(sampling, n_pairs, seed);
     let lv = pair_levels(fields, &l, &r);
+    u_from_levels(fields, &lv)
+}
+
+/// u-probabilities from the agreement levels of random pairs.
+pub fn u_from_levels(fields: &[Field], lv: &[u8]) -> Vec<Vec<f64>> {
     let nf = fields.len();
+    let n_pairs = if nf == 0 { 0 } else { lv.len() / nf };
     fields
         .iter()
         .enumerate()
         .map(|(f, field)| {
             let k = field.kind.n_levels();
             let mut counts = vec![0f64; k];
-            for p in 0..l.len() {
+            for p in 0..n_pairs {
                 let v = lv[p * nf + f];
                 if v != NULL_LEVEL {
                     counts[v as usize] += 1.0;
@@ -187,9 +193,39 @@ pub fn m_from_labels(fields: &[Field], levels: &[u8]) -> Vec<Vec<f64>> {
 }
 
 /// EM for the prior and (unless `fixed_m` is given, from labelled pairs) the m-probabilities.
+fn patterns<'a>(levels: &'a [u8], nf: usize, into: &mut HashMap<&'a [u8], f64>) {
+    for row in levels.chunks(nf) {
+        *into.entry(row).or_insert(0.0) += 1.0;
+    }
+}
+
+fn sorted_patterns<'a>(map: HashMap<&'a [u8], f64>) -> Vec<(&'a [u8], f64)> {
+    let mut pats: Vec<(&[u8], f64)> = map.into_iter().collect();
+    pats.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    pats
+}
+
+/// Posterior match probability of one pattern.
+fn posterior(pat: &[u8], lambda: f64, m: &[Vec<f64>], u: &[Vec<f64>]) -> f64 {
+    let mut lm = lambda.ln();
+    let mut lu = (1.0 - lambda).ln();
+    for (f, &lv) in pat.iter().enumerate() {
+        if lv != NULL_LEVEL {
+            lm += m[f][lv as usize].ln();
+            lu += u[f][lv as usize].ln();
+        }
+    }
+    1.0 / (1.0 + (lu - lm).exp())
+}
+
+/// EM over the candidate pairs together with the random pairs (which anchor the
+/// non-match class however well the blocking keys select), then the prior of a
+/// candidate pair re-estimated on the candidates alone with m and u held.
+#[allow(clippy::too_many_arguments)]
 pub fn fit_em(
     fields: &[Field],
     levels: &[u8],
+    random_levels: &[u8],
     u: Vec<Vec<f64>>,
     fixed_m: Option<Vec<Vec<f64>>>,
     max_iter: usize,
@@ -200,12 +236,13 @@ pub fn fit_em(
     if nf == 0 {
         return Err(CrmError::invalid("dedupe needs at least one comparison field"));
     }
-    let mut patterns: HashMap<&[u8], f64> = HashMap::new();
-    for row in levels.chunks(nf) {
-        *patterns.entry(row).or_insert(0.0) += 1.0;
-    }
-    let mut pats: Vec<(&[u8], f64)> = patterns.into_iter().collect();
-    pats.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let mut all = HashMap::new();
+    patterns(levels, nf, &mut all);
+    patterns(random_levels, nf, &mut all);
+    let pats = sorted_patterns(all);
+    let mut cand = HashMap::new();
+    patterns(levels, nf, &mut cand);
+    let cand = sorted_patterns(cand);
     let total: f64 = pats.iter().map(|p| p.1).sum();
     let train_m = fixed_m.is_none();
     let mut m: Vec<Vec<f64>> = fixed_m.unwrap_or_else(|| fields
@@ -227,15 +264,7 @@ pub fn fit_em(
             let mut m_den = vec![0.0f64; nf];
             let mut w_sum = 0.0;
             for (pat, count) in &pats {
-                let mut lm = lambda.ln();
-                let mut lu = (1.0 - lambda).ln();
-                for (f, &lv) in pat.iter().enumerate() {
-                    if lv != NULL_LEVEL {
-                        lm += m[f][lv as usize].ln();
-                        lu += u[f][lv as usize].ln();
-                    }
-                }
-                let w = 1.0 / (1.0 + (lu - lm).exp());
+                let w = posterior(pat, lambda, &m, &u);
                 let cw = w * count;
                 w_sum += cw;
                 for (f, &lv) in pat.iter().enumerate() {
@@ -259,6 +288,19 @@ pub fn fit_em(
             lambda = new_lambda;
             if delta < tol {
                 converged = true;
+                break;
+            }
+        }
+    }
+    let n_cand: f64 = cand.iter().map(|p| p.1).sum();
+    if n_cand > 0.0 {
+        lambda = 0.3;
+        for _ in 0..max_iter {
+            let s: f64 = cand.iter().map(|(pat, c)| posterior(pat, lambda, &m, &u) * c).sum();
+            let new_lambda = (s / n_cand).clamp(1e-9, 1.0 - 1e-9);
+            let done = (new_lambda - lambda).abs() < tol;
+            lambda = new_lambda;
+            if done {
                 break;
             }
         }
@@ -348,7 +390,7 @@ mod tests {
             }
         }
         let lv = pair_levels(&fields, &l, &r);
-        let model = fit_em(&fields, &lv, u, None, 200, 1e-8, 20000).unwrap_or_else(|e| panic!("{e}"));
+        let model = fit_em(&fields, &lv, &[], u, None, 200, 1e-8, 20000).unwrap_or_else(|e| panic!("{e}"));
         let (logit, _) = score(&fields, &model, &l, &lv);
         let tp = (0..200).filter(|&p| probability(logit[p]) > 0.5).count();
         let fp = (200..l.len()).filter(|&p| probability(logit[p]) > 0.5).count();

@@ -6,7 +6,7 @@ use pyo3_polars::{PyDataFrame, PySeries};
 
 use crate::dedupe::cluster::{cluster, greedy_one_to_one};
 use crate::dedupe::levels::{Kind, NULL_LEVEL};
-use crate::dedupe::model::{estimate_u, fit_em, m_from_labels, pair_levels, probability, score, Field, Sampling};
+use crate::dedupe::model::{fit_em, m_from_labels, pair_levels, probability, random_pairs, score, u_from_levels, Field, Sampling};
 use crate::error::{CrmError, Result};
 use crate::python::run_detached;
 
@@ -74,7 +74,9 @@ fn dedupe_score(
             None => Sampling::Within { n },
         };
         let levels = pair_levels(&fields, &l, &r);
-        let u = estimate_u(&fields, sampling, n_random, seed);
+        let (rl, rr) = random_pairs(sampling, n_random, seed);
+        let random_levels = pair_levels(&fields, &rl, &rr);
+        let u = u_from_levels(&fields, &random_levels);
         let fixed_m = match &labelled {
             Some((a, b)) => {
                 let la = indices(a, "labelled left", n)?;
@@ -86,7 +88,7 @@ fn dedupe_score(
             }
             None => None,
         };
-        let model = fit_em(&fields, &levels[..n_train * fields.len()], u, fixed_m, max_iter, tol, n_random)?;
+        let model = fit_em(&fields, &levels[..n_train * fields.len()], &random_levels, u, fixed_m, max_iter, tol, n_random)?;
         let (logit, weights) = score(&fields, &model, &l, &levels);
         let nf = fields.len();
         let mut out: Vec<Column> = Vec::with_capacity(2 + 2 * nf);
