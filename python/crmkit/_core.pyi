@@ -1,6 +1,5 @@
-"""Type stubs for crmkit's compiled module (each domain keeps its own section)."""
-
-from typing import Optional
+# Type stubs for crmkit's compiled module. Each domain keeps its own section.
+from typing import Any
 
 import polars as pl
 
@@ -11,7 +10,34 @@ class SchemaError(CrmError): ...
 class TooLargeError(CrmError): ...
 class ConvergenceError(CrmError): ...
 
+def _raise_internal_panic() -> None: ...
+
+# --- datasets ---
+
+def generate_world(
+    n_customers: int,
+    seed: int,
+    start_day: int,
+    end_day: int,
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+    p: float,
+    q: float,
+    gamma: float,
+    records_per_person: list[float],
+    event_days: int,
+    funnel: list[float],
+    n_products: int,
+    bundle_rate: float,
+    n_bundles: int,
+) -> dict[str, Any]:
+    """Tables (pl.DataFrame) by name plus 'bundles': list of (products, probability)."""
+    ...
+
 # --- cleaning and identity resolution ---
+from typing import Optional
 def check_phone_region(region: str) -> None: ...
 def name_key(name: str) -> Optional[str]: ...
 def dedupe_score(
@@ -34,3 +60,9 @@ def dedupe_cluster(
     n: int, left: pl.Series, right: pl.Series, prob: pl.Series, threshold: float, max_size: int
 ) -> tuple[pl.Series, pl.Series, int, int]: ...
 def greedy_one_to_one(left: pl.Series, right: pl.Series) -> pl.Series: ...
+
+# --- segmentation ---
+
+# --- customer lifetime value ---
+
+# --- behaviour and baskets ---
