@@ -57,6 +57,8 @@ _HINTS = [
     ("text", ("city", "suburb", "state", "province", "district", "county", "town", "country", "城市", "省", "区")),
 ]
 
+_GENDER = {"男": "m", "male": "m", "先生": "m", "man": "m", "女": "f", "female": "f", "女士": "f", "woman": "f", "小姐": "f"}
+
 Blocking = Union[str, pl.Expr, Sequence[Union[str, pl.Expr]]]
 
 
@@ -112,6 +114,10 @@ def _prep_expr(col: str, kind: str, dtype: pl.DataType, region: str, function: s
         if not (is_text or dtype.is_integer() or dtype == pl.Date or isinstance(dtype, pl.Datetime)):
             raise SchemaError(f"{function}: field '{col}' (kind 'date') must be a string, integer or date column, found dtype {dtype}")
         return _clean.date(c).cast(pl.String)
+    if kind == "exact" and _clean.has_hint(col, ("gender", "sex", "性别")):
+        # One spelling per gender: 男 / M / male / 先生 and 女 / F / female / 女士.
+        t = _clean.text(c.cast(pl.String), casefold=True)
+        return t.replace(_GENDER)
     if not is_text:
         if dtype.is_float():
             c = pl.when(c.is_nan()).then(None).otherwise(c)

@@ -75,6 +75,34 @@ pub struct Prepared {
     pub grams: Vec<u64>,
     /// The words sorted and re-joined, when the value has several words (names, addresses).
     pub sorted_words: Option<Vec<char>>,
+    /// Names only: the name as romanised letters in both orders (surname first and last),
+    /// from pinyin for a CJK name and from the words for a Latin one, so 王丽 and
+    /// "Li Wang" can be recognised as one spelling of the other.
+    pub roman: Vec<String>,
+    pub is_cjk: bool,
+}
+
+fn roman_keys(text: &str, cjk: bool) -> Vec<String> {
+    use crate::clean::name::is_cjk;
+    if cjk {
+        let chars: Vec<char> = text.chars().filter(|c| is_cjk(*c)).collect();
+        if chars.len() < 2 {
+            return Vec::new();
+        }
+        let sur = pinyin_of(&chars[..1].iter().collect::<String>());
+        let given = pinyin_of(&chars[1..].iter().collect::<String>());
+        vec![format!("{sur}{given}"), format!("{given}{sur}")]
+    } else {
+        let words: Vec<String> = text
+            .split(|c: char| c.is_whitespace() || c == ',' || c == '-')
+            .map(|w| w.chars().filter(|c| c.is_ascii_alphabetic()).collect::<String>())
+            .filter(|w| !w.is_empty())
+            .collect();
+        if words.len() != 2 {
+            return Vec::new();
+        }
+        vec![format!("{}{}", words[0], words[1]), format!("{}{}", words[1], words[0])]
+    }
 }
 
 fn bigrams(chars: &[char]) -> Vec<u64> {
@@ -118,7 +146,9 @@ pub fn prepare(kind: Kind, v: &str) -> Option<Prepared> {
     } else {
         None
     };
-    Some(Prepared { text, chars, pinyin, day, grams, sorted_words })
+    let is_cjk = pinyin.is_some();
+    let roman = if kind == Kind::Name { roman_keys(&text, is_cjk) } else { Vec::new() };
+    Some(Prepared { text, chars, pinyin, day, grams, sorted_words, roman, is_cjk })
 }
 
 fn digits_of_day(day: i32) -> [char; 8] {
@@ -159,6 +189,9 @@ pub fn level(kind: Kind, a: &Prepared, b: &Prepared) -> u8 {
                 if pa == pb {
                     return 3;
                 }
+            }
+            if a.is_cjk != b.is_cjk && !a.roman.is_empty() && a.roman.iter().any(|k| b.roman.contains(k)) {
+                return 3;
             }
             let mut s = jaro_winkler(&a.chars, &b.chars);
             if let (Some(pa), Some(pb)) = (&a.pinyin, &b.pinyin) {
@@ -242,6 +275,9 @@ mod tests {
         assert_eq!(lv(Kind::Name, "张伟", "张玮"), 3);
         assert_eq!(lv(Kind::Name, "张伟", "李娜"), 0);
         assert_eq!(lv(Kind::Name, "john smith", "smith john"), 3);
+        assert_eq!(lv(Kind::Name, "王丽", "wang li"), 3);
+        assert_eq!(lv(Kind::Name, "陈思杰", "sijie chen"), 3);
+        assert_eq!(lv(Kind::Name, "陈思杰", "chen si"), 0);
         assert_eq!(lv(Kind::Date, "1990-03-05", "1990-05-03"), 2);
         assert_eq!(lv(Kind::Date, "1990-03-05", "1990-03-06"), 2);
         assert_eq!(lv(Kind::Date, "1990-03-05", "1990-08-25"), 1);

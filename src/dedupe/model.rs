@@ -231,6 +231,7 @@ pub fn fit_em(
     max_iter: usize,
     tol: f64,
     n_random: usize,
+    n_possible: Option<f64>,
 ) -> Result<Model> {
     let nf = fields.len();
     if nf == 0 {
@@ -292,17 +293,14 @@ pub fn fit_em(
             }
         }
     }
-    let n_cand: f64 = cand.iter().map(|p| p.1).sum();
-    if n_cand > 0.0 {
-        lambda = 0.3;
-        for _ in 0..max_iter {
-            let s: f64 = cand.iter().map(|(pat, c)| posterior(pat, lambda, &m, &u) * c).sum();
-            let new_lambda = (s / n_cand).clamp(1e-9, 1.0 - 1e-9);
-            let done = (new_lambda - lambda).abs() < tol;
-            lambda = new_lambda;
-            if done {
-                break;
-            }
+    // The prior is that of a pair drawn from all possible pairs (not of a candidate
+    // pair): blocking on a field already enriches the candidates in agreement on that
+    // field, and the field's Bayes factor must not be counted twice. The expected
+    // number of matches is the EM posterior mass on the candidates.
+    if let Some(n_possible) = n_possible {
+        let expected: f64 = cand.iter().map(|(pat, c)| posterior(pat, lambda, &m, &u) * c).sum();
+        if n_possible > 0.0 {
+            lambda = (expected / n_possible).clamp(1e-12, 0.99);
         }
     }
     Ok(Model {
@@ -390,7 +388,7 @@ mod tests {
             }
         }
         let lv = pair_levels(&fields, &l, &r);
-        let model = fit_em(&fields, &lv, &[], u, None, 200, 1e-8, 20000).unwrap_or_else(|e| panic!("{e}"));
+        let model = fit_em(&fields, &lv, &[], u, None, 200, 1e-8, 20000, None).unwrap_or_else(|e| panic!("{e}"));
         let (logit, _) = score(&fields, &model, &l, &lv);
         let tp = (0..200).filter(|&p| probability(logit[p]) > 0.5).count();
         let fp = (200..l.len()).filter(|&p| probability(logit[p]) > 0.5).count();

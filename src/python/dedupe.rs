@@ -88,7 +88,11 @@ fn dedupe_score(
             }
             None => None,
         };
-        let model = fit_em(&fields, &levels[..n_train * fields.len()], &random_levels, u, fixed_m, max_iter, tol, n_random)?;
+        let n_possible = match sampling {
+            Sampling::Within { n } => (n as f64) * (n as f64 - 1.0) / 2.0,
+            Sampling::Across { n_left, n } => (n_left as f64) * ((n - n_left) as f64),
+        };
+        let model = fit_em(&fields, &levels[..n_train * fields.len()], &random_levels, u, fixed_m, max_iter, tol, n_random, Some(n_possible))?;
         let (logit, weights) = score(&fields, &model, &l, &levels);
         let nf = fields.len();
         let mut out: Vec<Column> = Vec::with_capacity(2 + 2 * nf);
