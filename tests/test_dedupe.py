@@ -148,12 +148,41 @@ def test_million_identical_records_is_fast_and_correct():
     assert out.height == n and out["entity_id"].n_unique() == 1
 
 
+def _generated(n_customers: int, seed: int):
+    w = crmkit.datasets.generate(n_customers, seed=seed)
+    return w.customers, w.truth.records
+
+
+def _pair_table(df: pl.DataFrame, group: str) -> pl.DataFrame:
+    x = df.select("record_id", pl.col(group).alias("g"))
+    return x.join(x, on="g").filter(pl.col("record_id") < pl.col("record_id_right")).select("record_id", "record_id_right")
+
+
+def _precision_recall(out: pl.DataFrame, truth: pl.DataFrame) -> tuple[float, float]:
+    found = _pair_table(out, "entity_id")
+    true = _pair_table(truth, "customer_id")
+    tp = found.join(true, on=["record_id", "record_id_right"]).height
+    return tp / max(found.height, 1), tp / max(true.height, 1)
+
+
+def test_generated_customers_precision_recall():
+    customers, truth = _generated(3000, seed=5)
+    out = crmkit.dedupe(customers, id="record_id")
+    assert out["record_id"].to_list() == customers["record_id"].to_list()
+    p, r = _precision_recall(out, truth)
+    # Measured 0.97 / 0.98 on this data (see the identity bench for 100k records).
+    assert p >= 0.95 and r >= 0.95, (p, r)
+
+
 def test_training_pairs_supervised():
-    df = _chinese_people()
-    labels = pl.DataFrame({"id_l": [1, 5, 8], "id_r": [2, 6, 9], "is_match": [True, True, True]})
-    out = crmkit.dedupe(df, id="rid", training_pairs=labels)
-    ent = dict(zip(out["rid"].to_list(), out["entity_id"].to_list()))
-    assert ent[1] == ent[2] and ent[8] == ent[9] and ent[4] != ent[1]
+    customers, truth = _generated(1500, seed=9)
+    true_pairs = _pair_table(truth, "customer_id").head(300)
+    labels = true_pairs.rename({"record_id": "id_l", "record_id_right": "id_r"}).with_columns(pl.lit(True).alias("is_match"))
+    out = crmkit.dedupe(customers, id="record_id", training_pairs=labels)
+    p, r = _precision_recall(out, truth)
+    assert p >= 0.9 and r >= 0.9, (p, r)
+    with pytest.raises(CrmError, match="labelled"):
+        crmkit.dedupe(customers, id="record_id", training_pairs=labels.with_columns(pl.col("id_l") + 10**9, pl.col("id_r") + 10**9))
 
 
 def test_blocking_guard():
@@ -211,7 +240,7 @@ def test_link_basic_and_one_to_one():
     df = _chinese_people()
     a = df.filter(pl.col("rid").is_in([1, 4, 5, 8]))
     b = df.filter(pl.col("rid").is_in([2, 3, 6, 9, 7])).rename({"rid": "bid"})
-    out = crmkit.link(a, b, "rid", "bid")
+    out = crmkit.link(a, b, "rid", "bid", threshold=0.5)
     got = set(zip(out["rid"].to_list(), out["bid"].to_list()))
     assert {(1, 2), (1, 3), (5, 6), (8, 9)} <= got
     assert (4, 2) not in got

@@ -533,7 +533,7 @@ def link(
     >>> import polars as pl, crmkit
     >>> a = pl.DataFrame({"a_id": [1, 2], "name": ["张伟", "李娜"], "phone": ["13812345678", "13900001111"]})
     >>> b = pl.DataFrame({"b_id": [10, 20], "name": ["李 娜", "王芳"], "phone": ["+86 139 0000 1111", "13700002222"]})
-    >>> crmkit.link(a, b, "a_id", "b_id").select("a_id", "b_id").rows()
+    >>> crmkit.link(a, b, "a_id", "b_id", threshold=0.5).select("a_id", "b_id").rows()
     [(2, 10)]
     """
     function = "crmkit.link"
