@@ -548,7 +548,7 @@ class ModifiedBetaGeoFitter(_TimeModel):
     drop out right after their first purchase. Parameters r, alpha, a, b.
 
     >>> from crmkit.clv import ModifiedBetaGeoFitter
-    >>> m = ModifiedBetaGeoFitter().fit([0, 2, 1, 0, 5, 3, 0, 1], [0, 30.4, 1.7, 0, 35.0, 20.0, 0, 12.0],
+    >>> m = ModifiedBetaGeoFitter(penalizer_coef=0.01).fit([0, 2, 1, 0, 5, 3, 0, 1], [0, 30.4, 1.7, 0, 35.0, 20.0, 0, 12.0],
     ...                                 [38.9, 38.9, 38.9, 38.0, 38.0, 37.1, 36.0, 36.0])
     >>> 0 < m.conditional_probability_alive(0, 0, 38.9) < 1
     True
@@ -580,7 +580,7 @@ class ParetoNBDFitter(_TimeModel):
     weight plus ``penalizer_coef`` times the sum of squared (time-rescaled) parameters.
 
     >>> from crmkit.clv import ParetoNBDFitter
-    >>> p = ParetoNBDFitter().fit([0, 2, 1, 0, 5, 3, 0, 1], [0, 30.4, 1.7, 0, 35.0, 20.0, 0, 12.0],
+    >>> p = ParetoNBDFitter(penalizer_coef=0.01).fit([0, 2, 1, 0, 5, 3, 0, 1], [0, 30.4, 1.7, 0, 35.0, 20.0, 0, 12.0],
     ...                           [38.9, 38.9, 38.9, 38.0, 38.0, 37.1, 36.0, 36.0])
     >>> sorted(p.params_)
     ['alpha', 'beta', 'r', 's']
@@ -780,9 +780,9 @@ def predict(
     >>> import polars as pl
     >>> from crmkit import clv
     >>> s = pl.DataFrame({"frequency": [0, 2, 1, 0, 5, 3, 0, 1],
-    ...                   "recency": [0, 30.4, 1.7, 0, 35.0, 20.0, 0, 12.0],
+    ...                   "recency": [0.0, 30.4, 1.7, 0.0, 35.0, 20.0, 0.0, 12.0],
     ...                   "T": [38.9, 38.9, 38.9, 38.0, 38.0, 37.1, 36.0, 36.0]})
-    >>> clv.predict(s, clv.BetaGeoFitter().fit(s), horizon=3, freq="W").columns
+    >>> clv.predict(s, clv.BetaGeoFitter(penalizer_coef=0.01).fit(s), horizon=3, freq="W").columns
     ['frequency', 'recency', 'T', 'p_alive', 'expected_purchases']
     """
     fn = "clv.predict"
@@ -830,10 +830,10 @@ def calibration_holdout(
     >>> import polars as pl
     >>> from crmkit import clv
     >>> s = pl.DataFrame({"frequency": [0, 2, 1, 0, 5, 3, 0, 1],
-    ...                   "recency": [0, 30.4, 1.7, 0, 35.0, 20.0, 0, 12.0],
+    ...                   "recency": [0.0, 30.4, 1.7, 0.0, 35.0, 20.0, 0.0, 12.0],
     ...                   "T": [38.9, 38.9, 38.9, 38.0, 38.0, 37.1, 36.0, 36.0],
     ...                   "frequency_holdout": [0, 1, 0, 0, 3, 1, 1, 0], "duration_holdout": [39.0] * 8})
-    >>> clv.calibration_holdout(s, clv.BetaGeoFitter().fit(s), max_frequency=3).columns
+    >>> clv.calibration_holdout(s, clv.BetaGeoFitter(penalizer_coef=0.01).fit(s), max_frequency=3).columns
     ['frequency', 'n_customers', 'actual_holdout', 'predicted_holdout']
     """
     fn = "clv.calibration_holdout"
