@@ -337,14 +337,6 @@ def _weights(weights: Any, n: int, function: str) -> np.ndarray:
     return w
 
 
-def _compress(cols: list[np.ndarray], w: np.ndarray) -> list[np.ndarray]:
-    """Merges identical rows, summing their weights."""
-    names = [f"c{i}" for i in range(len(cols))]
-    frame = pl.DataFrame({**{n: c for n, c in zip(names, cols)}, "w": w}).filter(pl.col("w") > 0)
-    grouped = frame.group_by(names).agg(pl.col("w").sum())
-    return [grouped.get_column(n).to_numpy() for n in names] + [grouped.get_column("w").to_numpy()]
-
-
 def _result(values: np.ndarray, name: str, *inputs: Any) -> Any:
     if any(isinstance(v, pl.Series) for v in inputs):
         return pl.Series(name, values)
@@ -378,7 +370,7 @@ class _BaseFitter:
 
     def _run_fit(self, cols: list[np.ndarray], weights: np.ndarray, divisor: float, initial_params: Any,
                  max_iter: int) -> None:
-        *data, w = _compress(cols, weights)
+        data, w = list(cols), weights  # identical rows are merged in Rust, after its sort
         while len(data) < 3:
             data.append(np.zeros_like(data[0]))
         init = None

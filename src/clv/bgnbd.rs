@@ -9,11 +9,12 @@
 //! The gamma-function terms depend on x alone; rows come sorted by x, so they are
 //! computed once per distinct frequency.
 
-use super::special::{digamma, expit, lgamma, log_hyp2f1, logaddexp, trigamma};
+use super::special::{digamma, expit, lgamma, log_hyp2f1, trigamma};
 use super::{Acc, Rows};
 
 #[derive(Clone, Copy)]
 struct XTerms {
+    ln_bb: f64,
     ll: f64,
     g: [f64; 4],
     h: [f64; 16],
@@ -45,7 +46,7 @@ fn x_terms(p: &[f64], x: f64, k: f64, grad: bool, hess: bool) -> XTerms {
         h[14] = tab - tabx;
         h[15] = tab + trigamma(b + x + k) - trigamma(b) - tabx;
     }
-    XTerms { ll, g, h }
+    XTerms { ln_bb: (b + x - 1.0 + k).ln(), ll, g, h }
 }
 
 /// Adds the weighted log-likelihood (and derivatives w.r.t. r, alpha, a, b) of rows
@@ -55,7 +56,7 @@ pub fn accumulate(p: &[f64], rows: &Rows, lo: usize, hi: usize, modified: bool, 
     let k = if modified { 1.0 } else { 0.0 };
     let ln_a = a.ln();
     let mut prev_x = f64::NAN;
-    let mut xt = XTerms { ll: 0.0, g: [0.0; 4], h: [0.0; 16] };
+    let mut xt = XTerms { ln_bb: 0.0, ll: 0.0, g: [0.0; 4], h: [0.0; 16] };
     for i in lo..hi {
         let x = rows.x[i];
         let w = rows.w[i];
@@ -91,13 +92,15 @@ pub fn accumulate(p: &[f64], rows: &Rows, lo: usize, hi: usize, modified: bool, 
         let ar = al + tx;
         let l_r = ar.ln();
         let bb = b + x - 1.0 + k;
-        let a4 = ln_a - bb.ln() - rx * l_r;
-        acc.ll += w * (xt.ll + logaddexp(a3, a4));
+        let a4 = ln_a - xt.ln_bb - rx * l_r;
+        // One exp serves the log-sum and both mixing weights.
+        let e = (-(a3 - a4).abs()).exp();
+        acc.ll += w * (xt.ll + a3.max(a4) + e.ln_1p());
         if !(grad || hess) {
             continue;
         }
-        let p4 = expit(a4 - a3);
-        let p3 = expit(a3 - a4);
+        let small = e / (1.0 + e);
+        let (p3, p4) = if a3 >= a4 { (1.0 - small, small) } else { (small, 1.0 - small) };
         let g3 = [-l_t, -rx / at, 0.0, 0.0];
         let g4 = [-l_r, -rx / ar, 1.0 / a, -1.0 / bb];
         for q in 0..4 {

@@ -31,14 +31,44 @@ pub struct Rows {
 
 impl Rows {
     pub fn new(x: Vec<f64>, a: Vec<f64>, b: Vec<f64>, w: Vec<f64>) -> Rows {
-        let mut idx: Vec<usize> = (0..x.len()).collect();
-        idx.sort_by(|&i, &j| x[i].total_cmp(&x[j]));
+        // A full-key order makes the summation order, and so the fit, independent
+        // of the order the rows arrive in. Sorting packed records keeps it cache-friendly.
+        let mut recs: Vec<[f64; 4]> = (0..x.len()).map(|i| [x[i], a[i], b[i], w[i]]).collect();
+        recs.par_sort_unstable_by(|p, q| {
+            p[0].total_cmp(&q[0])
+                .then(p[1].total_cmp(&q[1]))
+                .then(p[2].total_cmp(&q[2]))
+                .then(p[3].total_cmp(&q[3]))
+        });
         Rows {
-            x: idx.iter().map(|&i| x[i]).collect(),
-            a: idx.iter().map(|&i| a[i]).collect(),
-            b: idx.iter().map(|&i| b[i]).collect(),
-            w: idx.iter().map(|&i| w[i]).collect(),
+            x: recs.iter().map(|r| r[0]).collect(),
+            a: recs.iter().map(|r| r[1]).collect(),
+            b: recs.iter().map(|r| r[2]).collect(),
+            w: recs.iter().map(|r| r[3]).collect(),
         }
+    }
+
+    /// Like `new`, and merges identical histories into one row with the summed
+    /// weight (rows with zero weight are dropped): CDNOW's 2,357 customers become
+    /// 1,016 rows. Merging is a pass over the sorted records.
+    pub fn compressed(x: Vec<f64>, a: Vec<f64>, b: Vec<f64>, w: Vec<f64>) -> Rows {
+        let sorted = Rows::new(x, a, b, w);
+        let mut out = Rows::default();
+        for i in 0..sorted.len() {
+            if sorted.w[i] == 0.0 {
+                continue;
+            }
+            let k = out.x.len();
+            if k > 0 && out.x[k - 1] == sorted.x[i] && out.a[k - 1] == sorted.a[i] && out.b[k - 1] == sorted.b[i] {
+                out.w[k - 1] += sorted.w[i];
+            } else {
+                out.x.push(sorted.x[i]);
+                out.a.push(sorted.a[i]);
+                out.b.push(sorted.b[i]);
+                out.w.push(sorted.w[i]);
+            }
+        }
+        out
     }
 
     pub fn len(&self) -> usize {
@@ -166,6 +196,10 @@ pub fn evaluate(kind: Kind, par: &[f64], rows: &Rows, grad: bool, hess: bool) ->
     total
 }
 
+fn params_scaled_sq(theta: &[f64]) -> f64 {
+    theta.iter().map(|t| (2.0 * t).exp()).sum()
+}
+
 /// Result of a fit, in the units of the data given.
 #[derive(Clone, Debug)]
 pub struct FitResult {
@@ -254,14 +288,71 @@ pub fn fit(kind: Kind, rows: &Rows, opts: &FitOptions) -> Result<FitResult> {
     }
     // Gradient tolerance per customer (the Pareto/NBD objective is a sum, not a mean).
     let gtol = 1e-9 * (w_total / div).max(1.0);
-    let start = objective(&x0, true);
-    if !start.value.is_finite() {
+    // Without an analytic Hessian, BFGS stops earlier and Newton steps with a
+    // Hessian from differences of the analytic gradient finish the job.
+    let bfgs_tol = if with_hess { gtol } else { 1e-6 * (w_total / div).max(1.0) };
+    // Large data without an analytic Hessian: warm-start from a fit on every k-th
+    // (sorted, so deterministic) row, weights scaled by k; the full-data fit then
+    // needs only a few iterations.
+    let mut x0 = x0;
+    if !with_hess && scaled.len() > 40_000 {
+        let k = scaled.len() / 20_000;
+        let pick = |v: &Vec<f64>| v.iter().step_by(k).copied().collect::<Vec<f64>>();
+        let sub = Rows { x: pick(&scaled.x), a: pick(&scaled.a), b: pick(&scaled.b), w: pick(&scaled.w) };
+        let sub_w: f64 = sub.w.iter().sum();
+        let sub_div = div * sub_w / w_total;
+        let sub_obj = |theta: &[f64], want: bool| -> optim::Objective {
+            let p: Vec<f64> = theta.iter().map(|t| t.exp()).collect();
+            let acc = evaluate(kind, &p, &sub, want, false);
+            if !acc.ok || p.iter().any(|v| !v.is_finite() || *v <= 0.0) {
+                return optim::Objective { value: f64::INFINITY, grad: vec![0.0; np], hess: None };
+            }
+            let value = -acc.ll / sub_div + pen * p.iter().map(|v| v * v).sum::<f64>();
+            let grad = (0..np).map(|i| p[i] * (-acc.g[i] / sub_div + 2.0 * pen * p[i])).collect();
+            optim::Objective { value, grad, hess: None }
+        };
+        let warm = optim::minimize(sub_obj, &x0, 1e-5 * (sub_w / sub_div).max(1.0), opts.max_iter);
+        if warm.value.is_finite() && objective(&warm.x, false).value.is_finite() {
+            x0 = warm.x;
+        }
+    }
+    let mut m = optim::minimize(&objective, &x0, bfgs_tol, opts.max_iter);
+    if !with_hess && m.converged {
+        for _ in 0..4 {
+            let h = optim::hessian_from_gradient(|t| objective(t, true).grad, &m.x);
+            let gmax = m.grad.iter().fold(0.0_f64, |a, g| a.max(g.abs()));
+            if gmax < gtol {
+                m.hess = Some(h);
+                break;
+            }
+            let neg: Vec<f64> = m.grad.iter().map(|g| -g).collect();
+            let Some(d) = optim::cholesky_solve(&h, &neg, np) else { break };
+            let mut t = 1.0;
+            let mut improved = false;
+            for _ in 0..20 {
+                let xn: Vec<f64> = m.x.iter().zip(&d).map(|(a, b)| a + t * b).collect();
+                let e = objective(&xn, true);
+                if e.value.is_finite() && e.value <= m.value {
+                    m.x = xn;
+                    m.value = e.value;
+                    m.grad = e.grad;
+                    improved = true;
+                    break;
+                }
+                t *= 0.5;
+            }
+            m.hess = Some(h);
+            if !improved {
+                break;
+            }
+        }
+    }
+    if m.iterations == 0 && !m.value.is_finite() {
         return Err(CrmError::NotConverged(format!(
             "{}: the log-likelihood cannot be evaluated at the starting values; pass initial_params",
             kind.label()
         )));
     }
-    let m = optim::minimize(&objective, &x0, gtol, opts.max_iter);
     if !m.converged || !m.value.is_finite() {
         let gnorm = m.grad.iter().fold(0.0_f64, |a, g| a.max(g.abs()));
         return Err(CrmError::NotConverged(format!(
@@ -273,8 +364,8 @@ pub fn fit(kind: Kind, rows: &Rows, opts: &FitOptions) -> Result<FitResult> {
             m.x.iter().map(|t| t.exp()).collect::<Vec<_>>()
         )));
     }
-    let h_theta = if with_hess {
-        objective(&m.x, true).hess.unwrap_or_default()
+    let h_theta = if let Some(h) = m.hess.clone() {
+        h
     } else {
         optim::hessian_from_gradient(|t| objective(t, true).grad, &m.x)
     };
@@ -293,14 +384,19 @@ pub fn fit(kind: Kind, rows: &Rows, opts: &FitOptions) -> Result<FitResult> {
         }
         c
     });
-    let full = evaluate(kind, &params, rows, false, false);
-    if !full.ok {
+    // Rescaling time by c multiplies each customer's likelihood by c^x (x event
+    // densities), so the log-likelihood in the original units is the one on the
+    // rescaled data plus ln(c) * sum(w x).
+    let scaled_ll = (m.value - pen * params_scaled_sq(&m.x)) * -div;
+    let wx: f64 = rows.x.iter().zip(&rows.w).map(|(x, w)| x * w).sum();
+    let log_likelihood = scaled_ll + scale.ln() * wx;
+    if !log_likelihood.is_finite() {
         return Err(CrmError::NotConverged(format!(
             "{}: the fitted parameters {params:?} give a non-finite log-likelihood",
             kind.label()
         )));
     }
-    Ok(FitResult { params, log_likelihood: full.ll, objective: m.value, covariance, iterations: m.iterations })
+    Ok(FitResult { params, log_likelihood, objective: m.value, covariance, iterations: m.iterations })
 }
 
 /// What to predict per customer.
@@ -458,6 +554,27 @@ mod tests {
         for k in 0..4 {
             assert!((acc.g[k] * fit.params[k]).abs() < 1e-5, "{:?}", acc.g);
         }
+    }
+
+    #[test]
+    fn log_likelihood_is_reported_in_original_units() {
+        let x = vec![0.0, 0.0, 1.0, 2.0, 3.0, 0.0, 5.0, 1.0, 2.0, 0.0];
+        let tx = vec![0.0, 0.0, 10.0, 20.0, 30.0, 0.0, 35.0, 3.0, 28.0, 0.0];
+        let t = vec![40.0, 38.0, 39.0, 40.0, 37.0, 36.0, 40.0, 40.0, 39.0, 35.0];
+        let rows = Rows::new(x, tx, t, vec![1.0; 10]);
+        for kind in [Kind::BetaGeo, Kind::ParetoNbd, Kind::ModifiedBetaGeo] {
+            let opts = FitOptions { penalizer: 0.01, divisor: 10.0, initial: None, max_iter: 500 };
+            let fit = fit(kind, &rows, &opts).unwrap();
+            let direct = evaluate(kind, &fit.params, &rows, false, false).ll;
+            assert!((fit.log_likelihood - direct).abs() < 1e-9 * direct.abs(), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn compression_merges_identical_histories() {
+        let rows = Rows::compressed(vec![1.0, 0.0, 1.0, 1.0], vec![2.0, 0.0, 2.0, 3.0], vec![5.0, 5.0, 5.0, 5.0], vec![1.0, 2.0, 3.0, 0.0]);
+        assert_eq!(rows.x, vec![0.0, 1.0]);
+        assert_eq!(rows.w, vec![2.0, 4.0]);
     }
 
     #[test]

@@ -12,6 +12,8 @@ pub struct Objective {
 }
 
 pub struct Minimum {
+    /// The Hessian at `x`, when the objective provides one.
+    pub hess: Option<Vec<f64>>,
     pub x: Vec<f64>,
     pub value: f64,
     pub grad: Vec<f64>,
@@ -98,7 +100,7 @@ where
             break;
         }
         if max_abs(&cur.grad) < gtol {
-            return Minimum { x, value: cur.value, grad: cur.grad, iterations, converged: true };
+            return Minimum { hess: cur.hess, x, value: cur.value, grad: cur.grad, iterations, converged: true };
         }
         iterations += 1;
         let mut dir: Vec<f64> = if use_newton {
@@ -138,22 +140,27 @@ where
         let norm = max_abs(&dir);
         let mut t = if norm > MAX_STEP { MAX_STEP / norm } else { 1.0 };
         let mut accepted = None;
-        for _ in 0..60 {
+        for trial in 0..40 {
             let xn: Vec<f64> = x.iter().zip(&dir).map(|(a, d)| a + t * d).collect();
-            let val = f(&xn, false).value;
-            if val.is_finite() && val <= cur.value + 1e-4 * t * slope {
-                accepted = Some(xn);
+            // The first trial usually succeeds: evaluate it in full so it is not
+            // computed twice.
+            let eval = f(&xn, trial == 0);
+            if eval.value.is_finite() && eval.value <= cur.value + 1e-4 * t * slope {
+                accepted = Some((xn, if trial == 0 { Some(eval) } else { None }));
                 break;
             }
             t *= 0.5;
         }
-        let Some(xn) = accepted else {
+        let Some((xn, full)) = accepted else {
             // No decrease possible along the direction: we are at the floor of
             // floating point precision, which counts as converged if the gradient is small.
             let ok = max_abs(&cur.grad) < gtol.sqrt();
-            return Minimum { x, value: cur.value, grad: cur.grad, iterations, converged: ok };
+            return Minimum { hess: cur.hess, x, value: cur.value, grad: cur.grad, iterations, converged: ok };
         };
-        let next = f(&xn, true);
+        let next = match full {
+            Some(e) => e,
+            None => f(&xn, true),
+        };
         if !use_newton {
             let s: Vec<f64> = xn.iter().zip(&x).map(|(a, b)| a - b).collect();
             let y: Vec<f64> = next.grad.iter().zip(&cur.grad).map(|(a, b)| a - b).collect();
@@ -182,11 +189,11 @@ where
         cur = next;
         if stalled >= 3 {
             let ok = max_abs(&cur.grad) < gtol.sqrt();
-            return Minimum { x, value: cur.value, grad: cur.grad, iterations, converged: ok };
+            return Minimum { hess: cur.hess, x, value: cur.value, grad: cur.grad, iterations, converged: ok };
         }
     }
     let ok = cur.value.is_finite() && max_abs(&cur.grad) < gtol;
-    Minimum { x, value: cur.value, grad: cur.grad, iterations, converged: ok }
+    Minimum { hess: cur.hess, x, value: cur.value, grad: cur.grad, iterations, converged: ok }
 }
 
 /// Hessian by central differences of an analytic gradient (symmetrised).

@@ -14,8 +14,41 @@ use super::{Acc, Rows};
 
 const MAX_TERMS: usize = 1_000_000;
 
+/// Coefficients of the series sum_n c_n z^n with c_n = (q)_n/(A+1)_n, and of its
+/// derivatives in q and A. They depend on x only (not on t), so they are built once
+/// per frequency and extended on demand.
+pub struct Coefs {
+    q: f64,
+    big_a: f64,
+    c: Vec<f64>,
+    cq: Vec<f64>,
+    ca: Vec<f64>,
+    dq: f64,
+    da: f64,
+    ln_s_over_a: f64,
+}
+
+impl Coefs {
+    pub fn new(par: &[f64], x: f64) -> Coefs {
+        let (r, al, s, be) = (par[0], par[1], par[2], par[3]);
+        let q = if al >= be { r + x } else { s + 1.0 };
+        let big_a = r + s + x;
+        Coefs { q, big_a, c: vec![1.0], cq: vec![0.0], ca: vec![0.0], dq: 0.0, da: 0.0, ln_s_over_a: (s / big_a).ln() }
+    }
+
+    fn extend(&mut self) {
+        let n = (self.c.len() - 1) as f64;
+        self.dq += 1.0 / (self.q + n);
+        self.da += 1.0 / (self.big_a + 1.0 + n);
+        let c = self.c[self.c.len() - 1] * (self.q + n) / (self.big_a + 1.0 + n);
+        self.c.push(c);
+        self.cq.push(c * self.dq);
+        self.ca.push(c * self.da);
+    }
+}
+
 /// ln(s * F(t)) and its gradient in (r, alpha, s, beta); None if the series did not converge.
-fn log_s_f(par: &[f64], x: f64, t: f64) -> Option<(f64, [f64; 4])> {
+fn log_s_f(par: &[f64], x: f64, t: f64, coefs: &mut Coefs, logs: Option<(f64, f64)>) -> Option<(f64, [f64; 4])> {
     let (r, al, s, be) = (par[0], par[1], par[2], par[3]);
     let big_a = r + s + x;
     let at = al + t;
@@ -26,24 +59,22 @@ fn log_s_f(par: &[f64], x: f64, t: f64) -> Option<(f64, [f64; 4])> {
     } else {
         (s + 1.0, (be - al) / bt, -1.0 / bt, at / (bt * bt))
     };
-    // Series and its derivative sums.
-    let mut term = 1.0_f64;
-    let mut sum = 1.0_f64;
-    let (mut dq_acc, mut da_acc) = (0.0_f64, 0.0_f64);
-    let (mut sq, mut sa, mut szn) = (0.0_f64, 0.0_f64, 0.0_f64);
-    let mut n = 0.0_f64;
+    let (mut sum, mut sq, mut sa, mut szn) = (1.0_f64, 0.0_f64, 0.0_f64, 0.0_f64);
     let mut converged = z == 0.0;
     if !converged {
-        for _ in 0..MAX_TERMS {
-            dq_acc += 1.0 / (q + n);
-            da_acc += 1.0 / (big_a + 1.0 + n);
-            term *= (q + n) / (big_a + 1.0 + n) * z;
-            n += 1.0;
+        let mut zn = 1.0_f64;
+        let bound = 1e-17 * (1.0 - z) * (1.0 - z) / z;
+        for n in 1..MAX_TERMS {
+            if n >= coefs.c.len() {
+                coefs.extend();
+            }
+            zn *= z;
+            let term = coefs.c[n] * zn;
             sum += term;
-            sq += term * dq_acc;
-            sa += term * da_acc;
-            szn += term * n;
-            if term * (n + 2.0) * z <= 1e-17 * sum * (1.0 - z) * (1.0 - z) {
+            sq += coefs.cq[n] * zn;
+            sa += coefs.ca[n] * zn;
+            szn += term * n as f64;
+            if term * (n as f64 + 2.0) <= bound * sum {
                 converged = true;
                 break;
             }
@@ -56,9 +87,8 @@ fn log_s_f(par: &[f64], x: f64, t: f64) -> Option<(f64, [f64; 4])> {
     let dlns_dq = sq / sum;
     let dlns_da = -sa / sum;
     let dlns_dz = if z > 0.0 { szn / (sum * z) } else { q / (big_a + 1.0) };
-    let l_at = at.ln();
-    let l_bt = bt.ln();
-    let mut value = (s / big_a).ln() - (r + x) * l_at - s * l_bt + ln_s;
+    let (l_at, l_bt) = logs.unwrap_or_else(|| (at.ln(), bt.ln()));
+    let mut value = coefs.ln_s_over_a - (r + x) * l_at - s * l_bt + ln_s;
     let mut g = [
         -1.0 / big_a - l_at + dlns_da,
         -(r + x) / at + dlns_dz * dz_da,
@@ -76,21 +106,28 @@ fn log_s_f(par: &[f64], x: f64, t: f64) -> Option<(f64, [f64; 4])> {
     Some((value, g))
 }
 
-/// Per-row log-likelihood without the x-only terms, with gradient; and ln G(T) (u1).
-/// Returns (ln of the bracket, gradient, u1).
-pub fn bracket(par: &[f64], x: f64, tx: f64, t_big: f64) -> Option<(f64, [f64; 4], f64)> {
+type SF = Option<(f64, [f64; 4])>;
+
+/// ln of the bracket, its gradient and u1, reusing F(t_x) when the previous row had
+/// the same (x, t_x) (rows are sorted, so all x = 0 customers share one).
+fn bracket_cached(par: &[f64], x: f64, tx: f64, t_big: f64, coefs: &mut Coefs, cache: &mut (f64, f64, SF)) -> Option<(f64, [f64; 4], f64)> {
     let (r, al, s, be) = (par[0], par[1], par[2], par[3]);
     let at = al + t_big;
     let bt = be + t_big;
-    let u1 = -(r + x) * at.ln() - s * bt.ln();
-    let g1 = [-at.ln(), -(r + x) / at, -bt.ln(), -s / bt];
+    let (l_at, l_bt) = (at.ln(), bt.ln());
+    let u1 = -(r + x) * l_at - s * l_bt;
+    let g1 = [-l_at, -(r + x) / at, -l_bt, -s / bt];
     if tx >= t_big {
         return Some((u1, g1, u1));
     }
-    let (fx, gx) = log_s_f(par, x, tx)?;
-    let (ft, gt) = log_s_f(par, x, t_big)?;
+    if !(cache.0 == x && cache.1 == tx) {
+        *cache = (x, tx, log_s_f(par, x, tx, coefs, None));
+    }
+    let (fx, gx) = cache.2?;
+    let (ft, gt) = log_s_f(par, x, t_big, coefs, Some((l_at, l_bt)))?;
     let m = u1.max(fx);
-    let (e1, ex, et) = ((u1 - m).exp(), (fx - m).exp(), (ft - m).exp());
+    let (e1, ex) = if u1 >= fx { (1.0, (fx - m).exp()) } else { ((u1 - m).exp(), 1.0) };
+    let et = (ft - m).exp();
     let total = e1 + ex - et;
     if !(total > 0.0) {
         return None;
@@ -102,12 +139,20 @@ pub fn bracket(par: &[f64], x: f64, tx: f64, t_big: f64) -> Option<(f64, [f64; 4
     Some((m + total.ln(), g, u1))
 }
 
+pub fn bracket(par: &[f64], x: f64, tx: f64, t_big: f64) -> Option<(f64, [f64; 4], f64)> {
+    let mut coefs = Coefs::new(par, x);
+    let mut cache = (f64::NAN, f64::NAN, None);
+    bracket_cached(par, x, tx, t_big, &mut coefs, &mut cache)
+}
+
 pub fn accumulate(par: &[f64], rows: &Rows, lo: usize, hi: usize, grad: bool, acc: &mut Acc) -> bool {
     let (r, al, s, be) = (par[0], par[1], par[2], par[3]);
     let base = r * al.ln() + s * be.ln() - lgamma(r);
     let dr = digamma(r);
     let mut prev_x = f64::NAN;
     let (mut xl, mut xd) = (0.0, 0.0);
+    let mut coefs = Coefs::new(par, 0.0);
+    let mut cache: (f64, f64, SF) = (f64::NAN, f64::NAN, None);
     for i in lo..hi {
         let x = rows.x[i];
         let w = rows.w[i];
@@ -115,8 +160,9 @@ pub fn accumulate(par: &[f64], rows: &Rows, lo: usize, hi: usize, grad: bool, ac
             prev_x = x;
             xl = lgamma(r + x);
             xd = digamma(r + x);
+            coefs = Coefs::new(par, x);
         }
-        let Some((lb, g, _)) = bracket(par, x, rows.a[i], rows.b[i]) else {
+        let Some((lb, g, _)) = bracket_cached(par, x, rows.a[i], rows.b[i], &mut coefs, &mut cache) else {
             return false;
         };
         acc.ll += w * (base + xl + lb);

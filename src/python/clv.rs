@@ -31,7 +31,7 @@ fn clv_fit<'py>(
     let kind = Kind::parse(model).map_err(to_pyerr)?;
     let (x, a, b, w) = (vec_of(&x), vec_of(&a), vec_of(&b), vec_of(&w));
     let fit = run_detached(py, move || {
-        let rows = Rows::new(x, a, b, w);
+        let rows = Rows::compressed(x, a, b, w);
         clv::fit(kind, &rows, &FitOptions { penalizer, divisor, initial, max_iter })
     })?;
     let out = PyDict::new(py);
