@@ -412,3 +412,15 @@ def test_non_convergence_is_a_clear_error():
     # One repeat buyer with a history the BG/NBD cannot pin down within 3 iterations.
     with pytest.raises(CrmError, match="did not converge"):
         clv.BetaGeoFitter().fit([0, 1, 0, 3], [0, 2.0, 0, 9.0], [10.0, 10.0, 10.0, 10.0], max_iter=3)
+
+
+def test_string_ids_take_the_general_path_with_equal_results(cdnow_master):
+    ints = clv.summary(cdnow_master, amount="amount", freq="W")
+    strs = clv.summary(cdnow_master.with_columns(pl.col("customer_id").cast(pl.String).str.zfill(6)), amount="amount",
+                       freq="W")
+    assert strs["customer_id"].cast(pl.Int64).to_list() == ints["customer_id"].to_list()
+    assert_frame_equal(strs.drop("customer_id"), ints.drop("customer_id"))
+    hold_i = clv.summary(cdnow_master, amount="amount", calibration_end="1997-09-30")
+    hold_s = clv.summary(cdnow_master.with_columns(pl.col("customer_id").cast(pl.String).str.zfill(6)), amount="amount",
+                         calibration_end="1997-09-30")
+    assert_frame_equal(hold_s.drop("customer_id"), hold_i.drop("customer_id"))

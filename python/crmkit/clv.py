@@ -32,6 +32,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
+import warnings
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -55,17 +56,19 @@ __all__ = [
     "load",
 ]
 
-# Period units: polars truncation string and length in microseconds. "W" periods
-# start on Monday, as pandas' "W" (= "W-SUN") periods do.
+# Period units: length in microseconds and the shift that aligns periods. "W"
+# periods start on Monday, as pandas' "W" (= "W-SUN") periods do (1970-01-01, the
+# epoch, was a Thursday: three days after a Monday).
+_DAY_US = 86_400_000_000
 _UNITS = {
-    "D": ("1d", 86_400e6),
-    "W": ("1w", 7 * 86_400e6),
-    "h": ("1h", 3_600e6),
-    "H": ("1h", 3_600e6),
-    "min": ("1m", 60e6),
-    "T": ("1m", 60e6),
-    "s": ("1s", 1e6),
-    "S": ("1s", 1e6),
+    "D": (_DAY_US, 0),
+    "W": (7 * _DAY_US, 3 * _DAY_US),
+    "h": (3_600_000_000, 0),
+    "H": (3_600_000_000, 0),
+    "min": (60_000_000, 0),
+    "T": (60_000_000, 0),
+    "s": (1_000_000, 0),
+    "S": (1_000_000, 0),
 }
 
 #: Periods per month used by customer_lifetime_value (lifetimes' factors).
@@ -77,7 +80,7 @@ _MONTH_FACTOR = {"W": 4.345, "M": 1.0, "D": 30.0, "H": 30.0 * 24, "h": 30.0 * 24
 # ---------------------------------------------------------------------------
 
 
-def _unit(freq: str, function: str) -> tuple[str, float]:
+def _unit(freq: str, function: str) -> tuple[int, int]:
     if freq not in _UNITS:
         raise CrmError(
             f"{function}: argument 'freq' must be one of {sorted(_UNITS)}, found {freq!r} "
@@ -104,8 +107,14 @@ def _to_datetime(value: Any, name: str, function: str) -> _dt.datetime:
     raise CrmError(f"{function}: argument '{name}' must be a date, datetime or ISO date string, found {value!r}")
 
 
-def _floor_scalar(value: _dt.datetime, every: str) -> _dt.datetime:
-    return pl.select(pl.lit(value, dtype=pl.Datetime("us")).dt.truncate(every)).item()
+def _period_of(value: _dt.datetime, unit: tuple[int, int]) -> int:
+    """Index of the period holding `value` (periods of unit[0] microseconds, shifted by unit[1])."""
+    us = (value - _dt.datetime(1970, 1, 1)) // _dt.timedelta(microseconds=1)
+    return (us + unit[1]) // unit[0]
+
+
+def _period_expr(unit: tuple[int, int]) -> pl.Expr:
+    return ((pl.col("__date").dt.epoch("us") + unit[1]) // unit[0]).alias("__period")
 
 
 def _as_datetime_expr(column: str, dtype: pl.DataType) -> pl.Expr:
@@ -159,7 +168,7 @@ def summary(
     if amount is not None:
         kinds[amount] = "numeric"
     schema = require_columns(lazy, kinds, function=fn, argument="transactions")
-    every, unit_us = _unit(freq, fn)
+    unit = _unit(freq, fn)
     if not (isinstance(freq_multiplier, (int, float)) and freq_multiplier > 0):
         raise CrmError(f"{fn}: argument 'freq_multiplier' must be a positive number, found {freq_multiplier!r}")
     cols = [pl.col(customer), _as_datetime_expr(date, schema[date]).alias("__date")]
@@ -181,80 +190,90 @@ def summary(
                 f"{fn}: column '{col}' in 'transactions' holds {stats[key]} null/NaN value(s) of {stats['rows']}; "
                 f"drop or fill them first (for example transactions.drop_nulls('{col}'))"
             )
+    id_dtype = schema[customer]
+    with_amount = amount is not None
 
     if calibration_end is None:
         end = _to_datetime(observation_end, "observation_end", fn) if observation_end is not None else stats["max"]
-        return _summary_core(base, customer, amount is not None, every, unit_us, _floor_scalar(end, every),
-                             freq_multiplier, include_first_transaction).collect()
+        end_p = _period_of(end, unit)
+        rows = base.with_columns(_period_expr(unit)).filter(pl.col("__period") <= end_p)
+        per = _per_customer(rows, customer, id_dtype, with_amount)
+        return _finish(per, customer, with_amount, end_p, freq_multiplier, include_first_transaction)
 
     cal_end = _to_datetime(calibration_end, "calibration_end", fn)
     obs_end = _to_datetime(observation_end, "observation_end", fn) if observation_end is not None else stats["max"]
     if cal_end >= obs_end:
         raise CrmError(f"{fn}: calibration_end ({cal_end}) must be before the observation end ({obs_end})")
-    cal = _summary_core(base.filter(pl.col("__date") <= cal_end), customer, amount is not None, every, unit_us,
-                        _floor_scalar(cal_end, every), freq_multiplier, include_first_transaction)
-    hold = base.filter((pl.col("__date") > cal_end) & (pl.col("__date") <= obs_end))
-    hold_aggs = [pl.col("__date").dt.truncate(every).n_unique().cast(pl.Int64).alias("frequency_holdout")]
-    if amount is not None:
-        hold_aggs.append(pl.col("__amount").mean().alias("monetary_value_holdout"))
-    hold_summary = hold.group_by(customer).agg(hold_aggs)
-    n_hold = hold.select(pl.len()).collect().item()
-    if n_hold == 0:
+    cal_p = _period_of(cal_end, unit)
+    cal_rows = base.filter(pl.col("__date") <= cal_end).with_columns(_period_expr(unit))
+    cal = _finish(_per_customer(cal_rows, customer, id_dtype, with_amount), customer, with_amount, cal_p,
+                  freq_multiplier, include_first_transaction)
+    hold_rows = base.filter((pl.col("__date") > cal_end) & (pl.col("__date") <= obs_end)).with_columns(
+        _period_expr(unit))
+    hold = _per_customer(hold_rows, customer, id_dtype, with_amount)
+    if hold.height == 0:
         raise CrmError(
             f"{fn}: no transactions fall in the holdout period ({cal_end}, {obs_end}]; check calibration_end and observation_end"
         )
-    duration = (
-        (_floor_scalar(obs_end, every) - _floor_scalar(cal_end, every)) / _dt.timedelta(microseconds=1) / unit_us
-    ) / freq_multiplier
+    hold_cols = [pl.col(customer), pl.col("periods").cast(pl.Int64).alias("frequency_holdout")]
+    if with_amount:
+        hold_cols.append((pl.col("total") / pl.col("rows")).alias("monetary_value_holdout"))
+    duration = (_period_of(obs_end, unit) - cal_p) / freq_multiplier
     fill = [pl.col("frequency_holdout").fill_null(0)]
-    if amount is not None:
+    if with_amount:
         fill.append(pl.col("monetary_value_holdout").fill_null(0.0))
     return (
-        cal.join(hold_summary, on=customer, how="left")
+        cal.join(hold.select(hold_cols), on=customer, how="left")
         .with_columns(*fill, pl.lit(float(duration)).alias("duration_holdout"))
+        .sort(customer)
+    )
+
+
+def _per_customer(rows: pl.LazyFrame, customer: str, id_dtype: pl.DataType, with_amount: bool) -> pl.DataFrame:
+    """customer, first, last (period indices), periods, first_sum, rest_sum, rows, total."""
+    amount = pl.col("__amount") if with_amount else pl.lit(0.0)
+    if id_dtype.is_integer():
+        frame = rows.select(pl.col(customer).cast(pl.Int64, strict=False).alias("c"), pl.col("__period").alias("p"),
+                            amount.alias("a")).collect()
+        if frame["c"].null_count() == 0:
+            got = _core.clv_period_summary(frame["c"].to_numpy(), frame["p"].to_numpy(),
+                                           frame["a"].cast(pl.Float64).to_numpy())
+            if got is not None:
+                out = pl.DataFrame(got)
+                return out.with_columns(pl.col("customer").cast(id_dtype)).rename({"customer": customer})
+    # General ids: polars group-bys (first per customer and period, then per customer).
+    per_period = rows.group_by(customer, "__period").agg(amount.sum().alias("__a"), pl.len().alias("__n"))
+    return (
+        per_period.group_by(customer)
+        .agg(
+            pl.col("__period").min().alias("first"),
+            pl.col("__period").max().alias("last"),
+            pl.len().cast(pl.Int64).alias("periods"),
+            pl.col("__a").filter(pl.col("__period") == pl.col("__period").min()).sum().alias("first_sum"),
+            pl.col("__a").filter(pl.col("__period") != pl.col("__period").min()).sum().alias("rest_sum"),
+            pl.col("__n").sum().cast(pl.Int64).alias("rows"),
+            pl.col("__a").sum().alias("total"),
+        )
         .sort(customer)
         .collect()
     )
 
 
-def _summary_core(
-    base: pl.LazyFrame,
-    customer: str,
-    with_amount: bool,
-    every: str,
-    unit_us: float,
-    end: _dt.datetime,
-    multiplier: float,
-    include_first: bool,
-) -> pl.LazyFrame:
-    periods = base.with_columns(pl.col("__date").dt.truncate(every).alias("__period")).filter(pl.col("__period") <= end)
-    if with_amount:
-        per_period = periods.group_by(customer, "__period").agg(pl.col("__amount").sum())
-    else:
-        per_period = periods.select(customer, "__period").unique()
-    aggs = [
-        pl.col("__period").min().alias("__first"),
-        pl.col("__period").max().alias("__last"),
-        pl.len().alias("__n"),
+def _finish(per: pl.DataFrame, customer: str, with_amount: bool, end_p: int, multiplier: float,
+            include_first: bool) -> pl.DataFrame:
+    out = [
+        pl.col(customer),
+        (pl.col("periods") - (0 if include_first else 1)).cast(pl.Int64).alias("frequency"),
+        ((pl.col("last") - pl.col("first")).cast(pl.Float64) / multiplier).alias("recency"),
+        ((end_p - pl.col("first")).cast(pl.Float64) / multiplier).alias("T"),
     ]
     if with_amount:
         if include_first:
-            aggs.append(pl.col("__amount").mean().alias("monetary_value"))
+            mv = (pl.col("first_sum") + pl.col("rest_sum")) / pl.col("periods")
         else:
-            aggs.append(
-                pl.col("__amount").filter(pl.col("__period") != pl.col("__period").min()).mean().alias("monetary_value")
-            )
-    per_customer = per_period.group_by(customer).agg(aggs)
-    span = lambda a, b: (a - b).dt.total_microseconds().cast(pl.Float64) / unit_us / multiplier  # noqa: E731
-    out = [
-        pl.col(customer),
-        (pl.col("__n") - (0 if include_first else 1)).cast(pl.Int64).alias("frequency"),
-        span(pl.col("__last"), pl.col("__first")).alias("recency"),
-        span(pl.lit(end, dtype=pl.Datetime("us")), pl.col("__first")).alias("T"),
-    ]
-    if with_amount:
-        out.append(pl.col("monetary_value").fill_null(0.0))
-    return per_customer.select(out).sort(customer)
+            mv = pl.when(pl.col("periods") > 1).then(pl.col("rest_sum") / (pl.col("periods") - 1)).otherwise(0.0)
+        out.append(mv.cast(pl.Float64).alias("monetary_value"))
+    return per.select(out)  # already sorted by customer
 
 
 # ---------------------------------------------------------------------------
@@ -383,6 +402,13 @@ class _BaseFitter:
                 raise CrmError(f"{type(self).__name__}: initial_params must be {len(self._param_names)} positive numbers")
         out = _core.clv_fit(self._model, data[0], data[1], data[2], w, self.penalizer_coef, divisor, init, max_iter)
         self._set(out["params"], out["log_likelihood"], out["covariance"], float(weights.sum()))
+        if out["covariance"] is None:
+            warnings.warn(
+                f"{type(self).__name__}: the Hessian at the fitted parameters {self.params_} is not positive "
+                "definite (a parameter is running off to 0 or infinity, so the data barely identify it); "
+                "standard errors and intervals are NaN. A small penalizer_coef keeps the parameters finite.",
+                stacklevel=3,
+            )
         self._negative_log_likelihood_ = out["objective"]
         self.iterations_ = out["iterations"]
 

@@ -9,6 +9,7 @@ pub mod gamma_gamma;
 pub mod optim;
 pub mod pareto;
 pub mod special;
+pub mod summary;
 
 use rayon::prelude::*;
 

@@ -95,7 +95,35 @@ fn clv_value<'py>(
     Ok(PyArray1::from_vec(py, out))
 }
 
+/// Per-customer period statistics of integer-keyed transactions (see
+/// `clv::summary::summarize`); None when the keys cannot be packed.
+#[pyfunction]
+fn clv_period_summary<'py>(
+    py: Python<'py>,
+    customer: PyReadonlyArray1<'py, i64>,
+    period: PyReadonlyArray1<'py, i64>,
+    amount: PyReadonlyArray1<'py, f64>,
+) -> PyResult<Option<Bound<'py, PyDict>>> {
+    let c: Vec<i64> = customer.as_array().iter().copied().collect();
+    let p: Vec<i64> = period.as_array().iter().copied().collect();
+    let a = vec_of(&amount);
+    let Some(s) = run_detached(py, move || clv::summary::summarize(&c, &p, &a))? else {
+        return Ok(None);
+    };
+    let out = PyDict::new(py);
+    out.set_item("customer", PyArray1::from_vec(py, s.customer))?;
+    out.set_item("first", PyArray1::from_vec(py, s.first))?;
+    out.set_item("last", PyArray1::from_vec(py, s.last))?;
+    out.set_item("periods", PyArray1::from_vec(py, s.periods))?;
+    out.set_item("first_sum", PyArray1::from_vec(py, s.first_sum))?;
+    out.set_item("rest_sum", PyArray1::from_vec(py, s.rest_sum))?;
+    out.set_item("rows", PyArray1::from_vec(py, s.rows))?;
+    out.set_item("total", PyArray1::from_vec(py, s.total))?;
+    Ok(Some(out))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(clv_period_summary, m)?)?;
     m.add_function(wrap_pyfunction!(clv_fit, m)?)?;
     m.add_function(wrap_pyfunction!(clv_predict, m)?)?;
     m.add_function(wrap_pyfunction!(clv_value, m)?)?;
