@@ -424,3 +424,59 @@ def test_string_ids_take_the_general_path_with_equal_results(cdnow_master):
     hold_s = clv.summary(cdnow_master.with_columns(pl.col("customer_id").cast(pl.String).str.zfill(6)), amount="amount",
                          calibration_end="1997-09-30")
     assert_frame_equal(hold_s.drop("customer_id"), hold_i.drop("customer_id"))
+
+
+# --------------------------------------------------------------------------- known truth
+
+
+def _simulate_bgnbd(n, r, alpha, a, b, seed):
+    rng = np.random.default_rng(seed)
+    T = rng.uniform(10.0, 60.0, n)
+    lam = rng.gamma(r, 1.0 / alpha, n)
+    p = rng.beta(a, b, n)
+    k = rng.geometric(p)
+    arrivals = rng.poisson(lam * T)
+    x = np.minimum(k, arrivals)
+    tx = np.where(x > 0, T * rng.beta(np.maximum(x, 1), np.maximum(arrivals - x, 0) + 1), 0.0)
+    return x.astype(float), tx, T
+
+
+def _simulate_pareto(n, r, alpha, s, beta, seed):
+    rng = np.random.default_rng(seed)
+    T = rng.uniform(10.0, 60.0, n)
+    lam = rng.gamma(r, 1.0 / alpha, n)
+    mu = rng.gamma(s, 1.0 / beta, n)
+    life = rng.exponential(1.0 / mu)
+    horizon = np.minimum(life, T)
+    arrivals = rng.poisson(lam * horizon)
+    tx = np.where(arrivals > 0, horizon * rng.beta(np.maximum(arrivals, 1), 1.0), 0.0)
+    return arrivals.astype(float), tx, T
+
+
+def _within(model, truth, z=1.96):
+    for k, v in truth.items():
+        lo, hi = model.params_[k] - z * model.standard_errors_[k], model.params_[k] + z * model.standard_errors_[k]
+        assert lo <= v <= hi, f"{k}: true {v} outside [{lo:.4g}, {hi:.4g}]"
+
+
+def test_bgnbd_recovers_generating_parameters():
+    truth = {"r": 0.3, "alpha": 5.0, "a": 0.8, "b": 2.5}
+    x, tx, T = _simulate_bgnbd(20_000, *truth.values(), seed=11)
+    _within(clv.BetaGeoFitter().fit(x, tx, T), truth)
+
+
+def test_pareto_recovers_generating_parameters():
+    truth = {"r": 0.5, "alpha": 8.0, "s": 0.7, "beta": 12.0}
+    x, tx, T = _simulate_pareto(20_000, *truth.values(), seed=12)
+    _within(clv.ParetoNBDFitter().fit(x, tx, T), truth)
+
+
+def test_gamma_gamma_recovers_generating_parameters():
+    rng = np.random.default_rng(13)
+    truth = {"p": 6.0, "q": 4.0, "v": 15.0}
+    n = 5000
+    x = rng.integers(1, 10, n).astype(float)
+    nu = rng.gamma(truth["q"], 1.0 / truth["v"], n)
+    # mean of x Gamma(p, nu) spends is Gamma(p x, nu x)
+    zbar = rng.gamma(truth["p"] * x, 1.0 / (nu * x))
+    _within(clv.GammaGammaFitter().fit(x, zbar), truth)
