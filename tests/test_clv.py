@@ -480,3 +480,20 @@ def test_gamma_gamma_recovers_generating_parameters():
     # mean of x Gamma(p, nu) spends is Gamma(p x, nu x)
     zbar = rng.gamma(truth["p"] * x, 1.0 / (nu * x))
     _within(clv.GammaGammaFitter().fit(x, zbar), truth)
+
+
+def test_undefined_predictions_raise_instead_of_nan():
+    d = pl.read_csv(os.path.join(DATA, "donations.csv"))
+    m = clv.BetaGeoBetaBinomFitter().fit(d["frequency"], d["recency"], d["periods"], weights=d["weights"])
+    with pytest.raises(CrmError, match="not defined"):
+        m.expected_number_of_purchases_up_to_time(5)
+
+
+def test_demo_step_scores_every_customer(cdnow_master):
+    from crmkit._pipeline import Context
+
+    out = clv.demo_step(Context(orders=cdnow_master))
+    customers = out.tables["customers"]
+    assert customers.height == cdnow_master["customer_id"].n_unique()
+    assert {"p_alive", "expected_purchases", "clv"} <= set(customers.columns)
+    assert customers["clv"].is_finite().all() and customers["p_alive"].is_between(0, 1).all()

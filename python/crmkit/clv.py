@@ -535,8 +535,10 @@ class BetaGeoFitter(_TimeModel):
     the data), a, b (dropout probability heterogeneity).
 
     >>> from crmkit.clv import BetaGeoFitter
-    >>> bgf = BetaGeoFitter().fit([0, 2, 1, 0, 5, 3, 0, 1], [0, 30.4, 1.7, 0, 35.0, 20.0, 0, 12.0],
-    ...                           [38.9, 38.9, 38.9, 38.0, 38.0, 37.1, 36.0, 36.0])
+    >>> f = [0, 2, 1, 0, 5, 3, 0, 1, 4, 2, 6, 1]
+    >>> r = [0.0, 30.4, 1.7, 0.0, 35.0, 20.0, 0.0, 12.0, 5.0, 3.0, 8.0, 0.5]
+    >>> T = [38.9, 38.9, 38.9, 38.0, 38.0, 37.1, 36.0, 36.0, 38.0, 37.5, 38.2, 36.3]
+    >>> bgf = BetaGeoFitter(penalizer_coef=0.01).fit(f, r, T)
     >>> sorted(bgf.params_)
     ['a', 'alpha', 'b', 'r']
     >>> 0 < bgf.conditional_probability_alive(2, 30.4, 38.9) <= 1
@@ -566,8 +568,10 @@ class ModifiedBetaGeoFitter(_TimeModel):
     drop out right after their first purchase. Parameters r, alpha, a, b.
 
     >>> from crmkit.clv import ModifiedBetaGeoFitter
-    >>> m = ModifiedBetaGeoFitter(penalizer_coef=0.01).fit([0, 2, 1, 0, 5, 3, 0, 1], [0, 30.4, 1.7, 0, 35.0, 20.0, 0, 12.0],
-    ...                                 [38.9, 38.9, 38.9, 38.0, 38.0, 37.1, 36.0, 36.0])
+    >>> f = [0, 2, 1, 0, 5, 3, 0, 1, 4, 2, 6, 1]
+    >>> r = [0.0, 30.4, 1.7, 0.0, 35.0, 20.0, 0.0, 12.0, 5.0, 3.0, 8.0, 0.5]
+    >>> T = [38.9, 38.9, 38.9, 38.0, 38.0, 37.1, 36.0, 36.0, 38.0, 37.5, 38.2, 36.3]
+    >>> m = ModifiedBetaGeoFitter(penalizer_coef=0.01).fit(f, r, T)
     >>> 0 < m.conditional_probability_alive(0, 0, 38.9) < 1
     True
     """
@@ -598,8 +602,10 @@ class ParetoNBDFitter(_TimeModel):
     weight plus ``penalizer_coef`` times the sum of squared (time-rescaled) parameters.
 
     >>> from crmkit.clv import ParetoNBDFitter
-    >>> p = ParetoNBDFitter(penalizer_coef=0.01).fit([0, 2, 1, 0, 5, 3, 0, 1], [0, 30.4, 1.7, 0, 35.0, 20.0, 0, 12.0],
-    ...                           [38.9, 38.9, 38.9, 38.0, 38.0, 37.1, 36.0, 36.0])
+    >>> f = [0, 2, 1, 0, 5, 3, 0, 1, 4, 2, 6, 1]
+    >>> r = [0.0, 30.4, 1.7, 0.0, 35.0, 20.0, 0.0, 12.0, 5.0, 3.0, 8.0, 0.5]
+    >>> T = [38.9, 38.9, 38.9, 38.0, 38.0, 37.1, 36.0, 36.0, 38.0, 37.5, 38.2, 36.3]
+    >>> p = ParetoNBDFitter(penalizer_coef=0.01).fit(f, r, T)
     >>> sorted(p.params_)
     ['alpha', 'beta', 'r', 's']
     """
@@ -646,9 +652,6 @@ class BetaGeoBetaBinomFitter(_TimeModel):
         """Probability of being alive at opportunity n_periods + m_periods_in_future."""
         return self._predict("p_alive", m_periods_in_future, frequency, recency, n_periods, "p_alive")
 
-    def expected_number_of_purchases_up_to_time(self, t: Any) -> Any:  # pragma: no cover - not part of BG/BB
-        raise CrmError("BetaGeoBetaBinomFitter: use conditional_expected_number_of_purchases_up_to_time")
-
     def p_alive_expr(self, frequency: Any = "frequency", recency: Any = "recency", T: Any = "n_periods",
                      m_periods_in_future: float = 0.0) -> pl.Expr:
         """Polars expression for the probability of being alive."""
@@ -667,7 +670,7 @@ class GammaGammaFitter(_BaseFitter):
 
     >>> from crmkit.clv import GammaGammaFitter
     >>> gg = GammaGammaFitter().fit([1, 2, 3, 1, 5, 2, 4, 1, 2, 6], [20.0, 35.5, 18.2, 50.0, 25.1, 22.0, 30.3, 12.9, 41.0, 27.5])
-    >>> round(gg.conditional_expected_average_profit(2, 30.0), 6) == round(gg.conditional_expected_average_profit(2, 30.0), 6)
+    >>> 20.0 < gg.conditional_expected_average_profit(2, 30.0) < 30.0  # shrunk toward the population mean
     True
     """
 
@@ -747,8 +750,10 @@ def load(path: Union[str, Path]) -> _BaseFitter:
 
     >>> import tempfile, os
     >>> from crmkit.clv import BetaGeoFitter, load
-    >>> bgf = BetaGeoFitter().fit([0, 2, 1, 0, 5, 3, 0, 1], [0, 30.4, 1.7, 0, 35.0, 20.0, 0, 12.0],
-    ...                           [38.9, 38.9, 38.9, 38.0, 38.0, 37.1, 36.0, 36.0])
+    >>> f = [0, 2, 1, 0, 5, 3, 0, 1, 4, 2, 6, 1]
+    >>> r = [0.0, 30.4, 1.7, 0.0, 35.0, 20.0, 0.0, 12.0, 5.0, 3.0, 8.0, 0.5]
+    >>> T = [38.9, 38.9, 38.9, 38.0, 38.0, 37.1, 36.0, 36.0, 38.0, 37.5, 38.2, 36.3]
+    >>> bgf = BetaGeoFitter(penalizer_coef=0.01).fit(f, r, T)
     >>> path = os.path.join(tempfile.mkdtemp(), "bgf.json")
     >>> bgf.save(path)
     >>> load(path).params_ == bgf.params_
@@ -797,9 +802,9 @@ def predict(
 
     >>> import polars as pl
     >>> from crmkit import clv
-    >>> s = pl.DataFrame({"frequency": [0, 2, 1, 0, 5, 3, 0, 1],
-    ...                   "recency": [0.0, 30.4, 1.7, 0.0, 35.0, 20.0, 0.0, 12.0],
-    ...                   "T": [38.9, 38.9, 38.9, 38.0, 38.0, 37.1, 36.0, 36.0]})
+    >>> s = pl.DataFrame({"frequency": [0, 2, 1, 0, 5, 3, 0, 1, 4, 2, 6, 1],
+    ...                   "recency": [0.0, 30.4, 1.7, 0.0, 35.0, 20.0, 0.0, 12.0, 5.0, 3.0, 8.0, 0.5],
+    ...                   "T": [38.9, 38.9, 38.9, 38.0, 38.0, 37.1, 36.0, 36.0, 38.0, 37.5, 38.2, 36.3]})
     >>> clv.predict(s, clv.BetaGeoFitter(penalizer_coef=0.01).fit(s), horizon=3, freq="W").columns
     ['frequency', 'recency', 'T', 'p_alive', 'expected_purchases']
     """
@@ -847,10 +852,10 @@ def calibration_holdout(
 
     >>> import polars as pl
     >>> from crmkit import clv
-    >>> s = pl.DataFrame({"frequency": [0, 2, 1, 0, 5, 3, 0, 1],
-    ...                   "recency": [0.0, 30.4, 1.7, 0.0, 35.0, 20.0, 0.0, 12.0],
-    ...                   "T": [38.9, 38.9, 38.9, 38.0, 38.0, 37.1, 36.0, 36.0],
-    ...                   "frequency_holdout": [0, 1, 0, 0, 3, 1, 1, 0], "duration_holdout": [39.0] * 8})
+    >>> s = pl.DataFrame({"frequency": [0, 2, 1, 0, 5, 3, 0, 1, 4, 2, 6, 1],
+    ...                   "recency": [0.0, 30.4, 1.7, 0.0, 35.0, 20.0, 0.0, 12.0, 5.0, 3.0, 8.0, 0.5],
+    ...                   "T": [38.9, 38.9, 38.9, 38.0, 38.0, 37.1, 36.0, 36.0, 38.0, 37.5, 38.2, 36.3],
+    ...                   "frequency_holdout": [0, 1, 0, 0, 3, 1, 1, 0, 0, 0, 1, 0], "duration_holdout": [39.0] * 12})
     >>> clv.calibration_holdout(s, clv.BetaGeoFitter(penalizer_coef=0.01).fit(s), max_frequency=3).columns
     ['frequency', 'n_customers', 'actual_holdout', 'predicted_holdout']
     """
@@ -884,9 +889,17 @@ def demo_step(ctx: Any) -> Any:
 
     stats = summary(ctx.orders, amount="amount", freq="D",
                     observation_end=ctx.as_of if ctx.as_of is not None else None)
-    bgf = BetaGeoFitter(penalizer_coef=0.0).fit(stats)
     repeat = stats.filter((pl.col("frequency") > 0) & (pl.col("monetary_value") > 0))
     lines = [f"{stats.height:,} customers, {repeat.height:,} repeat buyers"]
+    try:
+        bgf = BetaGeoFitter().fit(stats)
+    except CrmError as e:
+        lines.append(f"BG/NBD without penalty failed ({e}); refitting with penalizer_coef=0.001")
+        try:
+            bgf = BetaGeoFitter(penalizer_coef=0.001).fit(stats)
+        except CrmError as e2:
+            lines.append(f"BG/NBD skipped: {e2}")
+            return StepOutput({"summary": stats}, lines)
     lines.append("BG/NBD " + ", ".join(f"{k}={v:.4g}" for k, v in bgf.params_.items()))
     gg = None
     try:

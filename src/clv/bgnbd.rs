@@ -50,76 +50,113 @@ fn x_terms(p: &[f64], x: f64, k: f64, grad: bool, hess: bool) -> XTerms {
 }
 
 /// Adds the weighted log-likelihood (and derivatives w.r.t. r, alpha, a, b) of rows
-/// `lo..hi` to `acc`.
+/// `lo..hi` to `acc`. Rows come sorted by x: the x-only terms are added once per
+/// run of equal x with the run's total weight; the Hessian is accumulated as its
+/// upper triangle.
+#[allow(clippy::too_many_arguments)]
 pub fn accumulate(p: &[f64], rows: &Rows, lo: usize, hi: usize, modified: bool, grad: bool, hess: bool, acc: &mut Acc) {
     let (r, al, a, b) = (p[0], p[1], p[2], p[3]);
     let k = if modified { 1.0 } else { 0.0 };
     let ln_a = a.ln();
-    let mut prev_x = f64::NAN;
-    let mut xt = XTerms { ln_bb: 0.0, ll: 0.0, g: [0.0; 4], h: [0.0; 16] };
-    for i in lo..hi {
+    let inv_a = 1.0 / a;
+    let mut ll = 0.0;
+    let mut g = [0.0; 4];
+    // (0,0) (0,1) (0,2) (0,3) (1,1) (1,2) (1,3) (2,2) (2,3) (3,3)
+    let mut h = [0.0; 10];
+    let mut i = lo;
+    while i < hi {
         let x = rows.x[i];
-        let w = rows.w[i];
-        if x != prev_x {
-            xt = x_terms(p, x, k, grad, hess);
-            prev_x = x;
+        let mut j = i;
+        while j < hi && rows.x[j] == x {
+            j += 1;
         }
-        let tx = rows.a[i];
-        let t_big = rows.b[i];
-        let rx = r + x;
-        let at = al + t_big;
-        let l_t = at.ln();
-        let a3 = -rx * l_t;
+        let xt = x_terms(p, x, k, grad, hess);
         let has4 = modified || x > 0.0;
-        if !has4 {
-            acc.ll += w * (xt.ll + a3);
-            if grad {
-                acc.g[0] += w * (xt.g[0] - l_t);
-                acc.g[1] += w * (xt.g[1] - rx / at);
-                acc.g[2] += w * xt.g[2];
-                acc.g[3] += w * xt.g[3];
-            }
-            if hess {
-                for (q, v) in xt.h.iter().enumerate() {
-                    acc.h[q] += w * v;
+        let inv_bb = 1.0 / (b + x - 1.0 + k);
+        let rx = r + x;
+        let mut wsum = 0.0;
+        for idx in i..j {
+            let w = rows.w[idx];
+            wsum += w;
+            let at = al + rows.b[idx];
+            let l_t = at.ln();
+            let it = 1.0 / at;
+            let a3 = -rx * l_t;
+            if !has4 {
+                ll += w * a3;
+                if grad || hess {
+                    g[0] -= w * l_t;
+                    g[1] -= w * rx * it;
                 }
-                acc.h[1] += -w / at;
-                acc.h[4] += -w / at;
-                acc.h[5] += w * rx / (at * at);
+                if hess {
+                    h[1] -= w * it;
+                    h[4] += w * rx * it * it;
+                }
+                continue;
             }
-            continue;
+            let ar = al + rows.a[idx];
+            let l_r = ar.ln();
+            let ir = 1.0 / ar;
+            let a4 = ln_a - xt.ln_bb - rx * l_r;
+            // One exp serves the log-sum and both mixing weights.
+            let e = (-(a3 - a4).abs()).exp();
+            ll += w * (a3.max(a4) + e.ln_1p());
+            if !(grad || hess) {
+                continue;
+            }
+            let small = e / (1.0 + e);
+            let (p3, p4) = if a3 >= a4 { (1.0 - small, small) } else { (small, 1.0 - small) };
+            g[0] -= w * (p3 * l_t + p4 * l_r);
+            g[1] -= w * rx * (p3 * it + p4 * ir);
+            g[2] += w * p4 * inv_a;
+            g[3] -= w * p4 * inv_bb;
+            if hess {
+                let d = [l_r - l_t, rx * (ir - it), -inv_a, inv_bb];
+                let pp = w * p3 * p4;
+                h[0] += pp * d[0] * d[0];
+                h[1] += pp * d[0] * d[1] - w * (p3 * it + p4 * ir);
+                h[2] += pp * d[0] * d[2];
+                h[3] += pp * d[0] * d[3];
+                h[4] += pp * d[1] * d[1] + w * rx * (p3 * it * it + p4 * ir * ir);
+                h[5] += pp * d[1] * d[2];
+                h[6] += pp * d[1] * d[3];
+                h[7] += pp * d[2] * d[2] - w * p4 * inv_a * inv_a;
+                h[8] += pp * d[2] * d[3];
+                h[9] += pp * d[3] * d[3] + w * p4 * inv_bb * inv_bb;
+            }
         }
-        let ar = al + tx;
-        let l_r = ar.ln();
-        let bb = b + x - 1.0 + k;
-        let a4 = ln_a - xt.ln_bb - rx * l_r;
-        // One exp serves the log-sum and both mixing weights.
-        let e = (-(a3 - a4).abs()).exp();
-        acc.ll += w * (xt.ll + a3.max(a4) + e.ln_1p());
-        if !(grad || hess) {
-            continue;
-        }
-        let small = e / (1.0 + e);
-        let (p3, p4) = if a3 >= a4 { (1.0 - small, small) } else { (small, 1.0 - small) };
-        let g3 = [-l_t, -rx / at, 0.0, 0.0];
-        let g4 = [-l_r, -rx / ar, 1.0 / a, -1.0 / bb];
-        for q in 0..4 {
-            acc.g[q] += w * (xt.g[q] + p3 * g3[q] + p4 * g4[q]);
+        ll += wsum * xt.ll;
+        if grad || hess {
+            for q in 0..4 {
+                g[q] += wsum * xt.g[q];
+            }
         }
         if hess {
-            let d = [g3[0] - g4[0], g3[1] - g4[1], g3[2] - g4[2], g3[3] - g4[3]];
-            let pp = p3 * p4;
-            let mut h = xt.h;
-            let h_ra = p3 * (-1.0 / at) + p4 * (-1.0 / ar);
-            h[1] += h_ra;
-            h[4] += h_ra;
-            h[5] += p3 * rx / (at * at) + p4 * rx / (ar * ar);
-            h[10] += p4 * (-1.0 / (a * a));
-            h[15] += p4 / (bb * bb);
+            let mut q = 0;
             for u in 0..4 {
-                for v in 0..4 {
-                    acc.h[u * 4 + v] += w * (h[u * 4 + v] + pp * d[u] * d[v]);
+                for v in u..4 {
+                    h[q] += wsum * xt.h[u * 4 + v];
+                    q += 1;
                 }
+            }
+        }
+        i = j;
+    }
+    acc.ll += ll;
+    if grad || hess {
+        for q in 0..4 {
+            acc.g[q] += g[q];
+        }
+    }
+    if hess {
+        let mut q = 0;
+        for u in 0..4 {
+            for v in u..4 {
+                acc.h[u * 4 + v] += h[q];
+                if u != v {
+                    acc.h[v * 4 + u] += h[q];
+                }
+                q += 1;
             }
         }
     }

@@ -480,6 +480,15 @@ pub fn predict(kind: Kind, target: Target, par: &[f64], t: &[f64], x: &[f64], tx
             kind.n_params()
         )));
     }
+    let supported = match (kind, target) {
+        (_, Target::LogLik) => true,
+        (Kind::GammaGamma, t) => t == Target::Expected,
+        (Kind::BetaGeoBetaBinom, t) => t != Target::Unconditional,
+        _ => true,
+    };
+    if !supported {
+        return Err(CrmError::invalid(format!("{}: the prediction '{target:?}' is not defined for this model", kind.label())));
+    }
     let n = [t.len(), x.len(), tx.len(), t_big.len()].into_iter().max().unwrap_or(0);
     for (name, v) in [("t", t), ("frequency", x), ("recency", tx), ("T", t_big)] {
         if v.len() != 1 && v.len() != n {

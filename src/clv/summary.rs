@@ -87,15 +87,20 @@ pub fn summarize(customer: &[i64], period: &[i64], amount: &[f64]) -> Result<Opt
     Ok(Some(out))
 }
 
-/// Stable LSD radix sort on the low `bits` bits of the key (11 bits per pass): equal
+/// Stable LSD radix sort on the low `bits` bits of the key: equal
 /// keys keep their input order, so sums over a run are deterministic.
 fn radix_sort(recs: &mut Vec<(u64, f64)>, bits: u32) {
-    const DIGIT: u32 = 11;
+    if bits == 0 {
+        return;
+    }
+    // Fewest passes with digits of at most 16 bits (the counts stay in cache).
+    let passes = bits.div_ceil(16);
+    let digit = bits.div_ceil(passes);
     let mut buf = vec![(0u64, 0.0f64); recs.len()];
     let mut shift = 0;
     while shift < bits {
-        let mut counts = vec![0usize; 1 << DIGIT];
-        let mask = (1u64 << DIGIT) - 1;
+        let mut counts = vec![0usize; 1 << digit];
+        let mask = (1u64 << digit) - 1;
         for r in recs.iter() {
             counts[((r.0 >> shift) & mask) as usize] += 1;
         }
@@ -111,7 +116,7 @@ fn radix_sort(recs: &mut Vec<(u64, f64)>, bits: u32) {
             counts[d] += 1;
         }
         std::mem::swap(recs, &mut buf);
-        shift += DIGIT;
+        shift += digit;
     }
 }
 

@@ -104,10 +104,31 @@ fn clv_period_summary<'py>(
     period: PyReadonlyArray1<'py, i64>,
     amount: PyReadonlyArray1<'py, f64>,
 ) -> PyResult<Option<Bound<'py, PyDict>>> {
-    let c: Vec<i64> = customer.as_array().iter().copied().collect();
-    let p: Vec<i64> = period.as_array().iter().copied().collect();
-    let a = vec_of(&amount);
-    let Some(s) = run_detached(py, move || clv::summary::summarize(&c, &p, &a))? else {
+    // Borrow contiguous inputs without copying (numpy's borrow flags keep them
+    // read-only while the GIL is released); copy only otherwise.
+    let (c_own, p_own, a_own);
+    let c: &[i64] = match customer.as_slice() {
+        Ok(s) => s,
+        Err(_) => {
+            c_own = customer.as_array().iter().copied().collect::<Vec<i64>>();
+            &c_own
+        }
+    };
+    let p: &[i64] = match period.as_slice() {
+        Ok(s) => s,
+        Err(_) => {
+            p_own = period.as_array().iter().copied().collect::<Vec<i64>>();
+            &p_own
+        }
+    };
+    let a: &[f64] = match amount.as_slice() {
+        Ok(s) => s,
+        Err(_) => {
+            a_own = vec_of(&amount);
+            &a_own
+        }
+    };
+    let Some(s) = run_detached(py, move || clv::summary::summarize(c, p, a))? else {
         return Ok(None);
     };
     let out = PyDict::new(py);
