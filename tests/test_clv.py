@@ -497,3 +497,10 @@ def test_demo_step_scores_every_customer(cdnow_master):
     assert customers.height == cdnow_master["customer_id"].n_unique()
     assert {"p_alive", "expected_purchases", "clv"} <= set(customers.columns)
     assert customers["clv"].is_finite().all() and customers["p_alive"].is_between(0, 1).all()
+
+
+def test_bgbb_rejects_impossible_discrete_histories():
+    with pytest.raises(CrmError, match="frequency is larger than recency"):
+        clv.BetaGeoBetaBinomFitter().fit([3, 1], [2, 1], [6, 6])
+    with pytest.raises(CrmError, match="recency is larger than T"):
+        clv.BetaGeoBetaBinomFitter().fit([3, 1], [7, 1], [6, 6])
