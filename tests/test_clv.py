@@ -528,3 +528,12 @@ def test_recovers_the_generators_parameters_within_intervals():
     repeat = stats.filter((pl.col("frequency") > 0) & (pl.col("monetary_value") > 0))
     gg = clv.GammaGammaFitter().fit(repeat)
     _within(gg, {"p": truth["p"], "q": truth["q"], "v": truth["gamma"]})
+
+
+def test_lifetimes_optimiser_options_are_accepted_with_a_warning(cdnow):
+    with pytest.warns(UserWarning, match="ignored"):
+        m = clv.ParetoNBDFitter().fit(cdnow["frequency"], cdnow["recency"], cdnow["T"], fit_method="Nelder-Mead",
+                                      tol=1e-4)
+    assert round(m.log_likelihood_, 1) == -9595.0
+    with pytest.raises(CrmError, match="unexpected argument"):
+        clv.BetaGeoFitter().fit(cdnow, bogus=1)

@@ -345,6 +345,22 @@ def _check_history(x: np.ndarray, tx: np.ndarray, t: np.ndarray, function: str, 
         raise CrmError(f"{function}: every T is 0 (all customers were first seen at the end of observation)")
 
 
+#: lifetimes' optimiser options; crmkit's own optimiser does not need them.
+_LIFETIMES_OPTIONS = {"verbose", "tol", "index", "iterative_fitting", "fit_method", "maxiter", "q_constraint"}
+
+
+def _ignore_options(options: dict, function: str) -> None:
+    unknown = sorted(set(options) - _LIFETIMES_OPTIONS)
+    if unknown:
+        raise CrmError(f"{function}: unexpected argument(s) {unknown}")
+    if options:
+        warnings.warn(
+            f"{function}: lifetimes' optimiser option(s) {sorted(options)} are ignored; crmkit fits by Newton/BFGS "
+            "with analytic gradients to a fixed tight tolerance (use max_iter to bound the work)",
+            stacklevel=3,
+        )
+
+
 def _weights(weights: Any, n: int, function: str) -> np.ndarray:
     if weights is None:
         return np.ones(n)
@@ -485,10 +501,11 @@ class _TimeModel(_BaseFitter):
     _columns = ("frequency", "recency", "T")
 
     def fit(self, frequency: Any, recency: Any = None, T: Any = None, weights: Any = None,
-            initial_params: Any = None, max_iter: int = 500, **_ignored: Any) -> "_TimeModel":
+            initial_params: Any = None, *, max_iter: int = 500, **lifetimes_options: Any) -> "_TimeModel":
         """Fits by maximum likelihood. Pass three columns, or one frame with
         ``frequency``, ``recency`` and ``T`` columns (e.g. from ``clv.summary``)."""
         fn = f"{type(self).__name__}.fit"
+        _ignore_options(lifetimes_options, fn)
         if _is_frame(frequency):
             frequency, recency, T = _from_frame(frequency, self._columns, fn)
         if recency is None or T is None:
@@ -634,9 +651,10 @@ class BetaGeoBetaBinomFitter(_TimeModel):
     _columns = ("frequency", "recency", "n_periods")
 
     def fit(self, frequency: Any, recency: Any = None, n_periods: Any = None, weights: Any = None,
-            initial_params: Any = None, max_iter: int = 500, **_ignored: Any) -> "BetaGeoBetaBinomFitter":
+            initial_params: Any = None, *, max_iter: int = 500, **lifetimes_options: Any) -> "BetaGeoBetaBinomFitter":
         """Fits by maximum likelihood on (frequency, recency, n_periods), or a frame with those columns."""
-        return super().fit(frequency, recency, n_periods, weights, initial_params, max_iter)
+        return super().fit(frequency, recency, n_periods, weights, initial_params, max_iter=max_iter,
+                           **lifetimes_options)
 
     def conditional_expected_number_of_purchases_up_to_time(self, m_periods_in_future: Any, frequency: Any,
                                                            recency: Any, n_periods: Any) -> Any:
@@ -678,9 +696,10 @@ class GammaGammaFitter(_BaseFitter):
     _param_names = ("p", "q", "v")
 
     def fit(self, frequency: Any, monetary_value: Any = None, weights: Any = None, initial_params: Any = None,
-            max_iter: int = 500, **_ignored: Any) -> "GammaGammaFitter":
+            *, max_iter: int = 500, **lifetimes_options: Any) -> "GammaGammaFitter":
         """Fits on (frequency, monetary_value) of repeat customers, or a frame with those columns."""
         fn = "GammaGammaFitter.fit"
+        _ignore_options(lifetimes_options, fn)
         if _is_frame(frequency):
             frequency, monetary_value = _from_frame(frequency, ("frequency", "monetary_value"), fn)
         if monetary_value is None:
