@@ -7,6 +7,14 @@ fitters carry lifetimes' class, method and parameter names, so moving over is a
 change of import; they fit by maximum likelihood in Rust with analytic
 gradients, after compressing identical customer histories into weights.
 
+Coming from lifetimes: ``summary_data_from_transaction_data`` and
+``calibration_and_holdout_data`` are both ``clv.summary`` (the calibration
+columns keep the names frequency/recency/T so a fitter takes the frame as is);
+``save_model``/``load_model`` become ``save``/``clv.load`` (JSON); ``summary``,
+``params_`` and the prediction methods keep their names; ``clv.predict`` scores a
+whole frame (lazily too) and ``clv.calibration_holdout`` gives the numbers behind
+lifetimes' calibration/holdout plot.
+
 >>> import polars as pl
 >>> from crmkit import clv
 >>> orders = pl.DataFrame({
