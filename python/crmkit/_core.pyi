@@ -1,5 +1,4 @@
 # Type stubs for crmkit's compiled module. Each domain keeps its own section.
-
 from typing import Any, Optional
 
 import numpy as np
@@ -45,10 +44,6 @@ def generate_world(
 
 # --- customer lifetime value ---
 
-# --- behaviour and baskets ---
-
-# --- customer lifetime value ---
-
 def clv_fit(
     model: str,
     x: npt.NDArray[np.float64],
@@ -85,3 +80,5 @@ def clv_period_summary(
     period: npt.NDArray[np.int64],
     amount: npt.NDArray[np.float64],
 ) -> Optional[dict]: ...
+
+# --- behaviour and baskets ---
