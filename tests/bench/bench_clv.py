@@ -31,6 +31,8 @@ except ImportError:  # pragma: no cover - harness not present: same interface, s
         peer: Callable[[], object] | None = None
         peer_name: str = ""
         repeat: int = 1
+        note: str = ""
+        target_ratio: float | None = None
 
 
 def bgnbd_histories(n: int, seed: int = 0, r=0.25, alpha=4.0, a=0.8, b=2.5) -> pl.DataFrame:
@@ -70,7 +72,8 @@ def cases(quick: bool) -> list:
         return lifetimes.BetaGeoFitter().fit(bg_pd["frequency"], bg_pd["recency"], bg_pd["T"])
 
     out.append(Case(f"clv BG/NBD fit {n_bg:,} customers", crmkit=lambda: clv.BetaGeoFitter().fit(bg),
-                    peer=lt_bg, peer_name="lifetimes", repeat=1 if not quick else 3))
+                    peer=lt_bg, peer_name="lifetimes", repeat=1 if not quick else 3,
+                    note="BG/NBD histories in continuous time, no duplicate rows", target_ratio=20.0))
 
     n_p = 10_000 if quick else 100_000
     pn = bgnbd_histories(n_p, seed=2)
@@ -81,7 +84,8 @@ def cases(quick: bool) -> list:
         return lifetimes.ParetoNBDFitter().fit(pn_pd["frequency"], pn_pd["recency"], pn_pd["T"])
 
     out.append(Case(f"clv Pareto/NBD fit {n_p:,} customers", crmkit=lambda: clv.ParetoNBDFitter().fit(pn),
-                    peer=lt_pareto, peer_name="lifetimes", repeat=1))
+                    peer=lt_pareto, peer_name="lifetimes", repeat=1,
+                    note="BG/NBD histories in continuous time, no duplicate rows", target_ratio=50.0))
 
     n_tx = 1_000_000 if quick else 10_000_000
     tx = transactions(n_tx, n_tx // 10, seed=3)
@@ -93,7 +97,7 @@ def cases(quick: bool) -> list:
 
     out.append(Case(f"clv summary {n_tx:,} transactions",
                     crmkit=lambda: clv.summary(tx, amount="amount"), peer=lt_summary, peer_name="lifetimes",
-                    repeat=1))
+                    repeat=1, note=f"{n_tx // 10:,} customers, daily periods, with amounts", target_ratio=20.0))
     return out
 
 
