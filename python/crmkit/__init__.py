@@ -26,5 +26,8 @@ __all__ = [
 # --- segmentation ---
 
 # --- customer lifetime value ---
+from crmkit import clv  # noqa: E402
+
+__all__ += ["clv"]
 
 # --- behaviour and baskets ---

@@ -1,6 +1,8 @@
 # Type stubs for crmkit's compiled module. Each domain keeps its own section.
-from typing import Any
+from typing import Any, Optional
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 __version__: str
@@ -41,5 +43,42 @@ def generate_world(
 # --- segmentation ---
 
 # --- customer lifetime value ---
+
+def clv_fit(
+    model: str,
+    x: npt.NDArray[np.float64],
+    a: npt.NDArray[np.float64],
+    b: npt.NDArray[np.float64],
+    w: npt.NDArray[np.float64],
+    penalizer: float,
+    divisor: float,
+    initial: Optional[list[float]] = None,
+    max_iter: int = 500,
+) -> dict: ...
+def clv_predict(
+    model: str,
+    target: str,
+    params: list[float],
+    t: npt.NDArray[np.float64],
+    x: npt.NDArray[np.float64],
+    tx: npt.NDArray[np.float64],
+    t_big: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]: ...
+def clv_value(
+    model: str,
+    params: list[float],
+    months: int,
+    factor: float,
+    discount_rate: float,
+    x: npt.NDArray[np.float64],
+    tx: npt.NDArray[np.float64],
+    t_big: npt.NDArray[np.float64],
+    spend: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]: ...
+def clv_period_summary(
+    customer: npt.NDArray[np.int64],
+    period: npt.NDArray[np.int64],
+    amount: npt.NDArray[np.float64],
+) -> Optional[dict]: ...
 
 # --- behaviour and baskets ---

@@ -61,6 +61,7 @@ STEPS: list[Step] = [
     # --- cleaning and identity resolution ---
     # --- segmentation ---
     # --- customer lifetime value ---
+    Step("lifetime_value", ("orders",), lambda ctx: __import__("crmkit.clv", fromlist=["demo_step"]).demo_step(ctx)),
     # --- behaviour and baskets ---
 ]
 
