@@ -62,6 +62,8 @@ STEPS: list[Step] = [
     # --- segmentation ---
     # --- customer lifetime value ---
     # --- behaviour and baskets ---
+    Step("behaviour", ("orders",), lambda ctx: __import__("crmkit.behaviour", fromlist=["demo_step"]).demo_step(ctx)),
+    Step("basket", ("items",), lambda ctx: __import__("crmkit.basket", fromlist=["demo_step"]).demo_step(ctx)),
 ]
 
 
