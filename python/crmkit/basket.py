@@ -12,10 +12,10 @@
 ... })
 >>> sets = basket.frequent_itemsets(lines, min_support=0.5)
 >>> sets.filter(pl.col("itemsets").list.len() == 2)["itemsets"].to_list()
-[['bread', 'milk']]
+[['bread', 'milk'], ['butter', 'milk']]
 >>> rules = basket.association_rules(sets, metric="confidence", min_threshold=0.6)
 >>> rules.select("antecedents", "consequents", "confidence").row(0)
-(['bread'], ['milk'], 0.6666666666666666)
+(['butter'], ['milk'], 1.0)
 """
 
 from __future__ import annotations

@@ -268,8 +268,10 @@ def funnel(
         pl.col("_time").mean().alias("_mean"),
     )
     step_frame = pl.DataFrame({"_j": np.arange(n_steps, dtype=np.int64), "step": pl.Series(steps)})
-    groups = key_frame.select(keys).unique(maintain_order=True) if keys else None
-    grid = groups.join(step_frame, how="cross") if groups is not None and n_users else step_frame
+    if keys:
+        grid = key_frame.select(keys).unique(maintain_order=True).join(step_frame, how="cross")
+    else:
+        grid = step_frame
     out = grid.join(agg, on=[*keys, "_j"], how="left").with_columns(pl.col("users").fill_null(0).cast(pl.UInt32))
     out = out.sort([*keys, "_j"]) if keys else out.sort("_j")
     over = keys if keys else None
