@@ -122,17 +122,27 @@ def frequent_itemsets(
     )
     if pairs.height == 0:
         return empty
-    coded = pairs.select(
-        (pl.col(basket).rank("dense") - 1).cast(pl.UInt32).alias("b"),
-        (_plain_items_expr(pl.col(item), pairs.schema[item]).rank("dense") - 1).cast(pl.UInt32).alias("i"),
-    )
+    # Dense item codes in sorted item order (so each itemset's list comes out sorted).
     values = _plain_items(pairs.get_column(item)).unique().sort()
-    n_baskets = int(coded.get_column("b").max()) + 1  # type: ignore[arg-type]
+    item_codes = _plain_items(pairs.get_column(item)).replace_strict(
+        values, pl.int_range(values.len(), eager=True), return_dtype=pl.UInt32
+    )
+    # Basket codes: integer ids with a compact range are shifted (empty slots are
+    # harmless); anything else gets dense ranks.
+    ids = pairs.get_column(basket)
+    n_baskets = ids.n_unique()
+    lo, hi = (ids.min(), ids.max()) if ids.dtype.is_integer() else (None, None)
+    if lo is not None and int(hi) - int(lo) < min(4 * pairs.height + 1024, 2**32 - 2):  # type: ignore[arg-type]
+        basket_codes = (ids.cast(pl.Int64) - int(lo)).cast(pl.UInt32)  # type: ignore[arg-type]
+        n_slots = int(hi) - int(lo) + 1  # type: ignore[arg-type]
+    else:
+        basket_codes = (ids.rank("dense") - 1).cast(pl.UInt32)
+        n_slots = n_baskets
     min_count = _core.basket_min_count(float(min_support), n_baskets)
     offsets, codes, counts = _core.basket_fpgrowth(
-        coded.get_column("b").to_numpy(),
-        coded.get_column("i").to_numpy(),
-        n_baskets,
+        basket_codes.to_numpy(),
+        item_codes.to_numpy(),
+        n_slots,
         values.len(),
         min_count,
         0 if max_len is None else max_len,

@@ -48,9 +48,9 @@ pub struct Options {
 
 /// An FP-tree over local item ids `0..n_items` (0 = most frequent, nearest the root).
 struct Tree {
-    item: Vec<u32>,
+    /// (item, parent) per node, packed so a walk to the root touches one cache line per step.
+    link: Vec<[u32; 2]>,
     count: Vec<u64>,
-    parent: Vec<u32>,
     /// Nodes holding each local item.
     header: Vec<Vec<u32>>,
     /// Local item id -> original item code.
@@ -62,14 +62,16 @@ const ROOT: u32 = 0;
 impl Tree {
     /// Builds the tree from weighted paths (local ids ascending inside each path).
     fn build(flat: &[u32], paths: &mut [(u32, u32, u64)], code: Vec<u32>) -> Tree {
-        paths.sort_unstable_by(|a, b| {
-            flat[a.0 as usize..(a.0 + a.1) as usize].cmp(&flat[b.0 as usize..(b.0 + b.1) as usize])
-        });
+        let key = |p: &(u32, u32, u64)| &flat[p.0 as usize..(p.0 + p.1) as usize];
+        if paths.len() > 50_000 {
+            paths.par_sort_unstable_by(|a, b| key(a).cmp(key(b)));
+        } else {
+            paths.sort_unstable_by(|a, b| key(a).cmp(key(b)));
+        }
         let n_items = code.len();
         let mut tree = Tree {
-            item: vec![u32::MAX],
+            link: vec![[u32::MAX, ROOT]],
             count: vec![0],
-            parent: vec![ROOT],
             header: vec![Vec::new(); n_items],
             code,
         };
@@ -87,10 +89,9 @@ impl Tree {
             stack.truncate(common);
             let mut parent = if common == 0 { ROOT } else { stack[common - 1] };
             for &it in &path[common..] {
-                let node = tree.item.len() as u32;
-                tree.item.push(it);
+                let node = tree.link.len() as u32;
+                tree.link.push([it, parent]);
                 tree.count.push(weight);
-                tree.parent.push(parent);
                 tree.header[it as usize].push(node);
                 stack.push(node);
                 parent = node;
@@ -102,7 +103,7 @@ impl Tree {
 
     /// True when the tree is one chain (nodes are created along the chain in order).
     fn is_single_path(&self) -> bool {
-        (1..self.item.len()).all(|k| self.parent[k] as usize == k - 1)
+        (1..self.link.len()).all(|k| self.link[k][1] as usize == k - 1)
     }
 }
 
@@ -159,7 +160,7 @@ impl Miner<'_> {
 
     /// Every combination of a single chain, each with the count of its deepest node.
     fn mine_path(&self, tree: &Tree, prefix: &mut Vec<u32>, out: &mut Out) -> Result<()> {
-        let n = tree.item.len() - 1;
+        let n = tree.link.len() - 1;
         let room = self.room(prefix.len());
         // Fail before enumerating when the combinations alone exceed the cap.
         let mut total: u128 = 0;
@@ -183,8 +184,8 @@ impl Miner<'_> {
             if room == 0 {
                 return Ok(());
             }
-            for node in from..tree.item.len() {
-                let code = tree.code[tree.item[node] as usize];
+            for node in from..tree.link.len() {
+                let code = tree.code[tree.link[node][0] as usize];
                 m.emit(out, prefix, code, tree.count[node])?;
                 prefix.push(code);
                 rec(m, tree, node + 1, room - 1, prefix, out)?;
@@ -211,12 +212,12 @@ impl Miner<'_> {
         for &n in nodes {
             let w = tree.count[n as usize];
             let start = flat.len();
-            let mut p = tree.parent[n as usize];
+            let mut p = tree.link[n as usize][1];
             while p != ROOT {
-                let pi = tree.item[p as usize];
+                let [pi, up] = tree.link[p as usize];
                 flat.push(pi);
                 cond_count[pi as usize] += w;
-                p = tree.parent[p as usize];
+                p = up;
             }
             paths.push((start as u32, (flat.len() - start) as u32, w));
         }
@@ -257,7 +258,7 @@ impl Miner<'_> {
     }
 
     fn mine_tree(&self, tree: &Tree, prefix: &mut Vec<u32>, out: &mut Out) -> Result<()> {
-        if tree.item.len() <= 1 {
+        if tree.link.len() <= 1 {
             return Ok(());
         }
         if tree.is_single_path() {
@@ -325,20 +326,32 @@ pub fn frequent_itemsets(
         fill[b as usize] += 1;
     }
     drop(fill);
-    let mut item_count = vec![0u64; n_items];
-    let mut lens = vec![0usize; n_baskets];
+    // Sort and dedupe every basket's items, in parallel over baskets.
+    let mut segments: Vec<&mut [u32]> = Vec::with_capacity(n_baskets);
+    let mut rest: &mut [u32] = &mut grouped;
     for k in 0..n_baskets {
-        let seg = &mut grouped[start[k]..start[k + 1]];
-        seg.sort_unstable();
-        let mut w = 0;
-        for r in 0..seg.len() {
-            if r == 0 || seg[r] != seg[r - 1] {
-                seg[w] = seg[r];
-                w += 1;
+        let (head, tail) = rest.split_at_mut(start[k + 1] - start[k]);
+        segments.push(head);
+        rest = tail;
+    }
+    let lens: Vec<usize> = segments
+        .par_iter_mut()
+        .map(|seg| {
+            seg.sort_unstable();
+            let mut w = 0;
+            for r in 0..seg.len() {
+                if r == 0 || seg[r] != seg[r - 1] {
+                    seg[w] = seg[r];
+                    w += 1;
+                }
             }
-        }
-        lens[k] = w;
-        for &i in &seg[..w] {
+            w
+        })
+        .collect();
+    drop(segments);
+    let mut item_count = vec![0u64; n_items];
+    for k in 0..n_baskets {
+        for &i in &grouped[start[k]..start[k] + lens[k]] {
             item_count[i as usize] += 1;
         }
     }
