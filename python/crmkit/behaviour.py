@@ -143,17 +143,34 @@ def _levels(
         raise SchemaError(
             f"{function}: steps {steps!r} do not match the dtype {ev_dtype} of column '{event}'"
         ) from exc
+    if isinstance(ev_dtype, pl.Enum):
+        # Map the Enum's physical codes: no string work per row.
+        categories = ev_dtype.categories.to_list()
+        codes = [categories.index(v) for v in step_values.to_list() if v in categories]
+        idx = [i for i, v in enumerate(step_values.to_list()) if v in categories]
+        step_expr = (
+            pl.col(event)
+            .to_physical()
+            .cast(pl.Int64)
+            .replace_strict(codes, idx, default=None, return_dtype=pl.UInt32)
+            if codes
+            else pl.lit(None, pl.UInt32)
+        )
+    else:
+        step_expr = _event_expr(event, ev_dtype).replace_strict(
+            step_values, pl.int_range(len(steps), eager=True), default=None, return_dtype=pl.UInt32
+        )
+    # Rows only need to be grouped by user here; the kernel orders each user's
+    # events by (timestamp, step) itself, in parallel.
     matched = (
         lf.select(
             *[pl.col(k) for k in keys],
             pl.col(user),
             _time_expr(timestamp, ts_dtype).alias("_t"),
-            _event_expr(event, ev_dtype)
-            .replace_strict(step_values, pl.int_range(len(steps), eager=True), default=None, return_dtype=pl.UInt32)
-            .alias("_s"),
+            step_expr.alias("_s"),
         )
         .filter(pl.col("_s").is_not_null())
-        .sort([*keys, user, "_t", "_s"])
+        .sort([*keys, user])
         .collect()
     )
     require_no_nulls(matched, [user, "_t"], function=function, argument="events")

@@ -1,9 +1,11 @@
 //! Per-user conversion-funnel levels with ClickHouse `windowFunnel` semantics.
 //!
 //! Input: the events of every user that match a funnel step, grouped by user
-//! (`offsets`), each group sorted by (timestamp, step index). Sorting by step index
-//! inside equal timestamps makes the result independent of row order: tied events
-//! may serve consecutive steps, since timestamps only have to not decrease.
+//! (`offsets`: each user's rows are contiguous, in any order). Each user's events
+//! are scanned in (timestamp, step index) order, sorted here in parallel when
+//! needed. Ordering by step index inside equal timestamps makes the result
+//! independent of row order: tied events may serve consecutive steps, since
+//! timestamps only have to not decrease.
 //!
 //! Modes (level = number of leading steps reached; window measured from the
 //! chain's first event, inclusive):
@@ -166,27 +168,28 @@ pub fn funnel(offsets: &[i64], ts: &[i64], step: &[u32], n_steps: usize, window:
     let n_users = offsets.len() - 1;
     let mut levels = vec![0u32; n_users];
     let mut times = vec![NO_TIME; n_users * n_steps];
-    let bad = levels
+    levels
         .par_iter_mut()
         .zip(times.par_chunks_mut(n_steps))
         .enumerate()
-        .map(|(u, (level, tm))| {
+        .for_each(|(u, (level, tm))| {
             let (a, b) = (offsets[u] as usize, offsets[u + 1] as usize);
             let (t, s) = (&ts[a..b], &step[a..b]);
-            if t.windows(2).zip(s.windows(2)).any(|(tw, sw)| (tw[0], sw[0]) > (tw[1], sw[1])) {
-                return true;
-            }
-            *level = match mode {
+            let scan = |t: &[i64], s: &[u32], tm: &mut [i64]| match mode {
                 Mode::Ordered => ordered(t, s, n_steps, window, tm),
                 Mode::Strict => strict(t, s, window, tm),
                 Mode::Any => any(t, s, n_steps, window, tm),
             };
-            false
-        })
-        .any(|b| b);
-    if bad {
-        return Err(CrmError::invalid("events must be sorted by user, timestamp and step"));
-    }
+            let sorted = t.windows(2).zip(s.windows(2)).all(|(tw, sw)| (tw[0], sw[0]) <= (tw[1], sw[1]));
+            *level = if sorted {
+                scan(t, s, tm)
+            } else {
+                let mut pairs: Vec<(i64, u32)> = t.iter().copied().zip(s.iter().copied()).collect();
+                pairs.sort_unstable();
+                let (t2, s2): (Vec<i64>, Vec<u32>) = pairs.into_iter().unzip();
+                scan(&t2, &s2, tm)
+            };
+        });
     Ok(Funnel { levels, times })
 }
 
@@ -221,8 +224,9 @@ mod tests {
     }
 
     #[test]
-    fn unsorted_input_is_an_error() {
-        assert!(funnel(&[0, 2], &[5, 1], &[0, 1], 2, 10, Mode::Ordered).is_err());
+    fn rows_in_any_order_within_a_user() {
+        assert_eq!(funnel(&[0, 2], &[5, 1], &[1, 0], 2, 10, Mode::Ordered).unwrap().levels, vec![2]);
+        assert_eq!(funnel(&[0, 2], &[1, 1], &[1, 0], 2, 10, Mode::Strict).unwrap().levels, vec![2]);
         assert!(funnel(&[0, 1], &[5], &[7], 2, 10, Mode::Ordered).is_err());
         assert_eq!(funnel(&[0], &[], &[], 2, 10, Mode::Any).unwrap().levels.len(), 0);
     }

@@ -94,6 +94,9 @@ def _measure(n: int) -> dict:
     events = make_events(n)
     import crmkit  # noqa: F401
 
+    from bench_basket import _reset_peak, _status_kb
+
+    rss_before = _reset_peak()
     before = resource.getrusage(resource.RUSAGE_SELF)
     wall = time.perf_counter()
     table = run_crmkit(events)
@@ -104,7 +107,7 @@ def _measure(n: int) -> dict:
         "users_at_step1": int(table["users"][0]),
         "wall_s": round(wall, 3),
         "cpu_s": round((after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime), 3),
-        "peak_mb_above_input": round((after.ru_maxrss - before.ru_maxrss) / 1024, 1),
+        "peak_mb_above_input": round((_status_kb("VmHWM") - rss_before) / 1024, 1),
     }
 
 
