@@ -17,12 +17,12 @@ BASKET_METRICS: list[str]
 def basket_fpgrowth(
     basket: npt.NDArray[np.uint32],
     item: npt.NDArray[np.uint32],
-    n_baskets: int,
+    n_slots: int,
     n_items: int,
-    min_count: int,
+    min_support: float,
     max_len: int,
     max_itemsets: int,
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32], npt.NDArray[np.uint64]]: ...
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32], npt.NDArray[np.uint64], int]: ...
 def basket_min_count(min_support: float, n_baskets: int) -> int: ...
 def basket_rules(
     offsets: npt.NDArray[np.int64],

@@ -53,6 +53,15 @@ def _plain_items(series: pl.Series) -> pl.Series:
     return series
 
 
+def _compact_range(ids: pl.Series, n_rows: int) -> Optional[tuple[int, int]]:
+    """(min, max - min + 1) for integer ids whose range is small enough to index."""
+    if not ids.dtype.is_integer() or ids.len() == 0:
+        return None
+    lo, hi = int(ids.min()), int(ids.max())  # type: ignore[arg-type]
+    span = hi - lo + 1
+    return (lo, span) if span <= min(4 * n_rows + 1024, 2**32 - 2) else None
+
+
 def _lists(offsets: np.ndarray, codes: np.ndarray, values: pl.Series, name: str) -> pl.Series:
     """A list column from flat offsets and codes into `values`."""
     lengths = np.diff(offsets)
@@ -122,29 +131,32 @@ def frequent_itemsets(
     )
     if pairs.height == 0:
         return empty
-    # Dense item codes in sorted item order (so each itemset's list comes out sorted).
-    values = _plain_items(pairs.get_column(item)).unique().sort()
-    item_codes = _plain_items(pairs.get_column(item)).replace_strict(
-        values, pl.int_range(values.len(), eager=True), return_dtype=pl.UInt32
-    )
-    # Basket codes: integer ids with a compact range are shifted (empty slots are
-    # harmless); anything else gets dense ranks.
+    # Dense item codes in sorted item order (so each itemset's list comes out
+    # sorted); integer ids with a compact range are shifted instead of hashed.
+    items_s = _plain_items(pairs.get_column(item))
+    compact = _compact_range(items_s, pairs.height)
+    if compact is not None:
+        lo, n_items = compact
+        item_codes = (items_s.cast(pl.Int64) - lo).cast(pl.UInt32)
+        values = pl.int_range(lo, lo + n_items, eager=True).cast(items_s.dtype)
+    else:
+        values = items_s.unique().sort()
+        item_codes = items_s.replace_strict(values, pl.int_range(values.len(), eager=True), return_dtype=pl.UInt32)
+    # Basket codes: the same for baskets (empty slots are not baskets), else dense ranks.
     ids = pairs.get_column(basket)
-    n_baskets = ids.n_unique()
-    lo, hi = (ids.min(), ids.max()) if ids.dtype.is_integer() else (None, None)
-    if lo is not None and int(hi) - int(lo) < min(4 * pairs.height + 1024, 2**32 - 2):  # type: ignore[arg-type]
-        basket_codes = (ids.cast(pl.Int64) - int(lo)).cast(pl.UInt32)  # type: ignore[arg-type]
-        n_slots = int(hi) - int(lo) + 1  # type: ignore[arg-type]
+    compact = _compact_range(ids, pairs.height)
+    if compact is not None:
+        basket_codes = (ids.cast(pl.Int64) - compact[0]).cast(pl.UInt32)
+        n_slots = compact[1]
     else:
         basket_codes = (ids.rank("dense") - 1).cast(pl.UInt32)
-        n_slots = n_baskets
-    min_count = _core.basket_min_count(float(min_support), n_baskets)
-    offsets, codes, counts = _core.basket_fpgrowth(
+        n_slots = int(basket_codes.max()) + 1  # type: ignore[arg-type]
+    offsets, codes, counts, n_baskets = _core.basket_fpgrowth(
         basket_codes.to_numpy(),
         item_codes.to_numpy(),
         n_slots,
         values.len(),
-        min_count,
+        float(min_support),
         0 if max_len is None else max_len,
         max_itemsets,
     )

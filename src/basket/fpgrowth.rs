@@ -287,6 +287,18 @@ pub fn min_count_for(min_support: f64, n_baskets: usize) -> u64 {
     c
 }
 
+/// Number of distinct basket codes among `basket` (codes below `n_slots`).
+pub fn count_baskets(basket: &[u32], n_slots: usize) -> Result<usize> {
+    let mut seen = vec![false; n_slots];
+    for &b in basket {
+        let slot = seen
+            .get_mut(b as usize)
+            .ok_or_else(|| CrmError::invalid(format!("basket code {b} is not below n_baskets={n_slots}")))?;
+        *slot = true;
+    }
+    Ok(seen.iter().filter(|&&x| x).count())
+}
+
 /// Frequent itemsets of the baskets given as (basket code, item code) pairs.
 pub fn frequent_itemsets(
     basket: &[u32],

@@ -11,27 +11,38 @@ fn slice<'a, T: numpy::Element>(a: &'a PyReadonlyArray1<'_, T>, name: &str) -> P
         .map_err(|_| pyo3::exceptions::PyValueError::new_err(format!("{name} must be a contiguous array")))
 }
 
-type ItemsetArrays<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u64>>);
+type ItemsetArrays<'py> = (
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<u32>>,
+    Bound<'py, PyArray1<u64>>,
+    usize,
+);
 
-/// Frequent itemsets of (basket code, item code) pairs: (offsets, items, counts).
+/// Frequent itemsets of (basket code, item code) pairs: (offsets, items, counts,
+/// number of distinct baskets). Codes lie below `n_slots` / `n_items`; empty slots
+/// are not baskets.
 #[pyfunction]
-#[pyo3(signature = (basket, item, n_baskets, n_items, min_count, max_len, max_itemsets))]
+#[pyo3(signature = (basket, item, n_slots, n_items, min_support, max_len, max_itemsets))]
 #[allow(clippy::too_many_arguments)]
 fn basket_fpgrowth<'py>(
     py: Python<'py>,
     basket: PyReadonlyArray1<'py, u32>,
     item: PyReadonlyArray1<'py, u32>,
-    n_baskets: usize,
+    n_slots: usize,
     n_items: usize,
-    min_count: u64,
+    min_support: f64,
     max_len: usize,
     max_itemsets: usize,
 ) -> PyResult<ItemsetArrays<'py>> {
     let b = slice(&basket, "basket")?;
     let i = slice(&item, "item")?;
-    let opts = fpgrowth::Options { min_count, max_len, max_itemsets };
-    let r = run_detached(py, || fpgrowth::frequent_itemsets(b, i, n_baskets, n_items, opts))?;
-    Ok((r.offsets.into_pyarray(py), r.items.into_pyarray(py), r.counts.into_pyarray(py)))
+    let (n_baskets, r) = run_detached(py, || {
+        let n_baskets = fpgrowth::count_baskets(b, n_slots)?;
+        let min_count = fpgrowth::min_count_for(min_support, n_baskets.max(1));
+        let opts = fpgrowth::Options { min_count, max_len, max_itemsets };
+        Ok((n_baskets, fpgrowth::frequent_itemsets(b, i, n_slots, n_items, opts)?))
+    })?;
+    Ok((r.offsets.into_pyarray(py), r.items.into_pyarray(py), r.counts.into_pyarray(py), n_baskets))
 }
 
 /// The smallest basket count whose support reaches min_support.
