@@ -12,6 +12,7 @@ import pytest
 from mlxtend.frequent_patterns import association_rules as mx_rules
 from mlxtend.frequent_patterns import fpgrowth as mx_fpgrowth
 
+import crmkit
 from crmkit import basket
 from crmkit.errors import CrmError, SchemaError, TooLargeError
 
@@ -226,3 +227,21 @@ def test_recommend_bad_input():
         basket.recommend(pl.DataFrame({"customer_id": [1], "product": ["a"]}), rules, k=0)
     none = basket.recommend(pl.DataFrame({"customer_id": [1], "product": ["z"]}), rules)
     assert none.height == 0 and none.columns == ["customer_id", "item", "score", "rank", "because"]
+
+
+def test_recovers_planted_bundles():
+    world = crmkit.datasets.generate(n_customers=2_000, seed=11)
+    items = world.items
+    n_orders = items["order_id"].n_unique()
+    sets = basket.frequent_itemsets(items, basket="order_id", item="product", min_support=0.004)
+    support = as_dict(sets)
+    rules = basket.association_rules(sets, metric="lift", min_threshold=1.0)
+    for bundle, probability in zip(world.truth.bundles["products"].to_list(), world.truth.bundles["probability"].to_list()):
+        key = frozenset(bundle)
+        assert key in support, f"planted bundle {bundle} not found"
+        # Planted in a share `probability` of orders (plus chance co-occurrence).
+        assert support[key] >= 0.8 * probability
+        assert support[key] * n_orders >= 0.8 * probability * n_orders
+        head, last = sorted(bundle)[:-1], sorted(bundle)[-1]
+        rule = rules.filter((pl.col("antecedents") == head) & (pl.col("consequents") == [last]))
+        assert rule.height == 1 and rule["lift"][0] > 5.0

@@ -339,3 +339,16 @@ def test_paths_collapse_and_sessions():
     assert dict(zip(map(tuple, by_session["path"].to_list()), by_session["count"].to_list())) == {("view",): 2, ("cart", "view"): 1}
     with pytest.raises(CrmError, match="max_len"):
         crmkit.paths(log, max_len=0)
+
+
+def test_recovers_planted_session_funnel():
+    world = crmkit.datasets.generate(n_customers=3_000, seed=5)
+    truth = world.truth.funnel
+    steps = truth["step"].to_list()
+    table = crmkit.funnel(world.events, steps, user="session_id", window=None)
+    assert table["step"].to_list() == steps
+    assert table["step_conversion"].to_list()[1:] == pytest.approx(truth["step_probability"].to_list()[1:], abs=0.03)
+    assert table.filter("is_bottleneck")["step"].to_list() == truth.filter("is_bottleneck")["step"].to_list()
+    # Per customer (sessions pooled within 7 days) conversion can only be higher.
+    per_customer = crmkit.funnel(world.events, steps, window="7d")
+    assert per_customer["conversion"][-1] >= table["conversion"][-1]
