@@ -80,6 +80,7 @@ def cases(quick: bool) -> list:
             crmkit=lambda: run_crmkit(lines),
             peer=lambda: run_mlxtend(lines, n),
             peer_name="mlxtend 0.25 (one-hot + fpgrowth + association_rules)",
+            target_ratio=20.0,
             repeat=1 if not quick else 2,
         )
     ]
