@@ -708,14 +708,19 @@ def demo_step(ctx: Any):
         present = ctx.events.select(pl.col("event").cast(pl.String).unique()).to_series().to_list()
         steps = [s for s in ("view", "cart", "checkout", "purchase") if s in present]
         if steps:
-            f = funnel(ctx.events, steps, window="7d")
+            # Per web session when sessions are known (a session is one attempt), else per customer.
+            by_session = "session_id" in ctx.events.columns
+            unit = "session_id" if by_session else "customer_id"
+            f = funnel(ctx.events, steps, user=unit, window="1d" if by_session else "7d")
             tables["funnel"] = f
             parts = [f"{r['step']} {r['users']:,}" for r in f.iter_rows(named=True)]
-            lines.append("funnel (7 days, ordered): " + " -> ".join(parts))
+            lines.append(f"funnel per {'session' if by_session else 'customer'}: " + " -> ".join(parts))
             worst = f.filter(pl.col("is_bottleneck"))
             if worst.height:
                 lines.append(f"bottleneck: {worst['step'][0]} (drop-off {worst['drop_off_rate'][0]:.0%})")
-        p = paths(ctx.events, session="session_id" if "session_id" in ctx.events.columns else None, top=10)
+        p = paths(
+            ctx.events, session="session_id" if "session_id" in ctx.events.columns else None, top=10, collapse_repeats=True
+        )
         tables["paths"] = p
         tables["transitions"] = transitions(ctx.events, start_end=True)
         if p.height:
