@@ -66,7 +66,7 @@ def run_pandas(events: pl.DataFrame):
                 best = max(best, s + 1)
         return best
 
-    levels = pdf.groupby("customer_id").apply(level)
+    levels = pdf.groupby("customer_id")[["timestamp", "step"]].apply(level)
     return [(levels > j).sum() for j in range(len(STEPS))]
 
 
