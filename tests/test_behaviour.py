@@ -352,3 +352,15 @@ def test_recovers_planted_session_funnel():
     # Per customer (sessions pooled within 7 days) conversion can only be higher.
     per_customer = crmkit.funnel(world.events, steps, window="7d")
     assert per_customer["conversion"][-1] >= table["conversion"][-1]
+
+
+def test_empty_logs_give_empty_tables():
+    e = pl.DataFrame(schema={"customer_id": pl.Int64, "event": pl.String, "timestamp": pl.Datetime("us")})
+    assert crmkit.paths(e).columns == ["path", "length", "count", "share"] and crmkit.paths(e).height == 0
+    assert crmkit.transitions(e).height == 0 and crmkit.transitions(e, start_end=True).height == 0
+    assert crmkit.next_steps(e, "cart").height == 0
+    assert crmkit.funnel(e, ["view", "cart"], by="event").height == 0
+    assert crmkit.funnel_levels(e, ["view", "cart"]).height == 0
+    assert crmkit.cohort_matrix(pl.DataFrame(schema={"customer_id": pl.Int64, "order_date": pl.Date})).height == 0
+    empty_pipeline = crmkit.pipeline_funnel(pl.DataFrame(schema={"stage": pl.String, "amount": pl.Float64}), order=["a", "b"])
+    assert empty_pipeline["reached"].to_list() == [0, 0] and empty_pipeline["win_rate"].null_count() == 2
