@@ -311,14 +311,14 @@ def funnel(
             "drop_off"
         ),
     ).with_columns((1.0 - pl.col("step_conversion")).alias("drop_off_rate"))
-    worst = per_group(pl.col("drop_off_rate").filter(pl.col("_j") > 0).max())
-    first_worst = per_group(
-        ((pl.col("drop_off_rate") == worst) & (pl.col("_j") > 0)).cum_sum()
+    # One window expression per step (older polars refuses nested windows).
+    out = out.with_columns(per_group(pl.col("drop_off_rate").filter(pl.col("_j") > 0).max()).alias("_worst"))
+    worst = pl.col("_worst")
+    out = out.with_columns(
+        ((pl.col("drop_off_rate") == worst) & (worst > 0) & (pl.col("_j") > 0)).fill_null(False).alias("_is_worst")
     )
     out = out.with_columns(
-        ((pl.col("drop_off_rate") == worst) & (worst > 0) & (pl.col("_j") > 0) & (first_worst == 1))
-        .fill_null(False)
-        .alias("is_bottleneck")
+        (pl.col("_is_worst") & (per_group(pl.col("_is_worst").cum_sum()) == 1)).alias("is_bottleneck")
     )
     if integer_time:
         median = pl.col("_median").alias("median_time_to_step")
