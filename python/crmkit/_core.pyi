@@ -82,3 +82,38 @@ def clv_period_summary(
 ) -> Optional[dict]: ...
 
 # --- behaviour and baskets ---
+
+BASKET_METRICS: list[str]
+
+def basket_fpgrowth(
+    basket: npt.NDArray[np.uint32],
+    item: npt.NDArray[np.uint32],
+    n_slots: int,
+    n_items: int,
+    min_support: float,
+    max_len: int,
+    max_itemsets: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32], npt.NDArray[np.uint64], int]: ...
+def basket_min_count(min_support: float, n_baskets: int) -> int: ...
+def basket_rules(
+    offsets: npt.NDArray[np.int64],
+    items: npt.NDArray[np.uint32],
+    support: npt.NDArray[np.float64],
+    metric: str,
+    min_threshold: float,
+    max_rules: int,
+) -> tuple[
+    npt.NDArray[np.int64],
+    npt.NDArray[np.uint32],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.uint32],
+    list[npt.NDArray[np.float64]],
+]: ...
+def behaviour_funnel(
+    offsets: npt.NDArray[np.int64],
+    ts: npt.NDArray[np.int64],
+    step: npt.NDArray[np.uint32],
+    n_steps: int,
+    window: int,
+    mode: str,
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]: ...
