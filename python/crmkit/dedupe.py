@@ -93,6 +93,8 @@ class _Prepared:
     n_rows: int
     n_left: Optional[int] = None  # linking: reps [0, n_left) come from the left side
     notes: list[str] = field(default_factory=list)
+    #: EM sessions: (left, right, masked field indices) per selective blocking key.
+    sessions: list = field(default_factory=list)
 
 
 def _prep_expr(col: str, kind: str, dtype: pl.DataType, region: str, function: str) -> pl.Expr:
@@ -235,6 +237,7 @@ def _candidate_pairs(prep: _Prepared, blocking: Optional[Sequence[Blocking]], ma
     limit = max_pairs_per_key if max_pairs_per_key is not None else max(2_000_000, 20 * n)
     linking = prep.n_left is not None
     frames = []
+    session_rules: list[Optional[list[str]]] = []
     report = []
     for rule in rules:
         exprs = [_key_expr(s, fields, function) for s in rule]
@@ -260,21 +263,38 @@ def _candidate_pairs(prep: _Prepared, blocking: Optional[Sequence[Blocking]], ma
             continue
         if n_pairs == 0:
             continue
+        # A broad key (more candidate pairs than records) mostly pairs different people
+        # who share a common value (a common name): its pairs are scored, but the model
+        # is trained on the pairs of selective keys, where people rather than popular
+        # values are what the pairs have in common.
+        is_broad = n_pairs > max(n, 1000)
+        broad = pl.lit(is_broad, dtype=pl.Boolean).alias("_broad")
         if linking:
             a = keyed.filter(pl.col("_side") == 0).select("_r", *cols)
             b = keyed.filter(pl.col("_side") == 1).select(pl.col("_r").alias("_r_b"), *cols)
-            frames.append(a.join(b, on=cols).select(pl.col("_r").alias("l"), pl.col("_r_b").alias("r")))
+            frames.append(a.join(b, on=cols).select(pl.col("_r").alias("l"), pl.col("_r_b").alias("r"), broad))
+            session_rules.append(list(rule) if all(isinstance(x, str) for x in rule) else None)
         else:
             kk = keyed.select("_r", *cols)
             frames.append(
-                kk.join(kk.rename({"_r": "_r_b"}), on=cols).filter(pl.col("_r") < pl.col("_r_b")).select(pl.col("_r").alias("l"), pl.col("_r_b").alias("r"))
+                kk.join(kk.rename({"_r": "_r_b"}), on=cols).filter(pl.col("_r") < pl.col("_r_b")).select(pl.col("_r").alias("l"), pl.col("_r_b").alias("r"), broad)
             )
+            session_rules.append(list(rule) if all(isinstance(x, str) for x in rule) else None)
+    # Each selective key over named fields is an EM session with its own fields masked.
+    names_idx = {c: j for j, c in enumerate(fields)}
+    prep.sessions = []
+    for rule, frame in zip(session_rules, frames):
+        if rule is not None and frame.height and not frame["_broad"][0]:
+            prep.sessions.append((frame["l"].cast(pl.UInt32), frame["r"].cast(pl.UInt32), sorted({names_idx[c] for c in rule})))
     if not any(e["used"] for e in report):
         raise TooLargeError(f"{function}: every blocking key exceeds the pair limit ({report}); pass more selective blocking keys")
     if frames:
-        pairs = pl.concat(frames).unique().sort("l", "r")
+        # Training pairs (from at least one selective key) first, then the rest.
+        pairs = pl.concat(frames).group_by("l", "r").agg(pl.col("_broad").all()).sort("_broad", "l", "r")
+        if not (~pairs["_broad"]).any():
+            pairs = pairs.with_columns(pl.lit(False).alias("_broad"))
     else:
-        pairs = pl.DataFrame({"l": [], "r": []}, schema={"l": pl.UInt32, "r": pl.UInt32})
+        pairs = pl.DataFrame({"l": [], "r": [], "_broad": []}, schema={"l": pl.UInt32, "r": pl.UInt32, "_broad": pl.Boolean})
     return pairs.with_columns(pl.col("l").cast(pl.UInt32), pl.col("r").cast(pl.UInt32)), report
 
 
@@ -290,8 +310,9 @@ def _score(prep: _Prepared, pairs: pl.DataFrame, training_pairs: Optional[tuple[
     tl, tr = training_pairs if training_pairs is not None else (None, None)
     n_random = int(min(200_000, max(20_000, prep.reps.height * 10)))
     scored, model_json = _core.dedupe_score(
-        cols, names, kinds, [term_frequency] * len(names), left, right, pairs.height,
+        cols, names, kinds, [term_frequency] * len(names), left, right, int((~pairs["_broad"]).sum()) if "_broad" in pairs.columns else pairs.height,
         n_left=prep.n_left, labelled_left=tl, labelled_right=tr, n_random=n_random, seed=seed,
+        sessions=prep.sessions or None,
     )
     scored = scored.with_columns(left.alias("l"), right.alias("r"))
     # Exact duplicates (every compared field equal, nulls included) are the same record
@@ -552,7 +573,7 @@ def link(
         return empty
     pairs, _ = _candidate_pairs(prep, blocking, max_pairs_per_key, function)
     # Self pairs are meaningless across sources: score only the candidate pairs.
-    prep_nodup = _Prepared(reps=prep.reps, row_rep=pl.Series("_r", range(prep.reps.height), dtype=pl.UInt32), fields=prep.fields, n_rows=prep.n_rows, n_left=prep.n_left)
+    prep_nodup = _Prepared(reps=prep.reps, row_rep=pl.Series("_r", range(prep.reps.height), dtype=pl.UInt32), fields=prep.fields, n_rows=prep.n_rows, n_left=prep.n_left, sessions=prep.sessions)
     scored, _ = _score(prep_nodup, pairs, None, seed, term_frequency)
     matched = scored.filter(pl.col("match_probability") >= thr).select("l", "r", "match_probability")
     # Representatives -> all rows (identical rows within a source share a representative).

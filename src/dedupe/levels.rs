@@ -75,9 +75,10 @@ pub struct Prepared {
     pub grams: Vec<u64>,
     /// The words sorted and re-joined, when the value has several words (names, addresses).
     pub sorted_words: Option<Vec<char>>,
-    /// Names only: the name as romanised letters in both orders (surname first and last),
+    /// Names: the name as romanised letters in both orders (surname first and last),
     /// from pinyin for a CJK name and from the words for a Latin one, so 王丽 and
-    /// "Li Wang" can be recognised as one spelling of the other.
+    /// "Li Wang" can be recognised as one spelling of the other. E-mails: the letters of
+    /// the user part ("zhang_yu88" -> "zhangyu"), to tell when it only spells the name.
     pub roman: Vec<String>,
     pub is_cjk: bool,
 }
@@ -147,7 +148,15 @@ pub fn prepare(kind: Kind, v: &str) -> Option<Prepared> {
         None
     };
     let is_cjk = pinyin.is_some();
-    let roman = if kind == Kind::Name { roman_keys(&text, is_cjk) } else { Vec::new() };
+    let roman = match kind {
+        Kind::Name => roman_keys(&text, is_cjk),
+        Kind::Email => {
+            let user = text.split('@').next().unwrap_or("");
+            let letters: String = user.chars().filter(|c| c.is_ascii_alphabetic()).collect();
+            if letters.is_empty() { Vec::new() } else { vec![letters] }
+        }
+        _ => Vec::new(),
+    };
     Some(Prepared { text, chars, pinyin, day, grams, sorted_words, roman, is_cjk })
 }
 
@@ -287,5 +296,27 @@ mod tests {
         assert_eq!(lv(Kind::Email, "a.b@x.com", "a.b@y.com"), 2);
         assert_eq!(lv(Kind::Exact, "f", "m"), 0);
         assert!(Kind::parse("nope").is_err());
+    }
+
+    #[test]
+    fn email_spelling_the_name() {
+        let (e, n) = (prepare(Kind::Email, "zhang_yu88@163.com"), prepare(Kind::Name, "张宇"));
+        let (e, n) = (e.unwrap_or_else(|| panic!("email")), n.unwrap_or_else(|| panic!("name")));
+        assert!(email_spells_name(&e, &n));
+        let other = prepare(Kind::Email, "zy1990@163.com").unwrap_or_else(|| panic!("email"));
+        assert!(!email_spells_name(&other, &n));
+        let latin = prepare(Kind::Name, "john smith").unwrap_or_else(|| panic!("name"));
+        let le = prepare(Kind::Email, "john.smith@gmail.com").unwrap_or_else(|| panic!("email"));
+        assert!(email_spells_name(&le, &latin));
+    }
+}
+
+/// True when an e-mail's user part only spells the record's own name (`zhangyu88@...`
+/// for 张宇, `john.smith@...` for John Smith): such user parts are shared by different
+/// people of the same name, so beyond the name they carry little evidence.
+pub fn email_spells_name(email: &Prepared, name: &Prepared) -> bool {
+    match email.roman.first() {
+        Some(letters) => name.roman.iter().any(|k| k == letters),
+        None => false,
     }
 }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::levels::{level, prepare, Kind, Prepared, NULL_LEVEL};
+use super::levels::{email_spells_name, level, prepare, Kind, Prepared, NULL_LEVEL};
 use crate::error::{CrmError, Result};
 
 /// One comparison field: its kind, prepared values and per-record term frequencies.
@@ -54,6 +54,7 @@ pub fn pair_levels(fields: &[Field], left: &[u32], right: &[u32]) -> Vec<u8> {
     // Name fields are also compared across each other, so a given name and a surname
     // written in swapped columns still agree (the better of the two readings counts).
     let names: Vec<usize> = (0..nf).filter(|&f| fields[f].kind == Kind::Name).collect();
+    let emails: Vec<usize> = (0..nf).filter(|&f| fields[f].kind == Kind::Email).collect();
     out.par_chunks_mut(nf.max(1) * 4096).enumerate().for_each(|(c, chunk)| {
         let base = c * 4096;
         for (k, row) in chunk.chunks_mut(nf.max(1)).enumerate() {
@@ -72,6 +73,27 @@ pub fn pair_levels(fields: &[Field], left: &[u32], right: &[u32]) -> Vec<u8> {
                         if x.min(y) > row[f].min(row[g]) && x.min(y) >= 3 {
                             row[f] = x.min(3);
                             row[g] = y.min(3);
+                        }
+                    }
+                }
+            }
+            // Two records of one name whose e-mails merely spell that name (same user
+            // part at other domains, or similar ones) would count the name twice: that
+            // partial e-mail agreement is set to "no evidence". Exact e-mail agreement
+            // keeps its (term-frequency) weight.
+            if names.len() == 1 {
+                let f = names[0];
+                if row[f] != NULL_LEVEL && row[f] >= 3 {
+                    for &e in &emails {
+                        let top = (fields[e].kind.n_levels() - 1) as u8;
+                        if row[e] != NULL_LEVEL && row[e] > 0 && row[e] < top {
+                            if let (Some(ei), Some(ni), Some(ej), Some(nj)) =
+                                (&fields[e].values[i], &fields[f].values[i], &fields[e].values[j], &fields[f].values[j])
+                            {
+                                if email_spells_name(ei, ni) && email_spells_name(ej, nj) {
+                                    row[e] = NULL_LEVEL;
+                                }
+                            }
                         }
                     }
                 }
@@ -314,6 +336,76 @@ pub fn fit_em(
         converged,
         n_random_pairs: n_random,
     })
+}
+
+/// The agreement levels of `levels` with the fields in `masked` set to missing, so an
+/// EM session ignores them.
+pub fn mask_levels(levels: &[u8], nf: usize, masked: &[usize]) -> Vec<u8> {
+    let mut out = levels.to_vec();
+    if nf == 0 {
+        return out;
+    }
+    for row in out.chunks_mut(nf) {
+        for &f in masked {
+            if f < nf {
+                row[f] = NULL_LEVEL;
+            }
+        }
+    }
+    out
+}
+
+/// m-probabilities from EM sessions, one per selective blocking key: a session fits EM
+/// on the pairs of its key with the key's own fields masked (their agreement was forced
+/// by the blocking, so it says nothing about m), and each field's m is the average over
+/// the sessions that did not mask it. Fields every session masked keep `fallback`.
+/// This keeps correlated fields (a name and an e-mail derived from it) from turning
+/// the "match" class into "shares a popular value" (the approach of splink's
+/// per-blocking-rule training sessions).
+#[allow(clippy::too_many_arguments)]
+pub fn m_from_sessions(
+    fields: &[Field],
+    sessions: &[(Vec<u8>, Vec<usize>)],
+    random_levels: &[u8],
+    u: &[Vec<f64>],
+    fallback: &[Vec<f64>],
+    max_iter: usize,
+    tol: f64,
+    n_random: usize,
+) -> Result<Vec<Vec<f64>>> {
+    let nf = fields.len();
+    let mut sum: Vec<Vec<f64>> = fallback.iter().map(|v| vec![0.0; v.len()]).collect();
+    let mut count = vec![0usize; nf];
+    for (levels, masked) in sessions {
+        if levels.is_empty() {
+            continue;
+        }
+        let lv = mask_levels(levels, nf, masked);
+        let rv = mask_levels(random_levels, nf, masked);
+        let model = fit_em(fields, &lv, &rv, u.to_vec(), None, max_iter, tol, n_random, None)?;
+        for f in 0..nf {
+            if masked.contains(&f) {
+                continue;
+            }
+            // A field missing from every pair of the session learned nothing.
+            if !lv.chunks(nf).any(|row| row[f] != NULL_LEVEL) {
+                continue;
+            }
+            for (acc, v) in sum[f].iter_mut().zip(&model.m[f]) {
+                *acc += v;
+            }
+            count[f] += 1;
+        }
+    }
+    Ok((0..nf)
+        .map(|f| {
+            if count[f] == 0 {
+                fallback[f].clone()
+            } else {
+                sum[f].iter().map(|v| (v / count[f] as f64).max(FLOOR)).collect()
+            }
+        })
+        .collect())
 }
 
 /// Match weights (log2 Bayes factors) per pair and field, and each pair's total

@@ -6,7 +6,7 @@ use pyo3_polars::{PyDataFrame, PySeries};
 
 use crate::dedupe::cluster::{cluster, greedy_one_to_one};
 use crate::dedupe::levels::{Kind, NULL_LEVEL};
-use crate::dedupe::model::{fit_em, m_from_labels, pair_levels, probability, random_pairs, score, u_from_levels, Field, Sampling};
+use crate::dedupe::model::{fit_em, m_from_labels, m_from_sessions, pair_levels, probability, random_pairs, score, u_from_levels, Field, Sampling};
 use crate::error::{CrmError, Result};
 use crate::python::run_detached;
 
@@ -27,7 +27,7 @@ fn indices(s: &Series, what: &str, n: usize) -> Result<Vec<u32>> {
 /// Returns a frame (one row per pair: log2-odds, probability, level_<f>, weight_<f>)
 /// and the fitted model as JSON.
 #[pyfunction]
-#[pyo3(signature = (columns, names, kinds, tf, left, right, n_train, n_left=None, labelled_left=None, labelled_right=None, n_random=300_000, seed=42, max_iter=200, tol=1e-7))]
+#[pyo3(signature = (columns, names, kinds, tf, left, right, n_train, n_left=None, labelled_left=None, labelled_right=None, n_random=300_000, seed=42, max_iter=200, tol=1e-7, sessions=None))]
 #[allow(clippy::too_many_arguments)]
 fn dedupe_score(
     py: Python<'_>,
@@ -45,7 +45,9 @@ fn dedupe_score(
     seed: u64,
     max_iter: usize,
     tol: f64,
+    sessions: Option<Vec<(PySeries, PySeries, Vec<usize>)>>,
 ) -> PyResult<(PyDataFrame, String)> {
+    let sessions: Vec<(Series, Series, Vec<usize>)> = sessions.unwrap_or_default().into_iter().map(|(a, b, m)| (a.0, b.0, m)).collect();
     let columns: Vec<Series> = columns.into_iter().map(|c| c.0).collect();
     let (left, right) = (left.0, right.0);
     let labelled = match (labelled_left, labelled_right) {
@@ -91,6 +93,25 @@ fn dedupe_score(
         let n_possible = match sampling {
             Sampling::Within { n } => (n as f64) * (n as f64 - 1.0) / 2.0,
             Sampling::Across { n_left, n } => (n_left as f64) * ((n - n_left) as f64),
+        };
+        let fixed_m = match fixed_m {
+            Some(m) => Some(m),
+            None if !sessions.is_empty() => {
+                // m from per-key sessions (see `m_from_sessions`); the full EM's m is the
+                // fallback for fields every session masked.
+                let full = fit_em(&fields, &levels[..n_train * fields.len()], &random_levels, u.clone(), None, max_iter, tol, n_random, None)?;
+                let mut sess = Vec::with_capacity(sessions.len());
+                for (a, b, masked) in &sessions {
+                    let la = indices(a, "session left", n)?;
+                    let lb = indices(b, "session right", n)?;
+                    if la.len() != lb.len() {
+                        return Err(CrmError::invalid("dedupe_score: session left/right lengths differ"));
+                    }
+                    sess.push((pair_levels(&fields, &la, &lb), masked.clone()));
+                }
+                Some(m_from_sessions(&fields, &sess, &random_levels, &u, &full.m, max_iter, tol, n_random)?)
+            }
+            None => None,
         };
         let model = fit_em(&fields, &levels[..n_train * fields.len()], &random_levels, u, fixed_m, max_iter, tol, n_random, Some(n_possible))?;
         let (logit, weights) = score(&fields, &model, &l, &levels);
