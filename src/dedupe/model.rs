@@ -19,6 +19,8 @@ pub struct Field {
     pub values: Vec<Option<Prepared>>,
     /// Share of non-null records holding this record's value (None: no TF adjustment).
     pub tf: Option<Vec<f32>>,
+    /// Number of records with a (prepared) value.
+    pub n_values: f64,
 }
 
 impl Field {
@@ -35,7 +37,8 @@ impl Field {
         } else {
             None
         };
-        Field { name: name.to_string(), kind, values, tf }
+        let n_values = values.iter().filter(|v| v.is_some()).count() as f64;
+        Field { name: name.to_string(), kind, values, tf, n_values }
     }
 
     #[inline]
@@ -163,6 +166,10 @@ pub struct Model {
 }
 
 const FLOOR: f64 = 1e-6;
+
+/// Pseudo-count of records of a name with other e-mails, in the conditional term
+/// frequency of an e-mail that spells the name (see `score`).
+const NAME_PSEUDO: f64 = 10.0;
 
 /// u-probabilities: level shares among random pairs (light smoothing keeps them positive).
 pub fn estimate_u(fields: &[Field], sampling: Sampling, n_pairs: usize, seed: u64) -> Vec<Vec<f64>> {
@@ -411,8 +418,10 @@ pub fn m_from_sessions(
 /// Match weights (log2 Bayes factors) per pair and field, and each pair's total
 /// log2-odds including the prior. Exact agreement on a field with term frequencies
 /// uses the value's own frequency as u.
-pub fn score(fields: &[Field], model: &Model, left: &[u32], levels: &[u8]) -> (Vec<f64>, Vec<f64>) {
+pub fn score(fields: &[Field], model: &Model, left: &[u32], right: &[u32], levels: &[u8]) -> (Vec<f64>, Vec<f64>) {
     let nf = fields.len();
+    let names: Vec<usize> = (0..nf).filter(|&f| fields[f].kind == Kind::Name).collect();
+    let name_field = if names.len() == 1 { Some(&fields[names[0]]) } else { None };
     let prior = (model.lambda / (1.0 - model.lambda)).log2();
     let n = left.len();
     let mut weights = vec![0f64; n * nf];
@@ -430,10 +439,31 @@ pub fn score(fields: &[Field], model: &Model, left: &[u32], levels: &[u8]) -> (V
                 } else {
                     let lvu = lv as usize;
                     let top = field.kind.n_levels() - 1;
-                    let u = match (&field.tf, lvu == top) {
-                        (Some(tf), true) => (tf[left[p] as usize] as f64).max(FLOOR),
+                    let (i, j) = (left[p] as usize, right[p] as usize);
+                    let mut u = match (&field.tf, lvu == top) {
+                        (Some(tf), true) => (tf[i] as f64).max(FLOOR),
                         _ => model.u[f][lvu],
                     };
+                    // The same e-mail on two records of one name, when it only spells that
+                    // name: what counts is how many of the records of that name hold it
+                    // (a term frequency conditional on the name), not how rare it is overall.
+                    if field.kind == Kind::Email && lvu == top {
+                        if let (Some(nf_), Some(ntf), Some(etf)) = (name_field, name_field.and_then(|x| x.tf.as_ref()), field.tf.as_ref()) {
+                            if let (Some(e), Some(n1), Some(n2)) = (&field.values[i], &nf_.values[i], &nf_.values[j]) {
+                                if n1.text == n2.text && email_spells_name(e, n1) {
+                                    // Other records than the pair's two: of those with the name,
+                                    // the share holding the e-mail, shrunk towards "no other
+                                    // person" by NAME_PSEUDO records (the other records of a
+                                    // rare name are mostly the same person's).
+                                    let with_email = (etf[i] as f64 * field.n_values).round() - 2.0;
+                                    let with_name = (ntf[i] as f64 * nf_.n_values).round() - 1.0;
+                                    if with_email > 0.0 && with_name > 0.0 {
+                                        u = u.max((with_email / (with_name + NAME_PSEUDO)).min(1.0));
+                                    }
+                                }
+                            }
+                        }
+                    }
                     (model.m[f][lvu] / u).log2()
                 };
                 w[f] = wf;
@@ -481,7 +511,7 @@ mod tests {
         }
         let lv = pair_levels(&fields, &l, &r);
         let model = fit_em(&fields, &lv, &[], u, None, 200, 1e-8, 20000, None).unwrap_or_else(|e| panic!("{e}"));
-        let (logit, _) = score(&fields, &model, &l, &lv);
+        let (logit, _) = score(&fields, &model, &l, &r, &lv);
         let tp = (0..200).filter(|&p| probability(logit[p]) > 0.5).count();
         let fp = (200..l.len()).filter(|&p| probability(logit[p]) > 0.5).count();
         assert_eq!(tp, 200);

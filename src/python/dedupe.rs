@@ -114,7 +114,7 @@ fn dedupe_score(
             None => None,
         };
         let model = fit_em(&fields, &levels[..n_train * fields.len()], &random_levels, u, fixed_m, max_iter, tol, n_random, Some(n_possible))?;
-        let (logit, weights) = score(&fields, &model, &l, &levels);
+        let (logit, weights) = score(&fields, &model, &l, &r, &levels);
         let nf = fields.len();
         let mut out: Vec<Column> = Vec::with_capacity(2 + 2 * nf);
         out.push(Column::new("match_weight".into(), &logit));
