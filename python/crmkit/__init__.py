@@ -32,26 +32,6 @@ __all__ += ["clv"]
 
 # --- behaviour and baskets ---
 from crmkit import basket, behaviour
-from crmkit.behaviour import (
-    cohort_matrix,
-    cohorts,
-    funnel,
-    funnel_levels,
-    next_steps,
-    paths,
-    pipeline_funnel,
-    transitions,
-)
+from crmkit.behaviour import *  # noqa: E402,F403  (funnel, paths, cohorts, ...)
 
-__all__ += [
-    "basket",
-    "behaviour",
-    "funnel",
-    "funnel_levels",
-    "pipeline_funnel",
-    "paths",
-    "transitions",
-    "next_steps",
-    "cohorts",
-    "cohort_matrix",
-]
+__all__ += ["basket", "behaviour", *behaviour.__all__]
