@@ -8,7 +8,7 @@
 
 from crmkit._core import __version__
 from crmkit.errors import ConvergenceError, CrmError, SchemaError, TooLargeError
-from crmkit import datasets
+from crmkit import datasets, plot
 
 __all__ = [
     "__version__",
@@ -17,6 +17,7 @@ __all__ = [
     "TooLargeError",
     "ConvergenceError",
     "datasets",
+    "plot",
 ]
 
 # Each domain adds its public names in its own block below.
