@@ -113,3 +113,51 @@ def test_draws_into_a_given_axes():
     t = pl.DataFrame({"frequency": [0, 1], "actual_holdout": [0.1, 0.5], "predicted_holdout": [0.1, 0.4]})
     assert plot.calibration_holdout(t, ax=right) is right
     assert not left.get_lines()
+
+
+def _random_rfm(n=2_000, bins=5, seed=3):
+    rng = np.random.default_rng(seed)
+    return pl.DataFrame({"customer_id": np.arange(n), "r_score": rng.integers(1, bins + 1, n),
+                         "f_score": rng.integers(1, bins + 1, n), "monetary": rng.gamma(2.0, 50.0, n),
+                         "segment": rng.choice(["Champions", "At Risk", "Lost"], n)})
+
+
+def test_rfm_grid_counts_every_customer_in_its_cell():
+    t = _random_rfm()
+    ax = plot.rfm_grid(t)
+    grid = ax.images[0].get_array()
+    for r in range(1, 6):
+        for f in range(1, 6):
+            assert grid[f - 1, r - 1] == t.filter((pl.col("r_score") == r) & (pl.col("f_score") == f)).height
+    assert grid.sum() == t.height
+
+
+def test_segments_shares_add_up():
+    t = _random_rfm()
+    summary = t.group_by("segment").agg(pl.len().alias("customers"), pl.col("monetary").sum().alias("revenue"))
+    ax = plot.segments(summary)
+    widths = np.array([p.get_width() for p in ax.patches])
+    k = summary.height
+    np.testing.assert_allclose(widths[:k], summary["customers"] / t.height)
+    np.testing.assert_allclose(widths[k:], summary["revenue"] / summary["revenue"].sum())
+    assert [x.get_text() for x in ax.get_yticklabels()] == summary["segment"].to_list()
+
+
+def test_choose_k_marks_the_choice():
+    scores = pl.DataFrame({"k": [2, 3, 4, 5], "inertia": [90.0, 40.0, 35.0, 33.0], "silhouette": [0.5, 0.7, 0.6, 0.55]})
+    ax = plot.choose_k(scores, chosen=3)
+    inertia, marker = ax.get_lines()
+    np.testing.assert_allclose(inertia.get_ydata(), scores["inertia"].to_numpy())
+    assert list(marker.get_xdata()) == [3, 3]
+
+
+def test_bad_segment_tables_get_clear_errors():
+    with pytest.raises(SchemaError, match="f_score"):
+        plot.rfm_grid(pl.DataFrame({"r_score": [1], "monetary": [1.0]}))
+    with pytest.raises(CrmError, match="no customer"):
+        plot.rfm_grid(pl.DataFrame({"r_score": [None], "f_score": [1], "monetary": [1.0]},
+                                   schema={"r_score": pl.Int64, "f_score": pl.Int64, "monetary": pl.Float64}))
+    with pytest.raises(CrmError, match="sums to 0"):
+        plot.segments(pl.DataFrame({"segment": ["a"], "customers": [0], "revenue": [0.0]}))
+    with pytest.raises(SchemaError, match="inertia"):
+        plot.choose_k(pl.DataFrame({"k": [2]}))

@@ -26,7 +26,7 @@ from crmkit._validate import as_frame, require_columns
 from crmkit.errors import CrmError
 
 __all__ = ["funnel", "cohort_heatmap", "calibration_holdout", "probability_alive_matrix",
-           "frequency_recency_matrix"]
+           "frequency_recency_matrix", "segments", "rfm_grid", "choose_k"]
 
 _BAR = "#4C72B0"
 _BOTTLENECK = "#C44E52"
@@ -249,3 +249,109 @@ def frequency_recency_matrix(model: Any, summary: Any = None, ax: Any = None, *,
     ax = _axes(ax, fn, (7, 5))
     return _matrix(ax, values, frequency, recency, "expected purchases",
                    title or f"Expected purchases in the next {t:g} periods (T = {T:g})", "viridis")
+
+
+def segments(summary: pl.DataFrame, ax: Any = None, *, segment: str = "segment",
+             title: Optional[str] = None) -> Any:
+    """Share of customers next to share of revenue per segment, from `crmkit.rfm_summary`
+    (or any table with a segment column, ``customers`` and ``revenue``).
+
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import polars as pl
+    >>> from crmkit import plot
+    >>> s = pl.DataFrame({"segment": ["Champions", "Lost"], "customers": [20, 80], "revenue": [900.0, 100.0]})
+    >>> [round(float(p.get_width()), 2) for p in plot.segments(s).patches]
+    [0.2, 0.8, 0.9, 0.1]
+    """
+    fn = "crmkit.plot.segments"
+    df = as_frame(summary, argument="summary")
+    require_columns(df, {segment: "any", "customers": "numeric", "revenue": "numeric"}, function=fn,
+                    argument="summary")
+    customers = df["customers"].cast(pl.Float64)
+    revenue = df["revenue"].cast(pl.Float64)
+    if customers.sum() <= 0:
+        raise CrmError(f"{fn}: argument 'summary': column 'customers' sums to {customers.sum()}; expected customers")
+    names = [str(v) for v in df[segment].to_list()]
+    y = np.arange(len(names), dtype=float)
+    ax = _axes(ax, fn, (7, 1 + 0.45 * len(names)))
+    ax.barh(y - 0.2, (customers / customers.sum()).to_numpy(), height=0.38, color=_BAR, label="customers")
+    total = revenue.sum()
+    share = (revenue / total).to_numpy() if total else np.zeros(len(names))
+    ax.barh(y + 0.2, share, height=0.38, color="#DD8452", label="revenue")
+    ax.set_yticks(y, names)
+    ax.invert_yaxis()
+    ax.set_xlabel("share")
+    ax.legend()
+    ax.set_title(title or "Segments: customers vs revenue")
+    return ax
+
+
+def rfm_grid(rfm_table: pl.DataFrame, ax: Any = None, *, title: Optional[str] = None) -> Any:
+    """Customers per (recency score, frequency score) cell, from `crmkit.rfm`: the classic
+    RFM map, annotated with each cell's count and mean monetary value.
+
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import polars as pl
+    >>> from crmkit import plot
+    >>> t = pl.DataFrame({"r_score": [1, 1, 2], "f_score": [1, 2, 2], "monetary": [10.0, 20.0, 30.0]})
+    >>> plot.rfm_grid(t).images[0].get_array().tolist()
+    [[1.0, 0.0], [1.0, 1.0]]
+    """
+    fn = "crmkit.plot.rfm_grid"
+    df = as_frame(rfm_table, argument="rfm")
+    require_columns(df, {"r_score": "integer", "f_score": "integer", "monetary": "numeric"}, function=fn,
+                    argument="rfm")
+    scored = df.drop_nulls(["r_score", "f_score"])
+    if scored.height == 0:
+        raise CrmError(f"{fn}: argument 'rfm': no customer has both an r_score and an f_score")
+    bins = int(max(scored["r_score"].max(), scored["f_score"].max()))  # type: ignore[arg-type]
+    cells = scored.group_by("f_score", "r_score").agg(pl.len().alias("n"), pl.col("monetary").mean().alias("m"))
+    counts = np.zeros((bins, bins))
+    money = np.full((bins, bins), np.nan)
+    for f, r, n, m in cells.iter_rows():
+        counts[f - 1, r - 1], money[f - 1, r - 1] = n, m
+    ax = _axes(ax, fn, (6, 5))
+    image = ax.imshow(counts, origin="lower", cmap="Greens", aspect="auto")
+    for (i, j), n in np.ndenumerate(counts):
+        if n:
+            ax.text(j, i, f"{int(n):,}\n{money[i, j]:,.0f}", ha="center", va="center", fontsize=7)
+    ticks = np.arange(bins)
+    ax.set_xticks(ticks, [str(t + 1) for t in ticks])
+    ax.set_yticks(ticks, [str(t + 1) for t in ticks])
+    ax.set_xlabel("r_score (recent = high)")
+    ax.set_ylabel("f_score")
+    ax.figure.colorbar(image, ax=ax, label="customers")
+    ax.set_title(title or "RFM map: customers (and mean monetary) per cell")
+    return ax
+
+
+def choose_k(scores: Any, ax: Any = None, *, chosen: Optional[int] = None, title: Optional[str] = None) -> Any:
+    """Inertia (left axis) and silhouette (right axis) against k, from `crmkit.choose_k`
+    (its result or its ``scores`` table); the chosen k is marked.
+
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import polars as pl
+    >>> from crmkit import plot
+    >>> t = pl.DataFrame({"k": [2, 3, 4], "inertia": [90.0, 40.0, 35.0], "silhouette": [0.5, 0.7, 0.6]})
+    >>> [line.get_label() for line in plot.choose_k(t, chosen=3).get_lines()]
+    ['inertia', 'k = 3']
+    """
+    fn = "crmkit.plot.choose_k"
+    if hasattr(scores, "scores") and hasattr(scores, "k"):
+        chosen = scores.k if chosen is None else chosen
+        scores = scores.scores
+    df = as_frame(scores, argument="scores")
+    require_columns(df, {"k": "integer", "inertia": "numeric"}, function=fn, argument="scores")
+    ax = _axes(ax, fn, (7, 4))
+    k = df["k"].to_numpy()
+    ax.plot(k, df["inertia"].to_numpy(), marker="o", color=_BAR, label="inertia")
+    ax.set_xlabel("k (clusters)")
+    ax.set_ylabel("inertia", color=_BAR)
+    if "silhouette" in df.columns and df["silhouette"].null_count() < df.height:
+        twin = ax.twinx()
+        twin.plot(k, df["silhouette"].cast(pl.Float64).to_numpy(), marker="s", color="#DD8452", label="silhouette")
+        twin.set_ylabel("silhouette", color="#DD8452")
+    if chosen is not None:
+        ax.axvline(chosen, color=_BOTTLENECK, linestyle=":", label=f"k = {chosen}")
+    ax.set_title(title or "Choosing k")
+    return ax
