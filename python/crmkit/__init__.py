@@ -8,7 +8,7 @@
 
 from crmkit._core import __version__
 from crmkit.errors import ConvergenceError, CrmError, SchemaError, TooLargeError
-from crmkit import datasets, plot
+from crmkit import datasets, plot, report
 
 __all__ = [
     "__version__",
@@ -18,6 +18,7 @@ __all__ = [
     "ConvergenceError",
     "datasets",
     "plot",
+    "report",
 ]
 
 # Each domain adds its public names in its own block below.

@@ -26,7 +26,7 @@ from crmkit._validate import as_frame, require_columns
 from crmkit.errors import CrmError
 
 __all__ = ["funnel", "cohort_heatmap", "calibration_holdout", "probability_alive_matrix",
-           "frequency_recency_matrix", "segments", "rfm_grid", "choose_k"]
+           "frequency_recency_matrix", "segments", "rfm_grid", "choose_k", "value_concentration"]
 
 _BAR = "#4C72B0"
 _BOTTLENECK = "#C44E52"
@@ -354,4 +354,43 @@ def choose_k(scores: Any, ax: Any = None, *, chosen: Optional[int] = None, title
     if chosen is not None:
         ax.axvline(chosen, color=_BOTTLENECK, linestyle=":", label=f"k = {chosen}")
     ax.set_title(title or "Choosing k")
+    return ax
+
+
+def value_concentration(values: Any, ax: Any = None, *, label: str = "value", title: Optional[str] = None) -> Any:
+    """Share of total value held by the top x% of customers (a Lorenz-style curve, read
+    as "the top 20% of customers hold 70% of the value"); ``values`` is a Series or
+    array of per-customer value (revenue, CLV). Nulls and NaN are left out; negative
+    values are rejected.
+
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> from crmkit import plot
+    >>> line = plot.value_concentration([1.0, 1.0, 8.0]).get_lines()[0]
+    >>> [round(float(v), 2) for v in line.get_ydata()]
+    [0.0, 0.8, 0.9, 1.0]
+    """
+    fn = "crmkit.plot.value_concentration"
+    v = pl.Series("value", values) if not isinstance(values, pl.Series) else values
+    if not v.dtype.is_numeric():
+        raise CrmError(f"{fn}: expected numeric per-customer values, found dtype {v.dtype}")
+    v = v.cast(pl.Float64).drop_nulls().drop_nans()
+    if v.len() == 0:
+        raise CrmError(f"{fn}: no values to plot (empty, or all null/NaN)")
+    if (v < 0).any():
+        raise CrmError(f"{fn}: found {(v < 0).sum()} negative values; expected values >= 0")
+    total = v.sum()
+    if total <= 0:
+        raise CrmError(f"{fn}: the values sum to 0; nothing to concentrate")
+    ordered = np.sort(v.to_numpy())[::-1]
+    share = np.concatenate([[0.0], np.cumsum(ordered) / total])
+    customers = np.linspace(0.0, 1.0, len(share))
+    ax = _axes(ax, fn, (6, 4))
+    ax.plot(customers, share, color=_BAR, label=label)
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
+    top = int(np.ceil(0.2 * len(ordered)))
+    ax.annotate(f"top 20%: {share[top]:.0%} of {label}", (customers[top], share[top]), textcoords="offset points",
+                xytext=(10, -15), fontsize=8)
+    ax.set_xlabel("share of customers (highest first)")
+    ax.set_ylabel(f"share of {label}")
+    ax.set_title(title or f"Concentration of {label}")
     return ax
