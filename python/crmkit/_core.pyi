@@ -57,7 +57,7 @@ def dedupe_score(
     seed: int = 42,
     max_iter: int = 200,
     tol: float = 1e-7,
-    sessions: Optional[list[tuple[pl.Series, pl.Series, list[int]]]] = None,
+    sessions: Optional[list[tuple[pl.Series, list[int]]]] = None,
 ) -> tuple[pl.DataFrame, str]: ...
 def dedupe_cluster(
     n: int, left: pl.Series, right: pl.Series, prob: pl.Series, threshold: float, max_size: int

@@ -129,12 +129,13 @@ def amount(col: IntoExpr) -> pl.Expr:
 
 
 def name_key(col: IntoExpr) -> pl.Expr:
-    """Blocking key of a (cleaned) name: toneless pinyin for Chinese names, so homophone
-    typos agree, sorted Soundex codes of the words otherwise.
+    """Blocking key of a (cleaned) name: for a Chinese name, in characters or in pinyin,
+    its toneless pinyin words sorted, so homophone typos, both scripts and both orders
+    agree; sorted Soundex codes of the words otherwise.
 
     >>> import polars as pl, crmkit
-    >>> pl.select(crmkit.clean.name_key(pl.lit(pl.Series("n", ["张伟", "张玮", "John Smith"])))).to_series().to_list()
-    ['zhangwei', 'zhangwei', 'J500 S530']
+    >>> pl.select(crmkit.clean.name_key(pl.lit(pl.Series("n", ["张伟", "张玮", "Zhang Wei", "John Smith"])))).to_series().to_list()
+    ['wei zhang', 'wei zhang', 'wei zhang', 'J500 S530']
     """
     return plugin_call("crm_name_key", _e(col))
 

@@ -93,7 +93,7 @@ class _Prepared:
     n_rows: int
     n_left: Optional[int] = None  # linking: reps [0, n_left) come from the left side
     notes: list[str] = field(default_factory=list)
-    #: EM sessions: (left, right, masked field indices) per selective blocking key.
+    #: EM sessions: (candidate pair positions, masked field indices) per selective blocking key.
     sessions: list = field(default_factory=list)
 
 
@@ -236,20 +236,39 @@ def _candidate_pairs(prep: _Prepared, blocking: Optional[Sequence[Blocking]], ma
             raise CrmError(f"{function}: 'blocking' is empty; pass None for the default keys")
     limit = max_pairs_per_key if max_pairs_per_key is not None else max(2_000_000, 20 * n)
     linking = prep.n_left is not None
-    frames = []
+    # Every key column is computed once; the keys' pair counts, then the pairs of the
+    # keys within the limit, are each collected in one parallel polars query.
+    specs: dict[str, pl.Expr] = {}
+    rule_labels: list[list[str]] = []
+    for rule in rules:
+        labs = []
+        for spec in rule:
+            e, lbl = _key_expr(spec, fields, function)
+            specs.setdefault(lbl, e)
+            if lbl not in labs:
+                labs.append(lbl)
+        rule_labels.append(labs)
+    keyname = {lbl: f"_k{i}" for i, lbl in enumerate(specs)}
+    side = ["_side"] if linking else []
+    base = prep.reps.select(["_r", *side, *[e.alias(keyname[lbl]) for lbl, e in specs.items()]]).lazy()
+    keyed_q = []
+    size_q = []
+    for labs in rule_labels:
+        cols = [keyname[lbl] for lbl in labs]
+        keyed = base.select("_r", *side, *cols).drop_nulls(cols)
+        keyed_q.append((keyed, cols))
+        if linking:
+            q = keyed.group_by(cols).agg((pl.col("_side") == 0).sum().alias("a"), (pl.col("_side") == 1).sum().alias("b"))
+            q = q.select((pl.col("a").cast(pl.Int64) * pl.col("b")).sum().alias("n"))
+        else:
+            q = keyed.group_by(cols).len().select((pl.col("len").cast(pl.Int64) * (pl.col("len") - 1) // 2).sum().alias("n"))
+        size_q.append(q)
+    counts = [int(f["n"][0] or 0) for f in pl.collect_all(size_q)]
+    pair_q = []
     session_rules: list[Optional[list[str]]] = []
     report = []
-    for rule in rules:
-        exprs = [_key_expr(s, fields, function) for s in rule]
-        label = " & ".join(lbl for _, lbl in exprs)
-        cols = [f"_k{j}" for j in range(len(exprs))]
-        keyed = prep.reps.select(["_r"] + (["_side"] if linking else []) + [e.alias(c) for (e, _), c in zip(exprs, cols)]).drop_nulls(cols)
-        if linking:
-            sizes = keyed.group_by(cols).agg((pl.col("_side") == 0).sum().alias("a"), (pl.col("_side") == 1).sum().alias("b"))
-            n_pairs = int(sizes.select((pl.col("a").cast(pl.Int64) * pl.col("b")).sum()).item() or 0)
-        else:
-            sizes = keyed.group_by(cols).len()
-            n_pairs = int(sizes.select((pl.col("len").cast(pl.Int64) * (pl.col("len") - 1) // 2).sum()).item() or 0)
+    for rule, labs, (keyed, cols), n_pairs in zip(rules, rule_labels, keyed_q, counts):
+        label = " & ".join(labs)
         entry = {"rule": label, "pairs": n_pairs, "used": n_pairs <= limit}
         report.append(entry)
         if n_pairs > limit:
@@ -272,20 +291,14 @@ def _candidate_pairs(prep: _Prepared, blocking: Optional[Sequence[Blocking]], ma
         if linking:
             a = keyed.filter(pl.col("_side") == 0).select("_r", *cols)
             b = keyed.filter(pl.col("_side") == 1).select(pl.col("_r").alias("_r_b"), *cols)
-            frames.append(a.join(b, on=cols).select(pl.col("_r").alias("l"), pl.col("_r_b").alias("r"), broad))
-            session_rules.append(list(rule) if all(isinstance(x, str) for x in rule) else None)
+            pair_q.append(a.join(b, on=cols).select(pl.col("_r").alias("l"), pl.col("_r_b").alias("r"), broad))
         else:
             kk = keyed.select("_r", *cols)
-            frames.append(
+            pair_q.append(
                 kk.join(kk.rename({"_r": "_r_b"}), on=cols).filter(pl.col("_r") < pl.col("_r_b")).select(pl.col("_r").alias("l"), pl.col("_r_b").alias("r"), broad)
             )
-            session_rules.append(list(rule) if all(isinstance(x, str) for x in rule) else None)
-    # Each selective key over named fields is an EM session with its own fields masked.
-    names_idx = {c: j for j, c in enumerate(fields)}
-    prep.sessions = []
-    for rule, frame in zip(session_rules, frames):
-        if rule is not None and frame.height and not frame["_broad"][0]:
-            prep.sessions.append((frame["l"].cast(pl.UInt32), frame["r"].cast(pl.UInt32), sorted({names_idx[c] for c in rule})))
+        session_rules.append(list(rule) if all(isinstance(x, str) for x in rule) else None)
+    frames = pl.collect_all(pair_q) if pair_q else []
     if not any(e["used"] for e in report):
         raise TooLargeError(f"{function}: every blocking key exceeds the pair limit ({report}); pass more selective blocking keys")
     if frames:
@@ -295,7 +308,17 @@ def _candidate_pairs(prep: _Prepared, blocking: Optional[Sequence[Blocking]], ma
             pairs = pairs.with_columns(pl.lit(False).alias("_broad"))
     else:
         pairs = pl.DataFrame({"l": [], "r": [], "_broad": []}, schema={"l": pl.UInt32, "r": pl.UInt32, "_broad": pl.Boolean})
-    return pairs.with_columns(pl.col("l").cast(pl.UInt32), pl.col("r").cast(pl.UInt32)), report
+    pairs = pairs.with_columns(pl.col("l").cast(pl.UInt32), pl.col("r").cast(pl.UInt32))
+    # Each selective key over named fields is an EM session with its own fields masked;
+    # a session is given as the positions of its pairs among the candidate pairs.
+    names_idx = {c: j for j, c in enumerate(fields)}
+    prep.sessions = []
+    positions = pairs.select("l", "r").with_row_index("_p")
+    for rule, frame in zip(session_rules, frames):
+        if rule is not None and frame.height and not frame["_broad"][0]:
+            at = frame.select(pl.col("l").cast(pl.UInt32), pl.col("r").cast(pl.UInt32)).join(positions, on=["l", "r"])["_p"]
+            prep.sessions.append((at.cast(pl.UInt32), sorted({names_idx[c] for c in rule})))
+    return pairs, report
 
 
 def _score(prep: _Prepared, pairs: pl.DataFrame, training_pairs: Optional[tuple[pl.Series, pl.Series]], seed: int, term_frequency: bool) -> tuple[pl.DataFrame, dict]:

@@ -1,5 +1,8 @@
 //! Phonetic and pinyin keys for names.
 
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
 use pinyin::ToPinyin;
 use unicode_normalization::{char::is_combining_mark, UnicodeNormalization};
 
@@ -67,12 +70,55 @@ pub fn pinyin_of(s: &str) -> String {
     out
 }
 
-/// Blocking key of a name: toneless pinyin for a CJK name (homophone typos agree),
-/// otherwise the Soundex codes of its words, sorted (word order does not matter).
+/// Every toneless pinyin syllable (from the readings of the CJK Unified Ideographs).
+fn syllables() -> &'static HashSet<String> {
+    static SET: OnceLock<HashSet<String>> = OnceLock::new();
+    SET.get_or_init(|| {
+        ('\u{4E00}'..='\u{9FFF}')
+            .filter_map(|c| c.to_pinyin().map(|p| p.plain().to_string()))
+            .collect()
+    })
+}
+
+/// True when a lower-case ASCII word splits into pinyin syllables ("linping", "xiaoming").
+pub fn is_pinyin_word(w: &str) -> bool {
+    let b = w.as_bytes();
+    if b.is_empty() || b.len() > 30 || !b.iter().all(|c| c.is_ascii_lowercase()) {
+        return false;
+    }
+    let set = syllables();
+    // ok[i]: the first i letters split into syllables (syllables have 1 to 6 letters).
+    let mut ok = vec![false; b.len() + 1];
+    ok[0] = true;
+    for i in 1..=b.len() {
+        ok[i] = (1..=6.min(i)).any(|k| ok[i - k] && set.contains(&w[i - k..i]));
+    }
+    ok[b.len()]
+}
+
+/// Blocking key of a name. A Chinese name written in characters or in pinyin gives its
+/// pinyin words sorted ("张伟", "章玮", "Wei Zhang" and "ZHANG Wei" all give
+/// "wei zhang"), so homophone typos and both scripts and orders share a key; other
+/// names give the Soundex codes of their words, sorted (word order does not matter).
 pub fn name_key(s: &str) -> Option<String> {
-    if s.chars().any(is_cjk) {
-        let p = pinyin_of(s);
-        return if p.is_empty() { None } else { Some(p) };
+    let cjk: Vec<char> = s.chars().filter(|c| is_cjk(*c)).collect();
+    if !cjk.is_empty() {
+        // Surname (the first character) and given name, as pinyin words.
+        let sur = pinyin_of(&cjk[..1].iter().collect::<String>());
+        let given = pinyin_of(&cjk[1..].iter().collect::<String>());
+        let mut words: Vec<String> = [sur, given].into_iter().filter(|w| !w.is_empty()).collect();
+        words.sort_unstable();
+        return if words.is_empty() { None } else { Some(words.join(" ")) };
+    }
+    let words: Vec<String> = s
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '-')
+        .map(|w| fold_ascii(w).chars().filter(|c| c.is_ascii_alphabetic()).collect::<String>())
+        .filter(|w| !w.is_empty())
+        .collect();
+    if words.len() == 2 && words.iter().all(|w| is_pinyin_word(w)) {
+        let mut words = words;
+        words.sort_unstable();
+        return Some(words.join(" "));
     }
     let mut codes: Vec<String> = s
         .split(|c: char| c.is_whitespace() || c == '-')
@@ -96,6 +142,21 @@ mod tests {
             assert_eq!(soundex(w).as_deref(), Some(code), "{w}");
         }
         assert_eq!(soundex("123"), None);
+    }
+
+    #[test]
+    fn pinyin_words_and_cross_script_keys() {
+        for w in ["zhang", "linping", "xiaoming", "er", "zhuang"] {
+            assert!(is_pinyin_word(w), "{w}");
+        }
+        for w in ["smith", "thomas", "", "qx"] {
+            assert!(!is_pinyin_word(w), "{w}");
+        }
+        assert_eq!(name_key("蒋琳萍").as_deref(), Some("jiang linping"));
+        assert_eq!(name_key("Linping Jiang"), name_key("蒋琳萍"));
+        assert_eq!(name_key("JIANG Linping"), name_key("蒋 琳萍"));
+        assert_ne!(name_key("Thomas Davis"), None);
+        assert_eq!(name_key("Davis, Thomas"), name_key("thomas davis"));
     }
 
     #[test]

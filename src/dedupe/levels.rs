@@ -235,9 +235,10 @@ pub fn level(kind: Kind, a: &Prepared, b: &Prepared) -> u8 {
             }
         }
         Kind::Address => {
-            let mut s = jaro_winkler(&a.chars, &b.chars);
+            // Cheapest first: the bigram overlap (a merge of sorted codes) often decides.
+            let mut s = if a.grams.is_empty() && b.grams.is_empty() { 0.0 } else { dice_sorted(&a.grams, &b.grams) };
             if s < 0.90 {
-                s = s.max(if a.grams.is_empty() && b.grams.is_empty() { 0.0 } else { dice_sorted(&a.grams, &b.grams) });
+                s = s.max(jaro_winkler(&a.chars, &b.chars));
             }
             if s < 0.90 && (a.sorted_words.is_some() || b.sorted_words.is_some()) {
                 let wa = a.sorted_words.as_deref().unwrap_or(&a.chars);

@@ -21,6 +21,15 @@ pub struct Field {
     pub tf: Option<Vec<f32>>,
     /// Number of records with a (prepared) value.
     pub n_values: f64,
+    /// Names only: per record, how many records share its name's romanised form
+    /// (张宇, 章雨 and "Yu Zhang" share "yuzhang").
+    pub roman_counts: Option<Vec<u32>>,
+}
+
+/// The romanised form of a name shared by its spellings: the smaller of its two
+/// orders, or the text itself when the name has no romanised form.
+fn roman_key(p: &Prepared) -> &str {
+    p.roman.iter().min().map_or(p.text.as_str(), |s| s.as_str())
 }
 
 impl Field {
@@ -38,7 +47,16 @@ impl Field {
             None
         };
         let n_values = values.iter().filter(|v| v.is_some()).count() as f64;
-        Field { name: name.to_string(), kind, values, tf, n_values }
+        let roman_counts = if kind == Kind::Name {
+            let mut counts: HashMap<&str, u32> = HashMap::with_capacity(values.len() / 2 + 1);
+            for p in values.iter().flatten() {
+                *counts.entry(roman_key(p)).or_insert(0) += 1;
+            }
+            Some(values.iter().map(|v| v.as_ref().map_or(0, |p| counts.get(roman_key(p)).copied().unwrap_or(1))).collect())
+        } else {
+            None
+        };
+        Field { name: name.to_string(), kind, values, tf, n_values, roman_counts }
     }
 
     #[inline]
@@ -421,7 +439,7 @@ pub fn m_from_sessions(
 pub fn score(fields: &[Field], model: &Model, left: &[u32], right: &[u32], levels: &[u8]) -> (Vec<f64>, Vec<f64>) {
     let nf = fields.len();
     let names: Vec<usize> = (0..nf).filter(|&f| fields[f].kind == Kind::Name).collect();
-    let name_field = if names.len() == 1 { Some(&fields[names[0]]) } else { None };
+    let name_at = if names.len() == 1 { Some(names[0]) } else { None };
     let prior = (model.lambda / (1.0 - model.lambda)).log2();
     let n = left.len();
     let mut weights = vec![0f64; n * nf];
@@ -444,21 +462,26 @@ pub fn score(fields: &[Field], model: &Model, left: &[u32], right: &[u32], level
                         (Some(tf), true) => (tf[i] as f64).max(FLOOR),
                         _ => model.u[f][lvu],
                     };
-                    // The same e-mail on two records of one name, when it only spells that
-                    // name: what counts is how many of the records of that name hold it
-                    // (a term frequency conditional on the name), not how rare it is overall.
+                    // The same e-mail on two records of one name (or spellings of it), when
+                    // it only spells that name: what counts is how many of the records of
+                    // that name hold it (a term frequency conditional on the name), not how
+                    // rare it is overall.
                     if field.kind == Kind::Email && lvu == top {
-                        if let (Some(nf_), Some(ntf), Some(etf)) = (name_field, name_field.and_then(|x| x.tf.as_ref()), field.tf.as_ref()) {
-                            if let (Some(e), Some(n1), Some(n2)) = (&field.values[i], &nf_.values[i], &nf_.values[j]) {
-                                if n1.text == n2.text && email_spells_name(e, n1) {
-                                    // Other records than the pair's two: of those with the name,
-                                    // the share holding the e-mail, shrunk towards "no other
-                                    // person" by NAME_PSEUDO records (the other records of a
-                                    // rare name are mostly the same person's).
-                                    let with_email = (etf[i] as f64 * field.n_values).round() - 2.0;
-                                    let with_name = (ntf[i] as f64 * nf_.n_values).round() - 1.0;
-                                    if with_email > 0.0 && with_name > 0.0 {
-                                        u = u.max((with_email / (with_name + NAME_PSEUDO)).min(1.0));
+                        if let Some(fn_) = name_at {
+                            let nfield = &fields[fn_];
+                            let name_lv = levels[p * nf + fn_];
+                            if let (Some(rc), Some(etf)) = (&nfield.roman_counts, &field.tf) {
+                                if let (Some(e), Some(n1), Some(n2)) = (&field.values[i], &nfield.values[i], &nfield.values[j]) {
+                                    if name_lv != NULL_LEVEL && name_lv >= 3 && email_spells_name(e, n1) && email_spells_name(e, n2) {
+                                        // Other records than the pair's two: of those with the
+                                        // name, the share holding the e-mail, shrunk towards "no
+                                        // other person" by NAME_PSEUDO records (the other records
+                                        // of a rare name are mostly the same person's).
+                                        let with_email = (etf[i] as f64 * field.n_values).round() - 2.0;
+                                        let with_name = rc[i] as f64 - 1.0;
+                                        if with_email > 0.0 && with_name > 0.0 {
+                                            u = u.max((with_email / (with_name + NAME_PSEUDO)).min(1.0));
+                                        }
                                     }
                                 }
                             }

@@ -45,9 +45,9 @@ fn dedupe_score(
     seed: u64,
     max_iter: usize,
     tol: f64,
-    sessions: Option<Vec<(PySeries, PySeries, Vec<usize>)>>,
+    sessions: Option<Vec<(PySeries, Vec<usize>)>>,
 ) -> PyResult<(PyDataFrame, String)> {
-    let sessions: Vec<(Series, Series, Vec<usize>)> = sessions.unwrap_or_default().into_iter().map(|(a, b, m)| (a.0, b.0, m)).collect();
+    let sessions: Vec<(Series, Vec<usize>)> = sessions.unwrap_or_default().into_iter().map(|(a, m)| (a.0, m)).collect();
     let columns: Vec<Series> = columns.into_iter().map(|c| c.0).collect();
     let (left, right) = (left.0, right.0);
     let labelled = match (labelled_left, labelled_right) {
@@ -101,13 +101,15 @@ fn dedupe_score(
                 // fallback for fields every session masked.
                 let full = fit_em(&fields, &levels[..n_train * fields.len()], &random_levels, u.clone(), None, max_iter, tol, n_random, None)?;
                 let mut sess = Vec::with_capacity(sessions.len());
-                for (a, b, masked) in &sessions {
-                    let la = indices(a, "session left", n)?;
-                    let lb = indices(b, "session right", n)?;
-                    if la.len() != lb.len() {
-                        return Err(CrmError::invalid("dedupe_score: session left/right lengths differ"));
+                let nf = fields.len();
+                for (at, masked) in &sessions {
+                    // The session's pairs are candidate pairs: their levels are gathered.
+                    let at = indices(at, "session pairs", l.len())?;
+                    let mut lv = Vec::with_capacity(at.len() * nf);
+                    for &p in &at {
+                        lv.extend_from_slice(&levels[p as usize * nf..(p as usize + 1) * nf]);
                     }
-                    sess.push((pair_levels(&fields, &la, &lb), masked.clone()));
+                    sess.push((lv, masked.clone()));
                 }
                 Some(m_from_sessions(&fields, &sess, &random_levels, &u, &full.m, max_iter, tol, n_random)?)
             }
