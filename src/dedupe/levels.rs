@@ -309,6 +309,8 @@ mod tests {
         let latin = prepare(Kind::Name, "john smith").unwrap_or_else(|| panic!("name"));
         let le = prepare(Kind::Email, "john.smith@gmail.com").unwrap_or_else(|| panic!("email"));
         assert!(email_spells_name(&le, &latin));
+        let initial = prepare(Kind::Email, "jsmith42@gmail.com").unwrap_or_else(|| panic!("email"));
+        assert!(email_spells_name(&initial, &latin));
     }
 }
 
@@ -316,8 +318,31 @@ mod tests {
 /// for 张宇, `john.smith@...` for John Smith): such user parts are shared by different
 /// people of the same name, so beyond the name they carry little evidence.
 pub fn email_spells_name(email: &Prepared, name: &Prepared) -> bool {
-    match email.roman.first() {
-        Some(letters) => name.roman.iter().any(|k| k == letters),
-        None => false,
+    let letters = match email.roman.first() {
+        Some(l) => l.as_str(),
+        None => return false,
+    };
+    if name.roman.iter().any(|k| k == letters) {
+        return true;
     }
+    // A word and the other word's initial, in either order ("jsmith", "smithj", "wangx").
+    let words: Vec<String> = if name.is_cjk {
+        let chars: Vec<char> = name.text.chars().filter(|c| crate::clean::name::is_cjk(*c)).collect();
+        if chars.len() < 2 {
+            return false;
+        }
+        vec![pinyin_of(&chars[..1].iter().collect::<String>()), pinyin_of(&chars[1..].iter().collect::<String>())]
+    } else {
+        name.text
+            .split(|c: char| c.is_whitespace() || c == ',' || c == '-')
+            .map(|w| w.chars().filter(|c| c.is_ascii_alphabetic()).collect::<String>())
+            .filter(|w| !w.is_empty())
+            .collect()
+    };
+    if words.len() != 2 || words.iter().any(|w| w.is_empty()) {
+        return false;
+    }
+    let (a, b) = (&words[0], &words[1]);
+    let (ia, ib) = (&a[..1], &b[..1]);
+    [format!("{ia}{b}"), format!("{b}{ia}"), format!("{ib}{a}"), format!("{a}{ib}")].iter().any(|k| k == letters)
 }

@@ -21,9 +21,6 @@ pub struct Field {
     pub tf: Option<Vec<f32>>,
     /// Number of records with a (prepared) value.
     pub n_values: f64,
-    /// Names only: per record, how many records share its name's romanised form
-    /// (张宇, 章雨 and "Yu Zhang" share "yuzhang").
-    pub roman_counts: Option<Vec<u32>>,
 }
 
 /// The romanised form of a name shared by its spellings: the smaller of its two
@@ -47,16 +44,7 @@ impl Field {
             None
         };
         let n_values = values.iter().filter(|v| v.is_some()).count() as f64;
-        let roman_counts = if kind == Kind::Name {
-            let mut counts: HashMap<&str, u32> = HashMap::with_capacity(values.len() / 2 + 1);
-            for p in values.iter().flatten() {
-                *counts.entry(roman_key(p)).or_insert(0) += 1;
-            }
-            Some(values.iter().map(|v| v.as_ref().map_or(0, |p| counts.get(roman_key(p)).copied().unwrap_or(1))).collect())
-        } else {
-            None
-        };
-        Field { name: name.to_string(), kind, values, tf, n_values, roman_counts }
+        Field { name: name.to_string(), kind, values, tf, n_values }
     }
 
     #[inline]
@@ -181,13 +169,45 @@ pub struct Model {
     pub iterations: usize,
     pub converged: bool,
     pub n_random_pairs: usize,
+    /// u of exact e-mail agreement between two records of one name whose e-mails only
+    /// spell that name (see `name_email_collision_rate`); None without such records.
+    #[serde(default)]
+    pub name_email_u: Option<f64>,
+}
+
+/// How often two records of one name (by its romanised form), both with an e-mail that
+/// only spells the name, hold the same e-mail: same-e-mail pairs over all pairs within
+/// each name, summed over names. Common names, shared by many people, dominate the
+/// sums, so this estimates how often different people of one name write the same
+/// name-spelling address (zhangwei@163.com). None when no name has two such records.
+pub fn name_email_collision_rate(fields: &[Field]) -> Option<f64> {
+    let names: Vec<usize> = (0..fields.len()).filter(|&f| fields[f].kind == Kind::Name).collect();
+    let emails: Vec<usize> = (0..fields.len()).filter(|&f| fields[f].kind == Kind::Email).collect();
+    if names.len() != 1 || emails.len() != 1 {
+        return None;
+    }
+    let (nf, ef) = (&fields[names[0]], &fields[emails[0]]);
+    let mut groups: HashMap<&str, HashMap<&str, u64>> = HashMap::new();
+    for (n, e) in nf.values.iter().zip(&ef.values) {
+        if let (Some(n), Some(e)) = (n, e) {
+            if email_spells_name(e, n) {
+                *groups.entry(roman_key(n)).or_default().entry(e.text.as_str()).or_insert(0) += 1;
+            }
+        }
+    }
+    let (mut same, mut total) = (0f64, 0f64);
+    for by_email in groups.values() {
+        let k: u64 = by_email.values().sum();
+        total += (k * k.saturating_sub(1) / 2) as f64;
+        same += by_email.values().map(|&c| (c * c.saturating_sub(1) / 2) as f64).sum::<f64>();
+    }
+    if total < 1.0 {
+        return None;
+    }
+    Some(((same + 0.5) / (total + 1.0)).clamp(FLOOR, 1.0))
 }
 
 const FLOOR: f64 = 1e-6;
-
-/// Pseudo-count of records of a name with other e-mails, in the conditional term
-/// frequency of an e-mail that spells the name (see `score`).
-const NAME_PSEUDO: f64 = 10.0;
 
 /// u-probabilities: level shares among random pairs (light smoothing keeps them positive).
 pub fn estimate_u(fields: &[Field], sampling: Sampling, n_pairs: usize, seed: u64) -> Vec<Vec<f64>> {
@@ -360,6 +380,7 @@ pub fn fit_em(
         iterations,
         converged,
         n_random_pairs: n_random,
+        name_email_u: name_email_collision_rate(fields),
     })
 }
 
@@ -463,26 +484,15 @@ pub fn score(fields: &[Field], model: &Model, left: &[u32], right: &[u32], level
                         _ => model.u[f][lvu],
                     };
                     // The same e-mail on two records of one name (or spellings of it), when
-                    // it only spells that name: what counts is how many of the records of
-                    // that name hold it (a term frequency conditional on the name), not how
-                    // rare it is overall.
+                    // it only spells that name: what counts is how often different people
+                    // of one name share such an address, not how rare it is overall.
                     if field.kind == Kind::Email && lvu == top {
-                        if let Some(fn_) = name_at {
+                        if let (Some(fn_), Some(rate)) = (name_at, model.name_email_u) {
                             let nfield = &fields[fn_];
                             let name_lv = levels[p * nf + fn_];
-                            if let (Some(rc), Some(etf)) = (&nfield.roman_counts, &field.tf) {
-                                if let (Some(e), Some(n1), Some(n2)) = (&field.values[i], &nfield.values[i], &nfield.values[j]) {
-                                    if name_lv != NULL_LEVEL && name_lv >= 3 && email_spells_name(e, n1) && email_spells_name(e, n2) {
-                                        // Other records than the pair's two: of those with the
-                                        // name, the share holding the e-mail, shrunk towards "no
-                                        // other person" by NAME_PSEUDO records (the other records
-                                        // of a rare name are mostly the same person's).
-                                        let with_email = (etf[i] as f64 * field.n_values).round() - 2.0;
-                                        let with_name = rc[i] as f64 - 1.0;
-                                        if with_email > 0.0 && with_name > 0.0 {
-                                            u = u.max((with_email / (with_name + NAME_PSEUDO)).min(1.0));
-                                        }
-                                    }
+                            if let (Some(e), Some(n1), Some(n2)) = (&field.values[i], &nfield.values[i], &nfield.values[j]) {
+                                if name_lv != NULL_LEVEL && name_lv >= 3 && (email_spells_name(e, n1) || email_spells_name(e, n2)) {
+                                    u = u.max(rate);
                                 }
                             }
                         }
