@@ -166,12 +166,34 @@ def _precision_recall(out: pl.DataFrame, truth: pl.DataFrame) -> tuple[float, fl
 
 
 def test_generated_customers_precision_recall():
-    customers, truth = _generated(3000, seed=5)
+    # 20,000 people, about 31,000 records, default settings: the bar (>= 0.98
+    # pairwise precision and recall against the generator's truth). Measured here:
+    # 0.996 / 0.984; at 100k records 0.990 / 0.985 (tests/bench/bench_identity.py).
+    customers, truth = _generated(20_000, seed=5)
     out = crmkit.dedupe(customers, id="record_id")
     assert out["record_id"].to_list() == customers["record_id"].to_list()
     p, r = _precision_recall(out, truth)
-    # Measured 0.97 / 0.98 on this data (see the identity bench for 100k records).
-    assert p >= 0.95 and r >= 0.95, (p, r)
+    assert p >= 0.98 and r >= 0.98, (p, r)
+
+
+def test_cross_script_and_name_spelling_emails():
+    # One person in characters and in pinyin (either order) is one entity; two people of
+    # one common name who share a name-spelling e-mail but differ on phone and birth
+    # date are not merged on the name and e-mail alone.
+    df = pl.DataFrame({
+        "rid": [1, 2, 3, 4, 5],
+        "name": ["蒋琳萍", "Linping Jiang", "JIANG Linping", "王伟", "王伟"],
+        "phone": ["13912345678", None, "+86 139 1234 5678", "13800001111", "13922223333"],
+        "email": [None, "jlp@163.com", "jlp@163.com", "wangwei@163.com", "wangwei@163.com"],
+        "birth_date": ["1986-06-06", "1986/6/6", None, "1970-01-05", "1995-11-20"],
+    })
+    # Among generated customers (other people, with the generator's mix of sources).
+    background, _ = _generated(3000, seed=21)
+    background = background.select((pl.col("record_id") + 1000).alias("rid"), "name", "phone", "email", "birth_date")
+    out = crmkit.dedupe(pl.concat([df, background]), id="rid")
+    ent = dict(zip(out["rid"].to_list(), out["entity_id"].to_list()))
+    assert ent[1] == ent[2] == ent[3]
+    assert ent[4] != ent[5]
 
 
 def test_training_pairs_supervised():
