@@ -331,7 +331,7 @@ def _score(prep: _Prepared, pairs: pl.DataFrame, training_pairs: Optional[tuple[
     cols = [prep.reps[f"_f{j}"] for j in range(len(names))]
     kinds = [prep.fields[c] for c in names]
     tl, tr = training_pairs if training_pairs is not None else (None, None)
-    n_random = int(min(200_000, max(20_000, prep.reps.height * 10)))
+    n_random = int(min(200_000, max(20_000, prep.reps.height * 5)))
     scored, model_json = _core.dedupe_score(
         cols, names, kinds, [term_frequency] * len(names), left, right, int((~pairs["_broad"]).sum()) if "_broad" in pairs.columns else pairs.height,
         n_left=prep.n_left, labelled_left=tl, labelled_right=tr, n_random=n_random, seed=seed,

@@ -422,13 +422,24 @@ pub fn m_from_sessions(
     let nf = fields.len();
     let mut sum: Vec<Vec<f64>> = fallback.iter().map(|v| vec![0.0; v.len()]).collect();
     let mut count = vec![0usize; nf];
-    for (levels, masked) in sessions {
-        if levels.is_empty() {
-            continue;
-        }
-        let lv = mask_levels(levels, nf, masked);
-        let rv = mask_levels(random_levels, nf, masked);
-        let model = fit_em(fields, &lv, &rv, u.to_vec(), None, max_iter, tol, n_random, None)?;
+    // Sessions are independent: fitted in parallel, combined in their fixed order.
+    let fitted: Vec<Result<Option<(Vec<u8>, Model)>>> = sessions
+        .par_iter()
+        .map(|(levels, masked)| {
+            if levels.is_empty() {
+                return Ok(None);
+            }
+            let lv = mask_levels(levels, nf, masked);
+            let rv = mask_levels(random_levels, nf, masked);
+            let model = fit_em(fields, &lv, &rv, u.to_vec(), None, max_iter, tol, n_random, None)?;
+            Ok(Some((lv, model)))
+        })
+        .collect();
+    for ((_, masked), fit) in sessions.iter().zip(fitted) {
+        let (lv, model) = match fit? {
+            Some(x) => x,
+            None => continue,
+        };
         for f in 0..nf {
             if masked.contains(&f) {
                 continue;
