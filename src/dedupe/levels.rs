@@ -79,6 +79,7 @@ pub struct Prepared {
     /// from pinyin for a CJK name and from the words for a Latin one, so 王丽 and
     /// "Li Wang" can be recognised as one spelling of the other. E-mails: the letters of
     /// the user part ("zhang_yu88" -> "zhangyu"), to tell when it only spells the name.
+    /// Addresses: their digit groups ("12 5 1301"), which tell neighbours apart.
     pub roman: Vec<String>,
     pub is_cjk: bool,
 }
@@ -150,6 +151,15 @@ pub fn prepare(kind: Kind, v: &str) -> Option<Prepared> {
     let is_cjk = pinyin.is_some();
     let roman = match kind {
         Kind::Name => roman_keys(&text, is_cjk),
+        Kind::Address => {
+            // The address's numbers (house, building, room), which tell neighbours apart.
+            let groups: Vec<String> = text
+                .split(|c: char| !c.is_ascii_digit())
+                .filter(|g| !g.is_empty())
+                .map(|g| g.trim_start_matches('0').to_string())
+                .collect();
+            if groups.is_empty() { Vec::new() } else { vec![groups.join(" ")] }
+        }
         Kind::Email => {
             let user = text.split('@').next().unwrap_or("");
             let letters: String = user.chars().filter(|c| c.is_ascii_alphabetic()).collect();
@@ -245,7 +255,10 @@ pub fn level(kind: Kind, a: &Prepared, b: &Prepared) -> u8 {
                 let wb = b.sorted_words.as_deref().unwrap_or(&b.chars);
                 s = s.max(jaro_winkler(wa, wb));
             }
-            if s >= 0.90 {
+            // Two addresses with different numbers are neighbours, not one address
+            // written twice: at most "similar".
+            let numbers_differ = matches!((a.roman.first(), b.roman.first()), (Some(x), Some(y)) if x != y);
+            if s >= 0.90 && !numbers_differ {
                 2
             } else if s >= 0.70 {
                 1
@@ -296,6 +309,8 @@ mod tests {
         assert_eq!(lv(Kind::Phone, "+8613812345678", "+8613812345679"), 1);
         assert_eq!(lv(Kind::Email, "a.b@x.com", "a.b@y.com"), 2);
         assert_eq!(lv(Kind::Exact, "f", "m"), 0);
+        assert_eq!(lv(Kind::Address, "北京市海淀区花园路139号4栋1301室", "海淀区花园路139号4栋1301室"), 2);
+        assert_eq!(lv(Kind::Address, "北京市海淀区花园路139号4栋1301室", "北京市海淀区花园路139号4栋1302室"), 1);
         assert!(Kind::parse("nope").is_err());
     }
 
