@@ -132,8 +132,36 @@ fn dice_sorted(a: &[u64], b: &[u64]) -> f64 {
     2.0 * common as f64 / (a.len() + b.len()) as f64
 }
 
+/// A place name as compared: a Chinese one as pinyin without its administrative suffix
+/// (上海市, 上海 and Shanghai agree; 西安 and Xi'an too), others without punctuation.
+fn place_text(text: &str) -> String {
+    if has_cjk(text) {
+        let mut t = text.trim();
+        for suffix in ["市", "省", "县"] {
+            if let Some(rest) = t.strip_suffix(suffix) {
+                if rest.chars().count() >= 2 {
+                    t = rest;
+                }
+                break;
+            }
+        }
+        pinyin_of(t)
+    } else {
+        let mut out = String::with_capacity(text.len());
+        for c in text.chars() {
+            if c.is_alphanumeric() || c == ' ' {
+                out.push(c);
+            }
+        }
+        out.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+}
+
 pub fn prepare(kind: Kind, v: &str) -> Option<Prepared> {
-    let text = v.trim().to_lowercase();
+    let mut text = v.trim().to_lowercase();
+    if kind == Kind::Text {
+        text = place_text(&text);
+    }
     if text.is_empty() {
         return None;
     }
@@ -309,6 +337,9 @@ mod tests {
         assert_eq!(lv(Kind::Phone, "+8613812345678", "+8613812345679"), 1);
         assert_eq!(lv(Kind::Email, "a.b@x.com", "a.b@y.com"), 2);
         assert_eq!(lv(Kind::Exact, "f", "m"), 0);
+        assert_eq!(lv(Kind::Text, "上海市", "shanghai"), 3);
+        assert_eq!(lv(Kind::Text, "西安", "xi'an"), 3);
+        assert_eq!(lv(Kind::Text, "北京", "上海"), 0);
         assert_eq!(lv(Kind::Address, "北京市海淀区花园路139号4栋1301室", "海淀区花园路139号4栋1301室"), 2);
         assert_eq!(lv(Kind::Address, "北京市海淀区花园路139号4栋1301室", "北京市海淀区花园路139号4栋1302室"), 1);
         assert!(Kind::parse("nope").is_err());
