@@ -60,6 +60,7 @@ STEPS: list[Step] = [
     Step("validate", ("orders",), _validate_step),
     # --- cleaning and identity resolution ---
     # --- segmentation ---
+    Step("segment", ("orders",), lambda ctx: __import__("crmkit.segment", fromlist=["demo_step"]).demo_step(ctx)),
     # --- customer lifetime value ---
     # --- behaviour and baskets ---
 ]

@@ -1,0 +1,361 @@
+"""Customer profiles (one row per customer) and rule-based tags.
+
+Both are lazy polars queries: ``profile`` accepts LazyFrames and runs the
+aggregation on the streaming engine where polars can.
+
+>>> import polars as pl, crmkit
+>>> from datetime import datetime
+>>> orders = pl.DataFrame({
+...     "order_id": [1, 2, 3, 4],
+...     "customer_id": [7, 7, 7, 8],
+...     "order_date": [datetime(2024, 1, 1), datetime(2024, 1, 11), datetime(2024, 1, 31), datetime(2024, 1, 6)],
+...     "amount": [10.0, 20.0, 30.0, 5.0],
+... })
+>>> p = crmkit.profile(orders)
+>>> p.select("customer_id", "orders", "revenue", "mean_interpurchase_days", "interpurchase_trend_days").rows()
+[(7, 3, 60.0, 15.0, 10.0), (8, 1, 5.0, None, None)]
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any, Mapping, Optional, Union
+
+import polars as pl
+
+from crmkit._validate import Frame, as_lazy, require_columns, schema_of
+from crmkit.errors import CrmError, SchemaError
+from crmkit.segment import _as_of_literal
+
+__all__ = ["profile", "tags", "DEFAULT_TAG_RULES", "default_tag_rules"]
+
+_FUNC = "crmkit.profile"
+_DAY_US = 86_400_000_000
+
+
+class _Default(str):
+    """A column name that was not chosen by the caller: skipped when absent."""
+
+
+def _optional(lf_schema: pl.Schema, name: Optional[str], kind_ok, what: str) -> Optional[str]:
+    if name is None:
+        return None
+    if name not in lf_schema:
+        if isinstance(name, _Default):
+            return None
+        raise SchemaError(f"{_FUNC}: column '{name}' ({what}) not found in 'orders'; columns are {list(lf_schema.names())}")
+    if not kind_ok(lf_schema[name]):
+        raise SchemaError(f"{_FUNC}: column '{name}' ({what}) has dtype {lf_schema[name]}, which cannot be used")
+    return str(name)
+
+
+def _to_us(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """Microseconds since the epoch, for any Date/Datetime column."""
+    if dtype == pl.Date:
+        return col.cast(pl.Datetime("us")).dt.epoch("us")
+    return col.dt.epoch("us")
+
+
+def _naive_utc(e: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """A Date/Datetime expression as a naive UTC Datetime("us")."""
+    if dtype == pl.Date:
+        return e.cast(pl.Datetime("us"))
+    if getattr(dtype, "time_zone", None) is not None:
+        e = e.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+    return e.cast(pl.Datetime("us"))
+
+
+def _from_naive_utc(e: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """A naive UTC Datetime("us") expression back in `dtype`."""
+    if dtype == pl.Date:
+        return e.cast(pl.Date)
+    tz = getattr(dtype, "time_zone", None)
+    if tz is not None:
+        e = e.dt.replace_time_zone("UTC").dt.convert_time_zone(tz)
+    return e.cast(dtype)
+
+
+def profile(
+    orders: Frame,
+    customers: Optional[Frame] = None,
+    items: Optional[Frame] = None,
+    events: Optional[Frame] = None,
+    as_of: Any = None,
+    *,
+    customer: str = "customer_id",
+    date: str = "order_date",
+    amount: str = "amount",
+    order: Optional[str] = _Default("order_id"),
+    channel: Optional[str] = _Default("channel"),
+    discount: Optional[str] = _Default("discount"),
+    category: str = "category",
+    event_time: str = "timestamp",
+    session: str = "session_id",
+) -> pl.DataFrame:
+    """One row per customer describing their purchase behaviour.
+
+    Columns: ``first_order``, ``last_order``, ``tenure_days`` and ``recency_days``
+    (whole days from the first / last order to ``as_of``, default the day after the
+    last order), ``orders`` (distinct order ids, or rows), ``revenue`` (sum of amounts,
+    returns included as negative amounts), ``avg_order_value``,
+    ``mean_interpurchase_days`` (mean gap between consecutive orders, null with one
+    order) and ``interpurchase_trend_days`` (least-squares slope of the gaps against
+    their sequence number, in days per order: positive means slowing down; null with
+    fewer than two gaps), ``favourite_channel`` (most orders; ties: alphabetical),
+    ``discount_share`` (share of orders with ``discount`` > 0), ``weekend_share``
+    (share of orders on Saturday or Sunday) and ``last_activity`` (latest order or
+    event).
+
+    With ``items`` (order_id, category, quantity, price): ``favourite_category`` (most
+    spend, quantity x price; ties: alphabetical) and ``favourite_category_share`` (its
+    share of the customer's item spend). With ``events`` (customer_id, session_id,
+    timestamp): ``sessions``, ``events``, ``last_event``. With ``customers``: every
+    customer in it gets a row (``orders`` 0 when they never ordered) and its columns
+    are kept. ``channel``, ``discount`` and ``order`` default to the standard names and
+    are skipped when ``orders`` lacks them; pass None to skip them explicitly. Orders
+    after ``as_of`` are ignored. ``orders`` is one row per order.
+
+    >>> import polars as pl, crmkit
+    >>> from datetime import date
+    >>> orders = pl.DataFrame({"customer_id": [1, 1], "order_date": [date(2024, 3, 2), date(2024, 3, 9)],
+    ...                        "amount": [40.0, 60.0], "channel": ["web", "web"], "discount": [0.0, 5.0]})
+    >>> crmkit.profile(orders).select("orders", "avg_order_value", "favourite_channel", "discount_share", "weekend_share").row(0)
+    (2, 50.0, 'web', 0.5, 1.0)
+    """
+    lf = as_lazy(orders, argument="orders")
+    schema = require_columns(lf, {customer: "id", date: "date", amount: "numeric"}, function=_FUNC, argument="orders")
+    dtype = schema[date]
+    order = _optional(schema, order, lambda t: t.is_integer() or t == pl.String or isinstance(t, (pl.Categorical, pl.Enum)), "order id")
+    channel = _optional(schema, channel, lambda t: True, "channel")
+    discount = _optional(schema, discount, lambda t: t.is_numeric(), "discount")
+
+    eager = orders if isinstance(orders, pl.DataFrame) else None
+    null_cols = [customer, date]
+    counts = (eager.select if eager is not None else lambda e: lf.select(e).collect())(
+        [pl.col(c).null_count() for c in null_cols]
+    ).row(0)
+    for c, n_null in zip(null_cols, counts):
+        if n_null:
+            raise SchemaError(
+                f"{_FUNC}: column '{c}' in 'orders' holds {n_null} null value(s); drop or fill them first "
+                f"(orders.drop_nulls('{c}'))"
+            )
+
+    d = pl.col(date)
+    if as_of is not None:
+        as_of_lit = _as_of_literal(as_of, dtype)
+        lf = lf.filter(d <= as_of_lit)
+    t_us = _to_us(d, dtype)
+    base = lf.with_columns(
+        t_us.alias("_t"),
+        (d.dt.weekday() >= 6).alias("_weekend"),
+    )
+    if discount is not None:
+        base = base.with_columns((pl.col(discount).fill_null(0) > 0).alias("_disc"))
+
+    # Gaps between consecutive orders of the same customer: sort once, diff, and mask
+    # the first row of each customer (vectorised; no per-group Python).
+    srt = base.sort([customer, "_t"])
+    same = pl.col(customer) == pl.col(customer).shift(1)
+    srt = srt.with_columns(
+        pl.when(same).then((pl.col("_t") - pl.col("_t").shift(1)) / _DAY_US).alias("_gap"),
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"),
+    )
+    # Sequence number of each gap within its customer (0, 1, ...), for the trend slope.
+    srt = srt.with_columns(
+        (pl.col("_row") - pl.when(~same.fill_null(False)).then(pl.col("_row")).forward_fill() - 1)
+        .cast(pl.Float64)
+        .alias("_x")
+    ).with_columns(pl.when(pl.col("_gap").is_not_null()).then(pl.col("_x")).alias("_x"))
+
+    orders_n = pl.col(order).n_unique() if order is not None else pl.len()
+    m = pl.col("_gap").count()
+    sx, sy = pl.col("_x").sum(), pl.col("_gap").sum()
+    sxy, sxx = (pl.col("_x") * pl.col("_gap")).sum(), (pl.col("_x") * pl.col("_x")).sum()
+    denom = sxx - sx * sx / m
+    aggs = [
+        pl.col("_t").min().alias("_first"),
+        pl.col("_t").max().alias("_last"),
+        orders_n.cast(pl.Int64).alias("orders"),
+        pl.col(amount).sum().cast(pl.Float64).alias("revenue"),
+        pl.col("_gap").mean().alias("mean_interpurchase_days"),
+        pl.when(m >= 2).then((sxy - sx * sy / m) / denom).alias("interpurchase_trend_days"),
+        pl.col("_weekend").mean().alias("weekend_share"),
+    ]
+    if discount is not None:
+        aggs.append(pl.col("_disc").mean().alias("discount_share"))
+    per = srt.group_by(customer).agg(aggs)
+
+    if channel is not None:
+        fav = (
+            base.group_by(customer, pl.col(channel).cast(pl.String).alias("_ch"))
+            .agg(pl.len().alias("_n"))
+            .sort([customer, "_n", "_ch"], descending=[False, True, False])
+            .group_by(customer, maintain_order=True)
+            .agg(pl.col("_ch").first().alias("favourite_channel"))
+        )
+        per = per.join(fav, on=customer, how="left")
+
+    tables = []
+    if items is not None:
+        it = as_lazy(items, argument="items")
+        order_key = order or "order_id"
+        require_columns(it, {order_key: "id", category: "any", "quantity": "numeric", "price": "numeric"},
+                        function=_FUNC, argument="items")
+        if order is None:
+            raise SchemaError(f"{_FUNC}: items need an order id column in 'orders' to join on; pass order=...")
+        spend = (
+            it.join(base.select(order, customer), on=order, how="inner")
+            .group_by(customer, pl.col(category).cast(pl.String).alias("_cat"))
+            .agg((pl.col("quantity") * pl.col("price")).sum().alias("_s"))
+            .with_columns((pl.col("_s") / pl.col("_s").sum().over(customer)).alias("_share"))
+            .sort([customer, "_s", "_cat"], descending=[False, True, False])
+            .group_by(customer, maintain_order=True)
+            .agg(pl.col("_cat").first().alias("favourite_category"), pl.col("_share").first().alias("favourite_category_share"))
+        )
+        per = per.join(spend, on=customer, how="left")
+    if events is not None:
+        ev = as_lazy(events, argument="events")
+        es = require_columns(ev, {customer: "id", event_time: "date"}, function=_FUNC, argument="events")
+        ev_dtype = es[event_time] if es[event_time] != pl.Date else pl.Datetime("us")
+        ev_aggs = [pl.len().cast(pl.Int64).alias("events"), _to_us(pl.col(event_time), es[event_time]).max().alias("_last_event")]
+        if session in es:
+            ev_aggs.append(pl.col(session).n_unique().cast(pl.Int64).alias("sessions"))
+        per = per.join(ev.group_by(customer).agg(ev_aggs), on=customer, how="left")
+
+    out = per.collect(engine="streaming" if eager is None else "auto")
+
+    # Dates back in the input's dtype, day counts against as_of (all in UTC microseconds).
+    to_dt = pl.Datetime("us")
+    first = pl.col("_first").cast(to_dt)
+    last = pl.col("_last").cast(to_dt)
+    if as_of is None:
+        as_of_dt = last.max().dt.truncate("1d") + pl.duration(days=1)
+    else:
+        as_of_dt = _naive_utc(_as_of_literal(as_of, dtype), dtype)
+    back = lambda e: _from_naive_utc(e, dtype)  # noqa: E731
+    days = lambda later, earlier: ((later - earlier).dt.total_microseconds() // _DAY_US).cast(pl.Int64)  # noqa: E731
+    cols = [
+        customer,
+        back(first).alias("first_order"),
+        back(last).alias("last_order"),
+        days(as_of_dt, first).alias("tenure_days"),
+        days(as_of_dt, last).alias("recency_days"),
+        "orders",
+        "revenue",
+        (pl.col("revenue") / pl.col("orders")).alias("avg_order_value"),
+        "mean_interpurchase_days",
+        "interpurchase_trend_days",
+    ]
+    if channel is not None:
+        cols.append("favourite_channel")
+    if discount is not None:
+        cols.append("discount_share")
+    cols.append("weekend_share")
+    if items is not None:
+        cols += ["favourite_category", "favourite_category_share"]
+    if events is not None:
+        cols += ["sessions", "events"] if "sessions" in out.columns else ["events"]
+        # Events are kept in microseconds; last_event/last_activity use datetimes.
+        last_evt = pl.col("_last_event").cast(to_dt)
+        cols += [
+            _from_naive_utc(last_evt, ev_dtype).alias("last_event"),
+            _from_naive_utc(pl.max_horizontal(last, last_evt), ev_dtype if dtype == pl.Date else dtype).alias("last_activity"),
+        ]
+    else:
+        cols.append(back(last).alias("last_activity"))
+    out = out.lazy().select(cols).sort(customer).collect()
+
+    if customers is not None:
+        cu = as_lazy(customers, argument="customers")
+        require_columns(cu, {customer: "id"}, function=_FUNC, argument="customers")
+        extra = [c for c in schema_of(cu).names() if c != customer and c not in out.columns]
+        cdf = cu.select([customer] + extra).collect()
+        out = (
+            cdf.join(out, on=customer, how="left")
+            .with_columns(pl.col("orders").fill_null(0), pl.col("revenue").fill_null(0.0))
+            .sort(customer)
+        )
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Tags
+# --------------------------------------------------------------------------------------
+
+
+def default_tag_rules() -> dict[str, pl.Expr]:
+    """The default tag rules, as a dict you can extend: ``{**default_tag_rules(), "vip": expr}``.
+
+    - ``high_value``: revenue in the top 20% of customers (and > 0);
+    - ``frequent``: orders in the top 20% and at least 3;
+    - ``new``: first order within the last 30 days (tenure_days <= 30);
+    - ``dormant_90d``: no order for more than 90 days;
+    - ``churn_risk``: at least 2 orders and no order for more than twice the customer's
+      mean inter-purchase time;
+    - ``discount_seeker``: at least 2 orders and half or more of them discounted;
+    - ``weekend_shopper``: at least 3 orders and 60% or more at weekends (2/7 ~ 29% at random);
+    - ``loves:<category>``: half or more of item spend in the favourite category.
+
+    A rule whose columns the profile lacks is skipped.
+    """
+    return {
+        "high_value": (pl.col("revenue") >= pl.col("revenue").quantile(0.8, "linear")) & (pl.col("revenue") > 0),
+        "frequent": (pl.col("orders") >= pl.col("orders").quantile(0.8, "linear")) & (pl.col("orders") >= 3),
+        "new": pl.col("tenure_days") <= 30,
+        "dormant_90d": pl.col("recency_days") > 90,
+        "churn_risk": (pl.col("orders") >= 2) & (pl.col("recency_days") > 2 * pl.col("mean_interpurchase_days")),
+        "discount_seeker": (pl.col("orders") >= 2) & (pl.col("discount_share") >= 0.5),
+        "weekend_shopper": (pl.col("orders") >= 3) & (pl.col("weekend_share") >= 0.6),
+        "loves": pl.when(pl.col("favourite_category_share") >= 0.5).then(pl.lit("loves:") + pl.col("favourite_category")),
+    }
+
+
+DEFAULT_TAG_RULES = default_tag_rules()
+
+
+def tags(profile: Frame, rules: Optional[Mapping[str, pl.Expr]] = None, *, column: str = "tags") -> pl.DataFrame:
+    """Adds a list column of tags to a profile.
+
+    ``rules`` maps a tag to a polars expression evaluated on the profile: a boolean
+    expression gives the tag where true, a string expression gives its own value as
+    the tag where not null (how ``loves:<category>`` works). Default:
+    :func:`default_tag_rules`; user rules skip nothing — a missing column is an error.
+    Tags keep the rules' order.
+
+    >>> import polars as pl, crmkit
+    >>> p = pl.DataFrame({"customer_id": [1, 2], "recency_days": [5, 200], "orders": [9, 1]})
+    >>> crmkit.tags(p, {"active": pl.col("recency_days") <= 30, "one_off": pl.col("orders") == 1})["tags"].to_list()
+    [['active'], ['one_off']]
+    """
+    lf = as_lazy(profile, argument="profile")
+    names = set(schema_of(lf).names())
+    user = rules is not None
+    rules = dict(rules) if rules is not None else default_tag_rules()
+    if not rules:
+        raise CrmError("crmkit.tags: rules is empty; give at least one tag rule")
+    parts = []
+    for name, expr in rules.items():
+        if not isinstance(expr, pl.Expr):
+            raise CrmError(f"crmkit.tags: rule '{name}' must be a polars expression, found {type(expr).__name__}")
+        needed = set(expr.meta.root_names())
+        missing = needed - names
+        if missing:
+            if user:
+                raise SchemaError(
+                    f"crmkit.tags: rule '{name}' uses column(s) {sorted(missing)} that the profile lacks; "
+                    f"profile columns are {sorted(names)}"
+                )
+            continue
+        dt = lf.select(expr.alias("_r")).collect_schema()["_r"]
+        if dt == pl.Boolean:
+            parts.append(pl.when(expr).then(pl.lit(str(name))))
+        elif dt == pl.String or isinstance(dt, (pl.Categorical, pl.Enum)):
+            parts.append(expr.cast(pl.String))
+        else:
+            raise CrmError(f"crmkit.tags: rule '{name}' must give a boolean or a string, found {dt}")
+    if not parts:
+        out = lf.with_columns(pl.lit([], dtype=pl.List(pl.String)).alias(column))
+    else:
+        out = lf.with_columns(pl.concat_list(parts).list.drop_nulls().alias(column))
+    return out.collect()
