@@ -221,7 +221,7 @@ def profile(
         ev_aggs = [pl.len().cast(pl.Int64).alias("events"), _to_us(pl.col(event_time), es[event_time]).max().alias("_last_event")]
         if session in es:
             ev_aggs.append(pl.col(session).n_unique().cast(pl.Int64).alias("sessions"))
-        per = per.join(ev.group_by(customer).agg(ev_aggs), on=customer, how="left")
+        ev_table = ev.group_by(customer).agg(ev_aggs).collect(engine="streaming")
 
     out = per.collect(engine="streaming" if eager is None else "auto")
 
@@ -254,16 +254,7 @@ def profile(
     cols.append("weekend_share")
     if items is not None:
         cols += ["favourite_category", "favourite_category_share"]
-    if events is not None:
-        cols += ["sessions", "events"] if "sessions" in out.columns else ["events"]
-        # Events are kept in microseconds; last_event/last_activity use datetimes.
-        last_evt = pl.col("_last_event").cast(to_dt)
-        cols += [
-            _from_naive_utc(last_evt, ev_dtype).alias("last_event"),
-            _from_naive_utc(pl.max_horizontal(last, last_evt), ev_dtype if dtype == pl.Date else dtype).alias("last_activity"),
-        ]
-    else:
-        cols.append(back(last).alias("last_activity"))
+    cols.append(back(last).alias("last_activity"))
     out = out.lazy().select(cols).sort(customer).collect()
 
     if customers is not None:
@@ -276,6 +267,20 @@ def profile(
             .with_columns(pl.col("orders").fill_null(0), pl.col("revenue").fill_null(0.0))
             .sort(customer)
         )
+    if events is not None:
+        # Customers come from orders (or the customers table); events add to them.
+        out = out.join(ev_table, on=customer, how="left")
+        last_evt = pl.col("_last_event").cast(to_dt)
+        act_dtype = dtype if dtype != pl.Date else ev_dtype
+        ev_cols = (["sessions"] if "sessions" in ev_table.columns else []) + ["events"]
+        out = out.with_columns(
+            pl.col("events").fill_null(0),
+            *[pl.col("sessions").fill_null(0)] * ("sessions" in ev_cols),
+            _from_naive_utc(last_evt, ev_dtype).alias("last_event"),
+            _from_naive_utc(
+                pl.max_horizontal(_naive_utc(pl.col("last_activity"), dtype), last_evt), act_dtype
+            ).alias("last_activity"),
+        ).select(pl.exclude("_last_event", "last_activity", *ev_cols, "last_event"), *ev_cols, "last_event", "last_activity")
     return out
 
 

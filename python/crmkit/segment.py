@@ -435,8 +435,11 @@ def rfm(
             _warn(f"{_FUNC}: dropped {n_ret} return row(s) ('{amount}' < 0) as returns='exclude'")
             lf = lf.filter(purchase)
 
+    extra_aggs = []
     if returns == "net":
         last = pl.when(purchase).then(d).max()
+        # as_of defaults to the day after the last row, returns included.
+        extra_aggs.append(d.max().alias("_last_row"))
         if order is None:
             freq = purchase.sum()
         else:
@@ -451,10 +454,14 @@ def rfm(
             last.alias("_last"),
             freq.cast(pl.Int64).alias("frequency"),
             a.sum().cast(pl.Float64).alias("monetary"),
+            *extra_aggs,
         )
         .collect(engine="streaming" if eager is None else "auto")
     )
+    last_col = "_last_row" if returns == "net" else "_last"
+    data_end = agg.select(pl.col(last_col).max()).item() if agg.height else None
     if returns == "net":
+        agg = agg.drop("_last_row")
         only_returns = agg.filter(pl.col("frequency") == 0).height
         if only_returns:
             _warn(
@@ -481,7 +488,7 @@ def rfm(
 
     agg = agg.sort(customer)
     if as_of_lit is None:
-        as_of_lit = _day_floor(dtype, pl.col("_last").max()) + pl.duration(days=1)
+        as_of_lit = _day_floor(dtype, pl.lit(data_end, dtype=dtype)) + pl.duration(days=1)
     if monetary == "mean":
         agg = agg.with_columns(pl.col("monetary") / pl.col("frequency"))
     n = agg.height
