@@ -218,32 +218,33 @@ def _qcut_rank_edges(n: int, bins: int) -> list[float]:
     return [float(e) for e in edges[1:-1]]
 
 
-def _score_by_rank(col: str, n: int, bins: int, *, higher_is_better: bool) -> pl.Expr:
-    """Quantile bin of rank(method="first") in the frame's row order, 1..bins."""
+def _score_by_rank(values: np.ndarray, bins: int, *, higher_is_better: bool) -> np.ndarray:
+    """Quantile bin of rank(method="first") in the given order, 1..bins (int32)."""
+    n = len(values)
     if n == 1:
-        # One customer: no ranking is possible; everyone sits in the middle bin.
-        return pl.lit((bins + 1) // 2, dtype=pl.Int32)
-    rank = pl.col(col).rank(method="ordinal")
-    edges = _qcut_rank_edges(n, bins)
-    above = pl.sum_horizontal([(rank > e).cast(pl.Int32) for e in edges]) if edges else pl.lit(0)
-    score = above + 1
-    if not higher_is_better:
-        score = bins + 1 - score
-    return score.cast(pl.Int32)
+        # One customer: no ranking is possible; it sits in the middle bin.
+        return np.full(1, (bins + 1) // 2, dtype=np.int32)
+    # Stable argsort = ranks with ties broken by position, as rank(method="first").
+    order = np.argsort(values, kind="stable")
+    rank = np.empty(n, dtype=np.float64)
+    rank[order] = np.arange(1, n + 1, dtype=np.float64)
+    score = np.searchsorted(np.asarray(_qcut_rank_edges(n, bins)), rank, side="left").astype(np.int32) + 1
+    return score if higher_is_better else (bins + 1 - score).astype(np.int32)
 
 
-def _score_by_cuts(col: str, cuts: Sequence[float], *, higher_is_better: bool, metric: str) -> pl.Expr:
+def _check_cuts(cuts: Sequence[float], metric: str) -> np.ndarray:
+    arr = np.asarray([float(c) for c in cuts], dtype=np.float64)
+    if not np.isfinite(arr).all():
+        raise CrmError(f"{_FUNC}: cut points for '{metric}' must be finite numbers, found {list(cuts)}")
+    if (np.diff(arr) <= 0).any():
+        raise CrmError(f"{_FUNC}: cut points for '{metric}' must be strictly increasing, found {list(cuts)}")
+    return arr
+
+
+def _score_by_cuts(values: np.ndarray, cuts: np.ndarray, *, higher_is_better: bool) -> np.ndarray:
     """Bins (-inf, c1], (c1, c2], ..., (c_last, inf) numbered 1..len(cuts)+1."""
-    cuts = [float(c) for c in cuts]
-    if any(not np.isfinite(c) for c in cuts):
-        raise CrmError(f"{_FUNC}: cut points for '{metric}' must be finite numbers, found {cuts}")
-    if any(b <= a for a, b in zip(cuts, cuts[1:])):
-        raise CrmError(f"{_FUNC}: cut points for '{metric}' must be strictly increasing, found {cuts}")
-    above = pl.sum_horizontal([(pl.col(col) > c).cast(pl.Int32) for c in cuts]) if cuts else pl.lit(0)
-    score = above + 1
-    if not higher_is_better:
-        score = len(cuts) + 2 - score
-    return score.cast(pl.Int32)
+    score = np.searchsorted(cuts, values, side="left").astype(np.int32) + 1
+    return score if higher_is_better else (len(cuts) + 2 - score).astype(np.int32)
 
 
 # --------------------------------------------------------------------------------------
@@ -381,7 +382,7 @@ def rfm(
                 f"{_FUNC}: bins as cut points needs exactly the keys 'recency', 'frequency', "
                 f"'monetary'; missing {missing}, unknown {unknown}"
             )
-        cuts = {k: list(v) for k, v in bins.items()}
+        cuts = {k: _check_cuts(v, k) for k, v in bins.items()}
         level_set = {len(v) + 1 for v in cuts.values()}
         levels: Optional[int] = level_set.pop() if len(level_set) == 1 else None
     else:
@@ -436,15 +437,24 @@ def rfm(
             lf = lf.filter(purchase)
 
     extra_aggs = []
-    if returns == "net":
-        last = pl.when(purchase).then(d).max()
+    net = returns == "net"
+    if net and eager is not None:
+        # Without any return row, "net" is the plain computation (a cheap check in memory).
+        min_amount = eager.select(a.min()).item()
+        net = min_amount is not None and min_amount < 0
+    if net:
+        # Masks computed once, column-wise, before grouping (fast and streamable).
+        lf = lf.with_columns(
+            pl.when(purchase).then(d).alias("_pdate"),
+            (pl.when(purchase).then(pl.col(order)) if order is not None else purchase.cast(pl.UInt32)).alias("_pfreq"),
+        )
+        last = pl.col("_pdate").max()
         # as_of defaults to the day after the last row, returns included.
         extra_aggs.append(d.max().alias("_last_row"))
         if order is None:
-            freq = purchase.sum()
+            freq = pl.col("_pfreq").sum()
         else:
-            porder = pl.when(purchase).then(pl.col(order))
-            freq = porder.n_unique() - porder.null_count().gt(0).cast(pl.UInt32)
+            freq = pl.col("_pfreq").drop_nulls().n_unique()
     else:
         last = d.max()
         freq = pl.len() if order is None else pl.col(order).n_unique()
@@ -458,9 +468,9 @@ def rfm(
         )
         .collect(engine="streaming" if eager is None else "auto")
     )
-    last_col = "_last_row" if returns == "net" else "_last"
+    last_col = "_last_row" if net else "_last"
     data_end = agg.select(pl.col(last_col).max()).item() if agg.height else None
-    if returns == "net":
+    if net:
         agg = agg.drop("_last_row")
         only_returns = agg.filter(pl.col("frequency") == 0).height
         if only_returns:
@@ -492,30 +502,50 @@ def rfm(
     if monetary == "mean":
         agg = agg.with_columns(pl.col("monetary") / pl.col("frequency"))
     n = agg.height
+    agg = agg.with_columns(_days_between(as_of_lit, pl.col("_last"), dtype).alias("recency_days"))
+    rec = agg["recency_days"].to_numpy()
+    frq = agg["frequency"].to_numpy()
+    mon = agg["monetary"].to_numpy()
     if cuts is None:
-        r_s = _score_by_rank("recency_days", n, bins, higher_is_better=False)
-        f_s = _score_by_rank("frequency", n, bins, higher_is_better=True)
-        m_s = _score_by_rank("monetary", n, bins, higher_is_better=True)
-        wide = bins > 9
+        r_s = _score_by_rank(rec, bins, higher_is_better=False)
+        f_s = _score_by_rank(frq, bins, higher_is_better=True)
+        m_s = _score_by_rank(mon, bins, higher_is_better=True)
+        lv = (bins, bins, bins)
     else:
-        r_s = _score_by_cuts("recency_days", cuts["recency"], higher_is_better=False, metric="recency")
-        f_s = _score_by_cuts("frequency", cuts["frequency"], higher_is_better=True, metric="frequency")
-        m_s = _score_by_cuts("monetary", cuts["monetary"], higher_is_better=True, metric="monetary")
-        wide = max(len(v) for v in cuts.values()) + 1 > 9
-    sep = "-" if wide else ""
-    out = (
-        agg.lazy()
-        .with_columns(_days_between(as_of_lit, pl.col("_last"), dtype).alias("recency_days"))
-        .with_columns(r_score=r_s, f_score=f_s, m_score=m_s)
-        .with_columns(
-            pl.concat_str(
-                [pl.col("r_score"), pl.col("f_score"), pl.col("m_score")], separator=sep
-            ).alias("rfm_score")
-        )
+        r_s = _score_by_cuts(rec, cuts["recency"], higher_is_better=False)
+        f_s = _score_by_cuts(frq, cuts["frequency"], higher_is_better=True)
+        m_s = _score_by_cuts(mon, cuts["monetary"], higher_is_better=True)
+        lv = (len(cuts["recency"]) + 1, len(cuts["frequency"]) + 1, len(cuts["monetary"]) + 1)
+    sep = "-" if max(lv) > 9 else ""
+    out = agg.with_columns(
+        pl.Series("r_score", r_s, dtype=pl.Int32),
+        pl.Series("f_score", f_s, dtype=pl.Int32),
+        pl.Series("m_score", m_s, dtype=pl.Int32),
     )
-    if seg_expr is not None:
+    # rfm_score and table segments through a lookup over every score combination
+    # (a gather instead of string building and a when-chain per customer).
+    n_combo = lv[0] * lv[1] * lv[2]
+    if n_combo <= 100_000:
+        g = np.array(np.meshgrid(*(np.arange(1, v + 1) for v in lv), indexing="ij")).reshape(3, -1)
+        combos = pl.DataFrame({"r_score": g[0], "f_score": g[1], "m_score": g[2]}).cast(pl.Int32)
+        combos = combos.with_columns(
+            pl.concat_str([pl.col("r_score"), pl.col("f_score"), pl.col("m_score")], separator=sep).alias("rfm_score")
+        )
+        table_based = seg_expr is not None and not isinstance(segments, Mapping)
+        if table_based:
+            combos = combos.with_columns(seg_expr.alias("segment"))
+        code = pl.Series(((r_s.astype(np.int64) - 1) * lv[1] + (f_s - 1)) * lv[2] + (m_s - 1))
+        out = out.with_columns(combos["rfm_score"].gather(code))
+        if table_based:
+            out = out.with_columns(combos["segment"].gather(code))
+    else:
+        table_based = False
+        out = out.with_columns(
+            pl.concat_str([pl.col("r_score"), pl.col("f_score"), pl.col("m_score")], separator=sep).alias("rfm_score")
+        )
+    if seg_expr is not None and not table_based:
         out = out.with_columns(seg_expr.alias("segment"))
-    return out.select(list(out_schema)).collect()
+    return out.select(list(out_schema))
 
 
 def rfm_summary(rfm_table: Frame, *, segment: str = "segment", monetary: str = "sum") -> pl.DataFrame:
