@@ -419,10 +419,11 @@ def blobs(n=6000, k=5, d=4, seed=0, spread=1.0):
     return centres[lab] + rng.normal(0, spread, (n, d)), lab
 
 
-def test_same_init_same_result_as_sklearn():
+@pytest.mark.parametrize("algorithm", ["lloyd", "full"])
+def test_same_init_same_result_as_sklearn(algorithm):
     X, _ = blobs(5000, 6, 3, seed=2, spread=3.0)
     init = X[:6].copy()
-    ours = crmkit.KMeans(6, init=init, max_iter=300).fit(X)
+    ours = crmkit.KMeans(6, init=init, max_iter=300, algorithm=algorithm).fit(X)
     ref = SkKMeans(6, init=init, n_init=1, algorithm="lloyd", max_iter=300).fit(X)
     np.testing.assert_allclose(ours.cluster_centers_, ref.cluster_centers_, rtol=1e-9, atol=1e-9)
     assert (ours.labels_ == ref.labels_).all()

@@ -21,6 +21,7 @@ def kmeans_fit(
     seed: int,
     init_centers: npt.NDArray[np.float64] | None = None,
     sample_weight: npt.NDArray[np.float64] | None = None,
+    bounded: bool = True,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int32], float, int]: ...
 def kmeans_predict(
     x: npt.NDArray[np.float64], centers: npt.NDArray[np.float64]

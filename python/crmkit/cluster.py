@@ -86,8 +86,11 @@ class KMeans:
     ``init`` ("k-means++" — greedy, ``2 + ln k`` local trials —, "random" or an
     (n_clusters, n_features) array), ``n_init`` ("auto": 1 run for k-means++ and an
     array, 10 for "random"; the run with the lowest inertia is kept), ``max_iter``,
-    ``tol`` (relative to the mean feature variance), ``random_state``. Lloyd's algorithm;
-    empty clusters move to the points farthest from their centres.
+    ``tol`` (relative to the mean feature variance), ``random_state``, ``algorithm``
+    ("lloyd": Lloyd's iterations, skipping distance computations that Hamerly's
+    triangle-inequality bounds prove useless — the same iterates; "full": every
+    distance at every iteration). Empty clusters move to the points farthest from
+    their centres.
 
     After ``fit``: ``cluster_centers_``, ``labels_`` (int32), ``inertia_`` (sum of squared
     distances to the closest centre, weighted), ``n_iter_``, ``n_features_in_`` and, for
@@ -154,7 +157,7 @@ class KMeans:
             raise CrmError(f"KMeans: max_iter must be an integer >= 1, found {self.max_iter!r}")
         if not isinstance(self.tol, (int, float)) or not math.isfinite(self.tol) or self.tol < 0:
             raise CrmError(f"KMeans: tol must be a finite number >= 0, found {self.tol!r}")
-        require_choice(self.algorithm, "algorithm", ["lloyd"], function="KMeans")
+        require_choice(self.algorithm, "algorithm", ["lloyd", "full"], function="KMeans")
         centers = None
         if isinstance(self.init, str):
             require_choice(self.init, "init", ["k-means++", "random"], function="KMeans")
@@ -197,7 +200,7 @@ class KMeans:
                 raise CrmError(f"KMeans.fit: sample_weight has {w.shape[0]} values, expected {n}")
         c, labels, inertia, n_iter = _core.kmeans_fit(
             arr, int(self.n_clusters), init, n_init, int(self.max_iter), float(self.tol),
-            _seed(self.random_state), centers, w,
+            _seed(self.random_state), centers, w, self.algorithm == "lloyd",
         )
         self.cluster_centers_ = c
         self.labels_ = labels

@@ -19,7 +19,7 @@ fn slice2<'a>(x: &'a PyReadonlyArray2<'_, f64>, what: &str) -> PyResult<(&'a [f6
 
 /// Fits k-means; returns (centers [k, d], labels [n] int32, inertia, n_iter).
 #[pyfunction]
-#[pyo3(signature = (x, n_clusters, init, n_init, max_iter, tol, seed, init_centers=None, sample_weight=None))]
+#[pyo3(signature = (x, n_clusters, init, n_init, max_iter, tol, seed, init_centers=None, sample_weight=None, bounded=true))]
 #[allow(clippy::too_many_arguments)]
 fn kmeans_fit<'py>(
     py: Python<'py>,
@@ -32,6 +32,7 @@ fn kmeans_fit<'py>(
     seed: u64,
     init_centers: Option<PyReadonlyArray2<'py, f64>>,
     sample_weight: Option<PyReadonlyArray1<'py, f64>>,
+    bounded: bool,
 ) -> PyResult<(Bound<'py, PyArray2<f64>>, Bound<'py, PyArray1<i32>>, f64, usize)> {
     let (xs, n, d) = slice2(&x, "KMeans.fit")?;
     let init = match (init, &init_centers) {
@@ -58,6 +59,7 @@ fn kmeans_fit<'py>(
         max_iter,
         tol,
         seed,
+        bounded,
     };
     let fit = run_detached(py, || {
         let data = kmeans::Data::new(xs, n, d, w)?;

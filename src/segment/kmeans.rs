@@ -35,6 +35,8 @@ pub struct Params {
     /// Relative tolerance, as in scikit-learn: multiplied by the mean feature variance.
     pub tol: f64,
     pub seed: u64,
+    /// Use Hamerly's bounds to skip distance computations (same result).
+    pub bounded: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -381,20 +383,194 @@ fn relocate_empty(data: &Data, centers: &[f64], labels: &[u32], step: &mut StepR
     }
 }
 
-/// One k-means run from the given initial centres.
-pub fn lloyd(data: &Data, init: Vec<f64>, k: usize, max_iter: usize, tol_abs: f64) -> Fit {
+/// Per-row distance bounds for Hamerly's acceleration: `upper` bounds the distance to
+/// the assigned centre from above, `lower` the distance to every other centre from below.
+struct Bounds {
+    upper: Vec<f64>,
+    lower: Vec<f64>,
+}
+
+/// How far each centre moved in the last update, for the bound updates.
+struct Moves {
+    shift: Vec<f64>,
+    max: f64,
+    argmax: usize,
+    second: f64,
+}
+
+impl Moves {
+    fn none(k: usize) -> Self {
+        Moves {
+            shift: vec![0.0; k],
+            max: 0.0,
+            argmax: 0,
+            second: 0.0,
+        }
+    }
+
+    fn between(old: &[f64], new: &[f64], d: usize) -> Self {
+        let shift: Vec<f64> = old
+            .chunks_exact(d)
+            .zip(new.chunks_exact(d))
+            .map(|(a, b)| sq_dist(a, b).sqrt())
+            .collect();
+        let (mut max, mut argmax, mut second) = (0.0f64, 0usize, 0.0f64);
+        for (j, &p) in shift.iter().enumerate() {
+            if p > max {
+                second = max;
+                max = p;
+                argmax = j;
+            } else if p > second {
+                second = p;
+            }
+        }
+        Moves {
+            shift,
+            max,
+            argmax,
+            second,
+        }
+    }
+}
+
+/// Half the distance from each centre to its nearest other centre.
+fn half_separation(centers: &[f64], k: usize, d: usize) -> Vec<f64> {
+    (0..k)
+        .map(|j| {
+            let cj = &centers[j * d..(j + 1) * d];
+            (0..k)
+                .filter(|&o| o != j)
+                .map(|o| sq_dist(cj, &centers[o * d..(o + 1) * d]).sqrt())
+                .fold(f64::INFINITY, f64::min)
+                * 0.5
+        })
+        .collect()
+}
+
+/// The assignment step with Hamerly's bounds (Hamerly 2010): a row whose bounds show
+/// that no other centre can be closer keeps its label without computing k distances.
+/// Gives the same labels as `assign` (up to exact distance ties).
+fn assign_bounded(
+    data: &Data,
+    centers: &[f64],
+    k: usize,
+    labels: &mut [u32],
+    bounds: &mut Bounds,
+    moves: &Moves,
+    force_full: bool,
+) -> StepResult {
+    let d = data.d;
+    let sep = half_separation(centers, k, d);
+    let parts: Vec<StepResult> = labels
+        .par_chunks_mut(CHUNK)
+        .zip(bounds.upper.par_chunks_mut(CHUNK))
+        .zip(bounds.lower.par_chunks_mut(CHUNK))
+        .zip(data.x.par_chunks(CHUNK * d))
+        .enumerate()
+        .map(|(ci, (((lab, up), lo), xs))| {
+            let mut sums = vec![0.0; k * d];
+            let mut weights = vec![0.0; k];
+            let mut changed = 0;
+            for (i, row) in xs.chunks_exact(d).enumerate() {
+                let old = lab[i];
+                let mut full = force_full || old == u32::MAX;
+                if !full {
+                    let a = old as usize;
+                    up[i] += moves.shift[a];
+                    lo[i] -= if a == moves.argmax { moves.second } else { moves.max };
+                    let m = sep[a].max(lo[i]);
+                    if up[i] > m {
+                        up[i] = sq_dist(row, &centers[a * d..(a + 1) * d]).sqrt();
+                        if up[i] > m {
+                            full = true;
+                        }
+                    }
+                }
+                if full {
+                    let (mut best, mut best_d, mut second_d) = (0u32, f64::INFINITY, f64::INFINITY);
+                    for (j, c) in centers.chunks_exact(d).enumerate() {
+                        let dist = sq_dist(row, c);
+                        if dist < best_d {
+                            second_d = best_d;
+                            best_d = dist;
+                            best = j as u32;
+                        } else if dist < second_d {
+                            second_d = dist;
+                        }
+                    }
+                    if best != old {
+                        changed += 1;
+                        lab[i] = best;
+                    }
+                    up[i] = best_d.sqrt();
+                    lo[i] = second_d.sqrt();
+                }
+                let j = lab[i] as usize;
+                let w = data.weight(ci * CHUNK + i);
+                weights[j] += w;
+                for (s, v) in sums[j * d..(j + 1) * d].iter_mut().zip(row) {
+                    *s += w * v;
+                }
+            }
+            StepResult {
+                sums,
+                weights,
+                inertia: 0.0,
+                changed,
+            }
+        })
+        .collect();
+    let mut total = StepResult {
+        sums: vec![0.0; k * d],
+        weights: vec![0.0; k],
+        inertia: 0.0,
+        changed: 0,
+    };
+    for p in parts {
+        for (t, v) in total.sums.iter_mut().zip(&p.sums) {
+            *t += v;
+        }
+        for (t, v) in total.weights.iter_mut().zip(&p.weights) {
+            *t += v;
+        }
+        total.changed += p.changed;
+    }
+    total
+}
+
+/// One k-means run from the given initial centres: Lloyd's iterations, with
+/// Hamerly's bounds when `bounded` (same iterates, fewer distance computations).
+pub fn lloyd(data: &Data, init: Vec<f64>, k: usize, max_iter: usize, tol_abs: f64, bounded: bool) -> Fit {
     let d = data.d;
     let mut centers = init;
     let mut labels = vec![u32::MAX; data.n];
+    let mut bounds = if bounded {
+        Some(Bounds {
+            upper: vec![f64::INFINITY; data.n],
+            lower: vec![0.0; data.n],
+        })
+    } else {
+        None
+    };
+    let mut moves = Moves::none(k);
+    let mut force_full = true;
     let mut n_iter = 0;
     for it in 0..max_iter.max(1) {
         n_iter = it + 1;
-        let mut step = assign(data, &centers, k, &mut labels);
+        let mut step = match bounds.as_mut() {
+            Some(b) => assign_bounded(data, &centers, k, &mut labels, b, &moves, force_full),
+            None => assign(data, &centers, k, &mut labels),
+        };
+        force_full = false;
         if step.changed == 0 {
             // Labels unchanged: the centres would not move either.
             break;
         }
-        relocate_empty(data, &centers, &labels, &mut step);
+        if step.weights.iter().any(|&w| w == 0.0) {
+            relocate_empty(data, &centers, &labels, &mut step);
+            // Relocation moves rows' weight between clusters: recompute every bound.
+            force_full = true;
+        }
         let mut new_centers = centers.clone();
         for j in 0..k {
             if step.weights[j] > 0.0 {
@@ -408,6 +584,9 @@ pub fn lloyd(data: &Data, init: Vec<f64>, k: usize, max_iter: usize, tol_abs: f6
             .zip(centers.chunks_exact(d))
             .map(|(a, b)| sq_dist(a, b))
             .sum();
+        if bounds.is_some() {
+            moves = Moves::between(&centers, &new_centers, d);
+        }
         centers = new_centers;
         if shift <= tol_abs {
             break;
@@ -468,7 +647,7 @@ pub fn fit(data: &Data, params: &Params) -> Result<Fit> {
             Init::Random => random_init(data, k, &mut rng),
             Init::Centers(c) => c.clone(),
         };
-        let f = lloyd(data, init, k, params.max_iter, tol_abs);
+        let f = lloyd(data, init, k, params.max_iter, tol_abs, params.bounded);
         let better = match &best {
             None => true,
             Some(b) => f.inertia < b.inertia,
@@ -534,6 +713,7 @@ mod tests {
             max_iter: 300,
             tol: 1e-4,
             seed,
+            bounded: true,
         }
     }
 
@@ -579,6 +759,21 @@ mod tests {
         assert_eq!(one.centers, four.centers);
         assert_eq!(one.labels, four.labels);
         assert_eq!(one.inertia.to_bits(), four.inertia.to_bits());
+    }
+
+    #[test]
+    fn bounded_and_plain_lloyd_agree() {
+        let (x, _) = blobs(4000, 9);
+        let data = Data::new(&x, 12000, 2, None).unwrap();
+        let mut p = params(7, 2);
+        let a = fit(&data, &p).unwrap();
+        p.bounded = false;
+        let b = fit(&data, &p).unwrap();
+        assert_eq!(a.labels, b.labels);
+        assert_eq!(a.n_iter, b.n_iter);
+        for (u, v) in a.centers.iter().zip(&b.centers) {
+            assert!((u - v).abs() < 1e-9);
+        }
     }
 
     #[test]
