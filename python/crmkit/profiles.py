@@ -31,6 +31,7 @@ __all__ = ["profile", "tags", "DEFAULT_TAG_RULES", "default_tag_rules"]
 
 _FUNC = "crmkit.profile"
 _DAY_US = 86_400_000_000
+_EPOCH_US = 946_684_800_000_000  # 2000-01-01T00:00:00Z
 
 
 class _Default(str):
@@ -96,7 +97,7 @@ def profile(
 
     Columns: ``first_order``, ``last_order``, ``tenure_days`` and ``recency_days``
     (whole days from the first / last order to ``as_of``, default the day after the
-    last order), ``orders`` (distinct order ids, or rows), ``revenue`` (sum of amounts,
+    last order), ``orders`` (rows: ``orders`` holds one row per order), ``revenue`` (sum of amounts,
     returns included as negative amounts), ``avg_order_value``,
     ``mean_interpurchase_days`` (mean gap between consecutive orders, null with one
     order) and ``interpurchase_trend_days`` (least-squares slope of the gaps against
@@ -111,9 +112,10 @@ def profile(
     share of the customer's item spend). With ``events`` (customer_id, session_id,
     timestamp): ``sessions``, ``events``, ``last_event``. With ``customers``: every
     customer in it gets a row (``orders`` 0 when they never ordered) and its columns
-    are kept. ``channel``, ``discount`` and ``order`` default to the standard names and
-    are skipped when ``orders`` lacks them; pass None to skip them explicitly. Orders
-    after ``as_of`` are ignored. ``orders`` is one row per order.
+    are kept. ``channel``, ``discount`` and ``order`` (the key joining ``items``) default
+    to the standard names and are skipped when ``orders`` lacks them; pass None to skip
+    them explicitly. Orders after ``as_of`` are ignored. A null customer id or date
+    raises SchemaError; null amounts count as orders but add nothing to revenue.
 
     >>> import polars as pl, crmkit
     >>> from datetime import date
@@ -153,46 +155,45 @@ def profile(
     if discount is not None:
         base = base.with_columns((pl.col(discount).fill_null(0) > 0).alias("_disc"))
 
-    # Gaps between consecutive orders of the same customer: sort once, diff, and mask
-    # the first row of each customer (vectorised; no per-group Python).
-    srt = base.sort([customer, "_t"])
-    same = pl.col(customer) == pl.col(customer).shift(1)
-    srt = srt.with_columns(
-        pl.when(same).then((pl.col("_t") - pl.col("_t").shift(1)) / _DAY_US).alias("_gap"),
-        pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"),
-    )
-    # Sequence number of each gap within its customer (0, 1, ...), for the trend slope.
-    srt = srt.with_columns(
-        (pl.col("_row") - pl.when(~same.fill_null(False)).then(pl.col("_row")).forward_fill() - 1)
-        .cast(pl.Float64)
-        .alias("_x")
-    ).with_columns(pl.when(pl.col("_gap").is_not_null()).then(pl.col("_x")).alias("_x"))
-
-    orders_n = pl.col(order).n_unique() if order is not None else pl.len()
-    m = pl.col("_gap").count()
-    sx, sy = pl.col("_x").sum(), pl.col("_gap").sum()
-    sxy, sxx = (pl.col("_x") * pl.col("_gap")).sum(), (pl.col("_x") * pl.col("_x")).sum()
-    denom = sxx - sx * sx / m
+    # Inter-purchase gaps need no sort: with a customer's order times t_0 <= ... <= t_m
+    # (m gaps g_k = t_(k+1) - t_k), the mean gap is (t_m - t_0) / m and the least-squares
+    # slope of g_k against k needs only sum(k * g_k) = m * t_m - (sum(t) - t_0), so
+    # both come from plain group sums. Times are days since 2000-01-01 for precision.
+    base = base.with_columns(((pl.col("_t") - _EPOCH_US) / _DAY_US).alias("_d"))
     aggs = [
         pl.col("_t").min().alias("_first"),
         pl.col("_t").max().alias("_last"),
-        orders_n.cast(pl.Int64).alias("orders"),
+        pl.len().cast(pl.Int64).alias("orders"),
+        pl.len().alias("_rows"),
         pl.col(amount).sum().cast(pl.Float64).alias("revenue"),
-        pl.col("_gap").mean().alias("mean_interpurchase_days"),
-        pl.when(m >= 2).then((sxy - sx * sy / m) / denom).alias("interpurchase_trend_days"),
+        pl.col("_d").sum().alias("_sum_d"),
+        pl.col("_d").min().alias("_min_d"),
+        pl.col("_d").max().alias("_max_d"),
         pl.col("_weekend").mean().alias("weekend_share"),
     ]
     if discount is not None:
         aggs.append(pl.col("_disc").mean().alias("discount_share"))
-    per = srt.group_by(customer).agg(aggs)
+    m = (pl.col("_rows") - 1).cast(pl.Float64)
+    sx = m * (m - 1) / 2
+    sxx = (m - 1) * m * (2 * m - 1) / 6
+    sg = pl.col("_max_d") - pl.col("_min_d")
+    sxg = m * pl.col("_max_d") - (pl.col("_sum_d") - pl.col("_min_d"))
+    per = (
+        base.group_by(customer)
+        .agg(aggs)
+        .with_columns(
+            pl.when(m >= 1).then((pl.col("_last") - pl.col("_first")) / _DAY_US / m).alias("mean_interpurchase_days"),
+            pl.when(m >= 2).then((sxg - sx * sg / m) / (sxx - sx * sx / m)).alias("interpurchase_trend_days"),
+        )
+    )
 
     if channel is not None:
         fav = (
-            base.group_by(customer, pl.col(channel).cast(pl.String).alias("_ch"))
+            base.group_by(customer, channel)
             .agg(pl.len().alias("_n"))
-            .sort([customer, "_n", "_ch"], descending=[False, True, False])
-            .group_by(customer, maintain_order=True)
-            .agg(pl.col("_ch").first().alias("favourite_channel"))
+            .with_columns(pl.col(channel).cast(pl.String).alias("_ch"))
+            .group_by(customer)
+            .agg(pl.col("_ch").sort_by(["_n", "_ch"], descending=[True, False]).first().alias("favourite_channel"))
         )
         per = per.join(fav, on=customer, how="left")
 
