@@ -628,7 +628,11 @@ def test_profile_equals_pandas():
         np.testing.assert_allclose(p[c].to_numpy().astype(float), ref[c].to_numpy().astype(float), rtol=1e-9, atol=1e-9, err_msg=c)
     assert p["first_order"].dtype == o["order_date"].dtype
     np.testing.assert_allclose(p["avg_order_value"].to_numpy(), (ref["revenue"] / ref["orders"]).to_numpy())
-    assert crmkit.profile(o.lazy()).equals(p)
+    lazy = crmkit.profile(o.lazy())
+    floats = [c for c, t in p.schema.items() if t.is_float()]
+    assert lazy.drop(floats).equals(p.drop(floats))
+    for c in floats:  # the streaming engine sums in another order
+        np.testing.assert_allclose(lazy[c].to_numpy().astype(float), p[c].to_numpy().astype(float), rtol=1e-9, atol=1e-9)
 
 
 def test_profile_with_items_events_customers():
@@ -709,18 +713,24 @@ def test_tags_default_and_user_rules():
 
 
 def three_kinds_of_customers(seed=0) -> pl.DataFrame:
-    """Frequent recent big spenders, one-off recent buyers, and lapsed occasional buyers."""
+    """Frequent, very recent big spenders (1/6), recent one-off buyers (1/3) and lapsed
+    occasional buyers (1/2): the usual shape of a customer base."""
     rng = np.random.default_rng(seed)
     rows = []
     end = datetime(2024, 12, 31)
     for c in range(300):
-        kind = c % 3
+        kind = 0 if c % 6 == 0 else (1 if c % 6 in (1, 2) else 2)
         n = [20, 1, 3][kind]
-        last = [rng.integers(0, 10), rng.integers(0, 10), rng.integers(200, 300)][kind]
+        last = [rng.integers(0, 4), rng.integers(5, 20), rng.integers(200, 300)][kind]
         amt = [200.0, 20.0, 40.0][kind]
         for i in range(n):
             rows.append((c, end - timedelta(days=int(last + i * 7)), float(amt * rng.uniform(0.8, 1.2))))
     return pl.DataFrame(rows, schema=["customer_id", "order_date", "amount"], orient="row")
+
+
+def kind_of(customer_id: pl.Series) -> pl.Series:
+    m = customer_id % 6
+    return pl.select(pl.when(m == 0).then(0).when(m.is_in([1, 2])).then(1).otherwise(2)).to_series()
 
 
 def test_segment_customers_recovers_groups_and_names_them():
@@ -728,25 +738,26 @@ def test_segment_customers_recovers_groups_and_names_them():
     seg = crmkit.segment_customers(o, k=None, k_range=range(2, 7), random_state=0)
     assert seg.clusters.height == 3
     assert seg.customers.height == 300
-    kind = seg.customers["customer_id"] % 3
+    kind = kind_of(seg.customers["customer_id"])
     for k in range(3):
         assert seg.customers.filter(kind == k)["cluster"].n_unique() == 1
     names = dict(zip(seg.customers["customer_id"].to_list(), seg.customers["cluster_name"].to_list()))
     assert names[0] == "champions"
-    assert names[1] == "new_customers"
-    assert names[2] == "hibernating"
+    # Recent one-off buyers sit at R4-5 F1 of the grid.
+    assert names[1] in ("new_customers", "promising")
+    assert names[3] == "hibernating"
     assert seg.clusters["customers"].sum() == 300
     assert seg.clusters["cluster"].to_list() == [0, 1, 2]
     # Cluster 0 has the most revenue; centres in original units are near the group medians.
     c0 = seg.clusters.row(0, named=True)
     assert c0["cluster_name"] == "champions" and c0["centre_frequency"] == pytest.approx(20, rel=0.05)
     assert seg.k_scores is not None and seg.k_scores.height == 5
-    assert (seg.model.predict(seg.scaler.transform(
-        seg.customers.select("customer_id",
-                             pl.col("recency_days").cast(pl.Float64).log1p().alias("log_recency"),
-                             pl.col("frequency").cast(pl.Float64).log1p().alias("log_frequency"),
-                             pl.col("monetary").log1p().alias("log_monetary"))).select("log_recency", "log_frequency", "log_monetary"))
-            == seg.customers["cluster"].to_numpy()).all()
+    feats = seg.customers.select(
+        pl.col("recency_days").cast(pl.Float64).log1p().alias("log_recency"),
+        pl.col("frequency").cast(pl.Float64).log1p().alias("log_frequency"),
+        pl.col("monetary").log1p().alias("log_monetary"),
+    )
+    assert (seg.model.predict(seg.scaler.transform(feats)) == seg.customers["cluster"].to_numpy()).all()
 
 
 def test_segment_customers_bad_input():
@@ -766,5 +777,5 @@ def test_demo_step():
     o = make_orders(3000, 300, seed=4)
     out = demo_step(Context(orders=o))
     assert set(out.tables) >= {"rfm", "rfm_summary", "profile", "clusters"}
-    assert out.tables["rfm"].height == 300
+    assert out.tables["rfm"].height == o["customer_id"].n_unique()
     assert any("RFM" in line for line in out.summary)

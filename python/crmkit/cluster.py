@@ -459,11 +459,14 @@ class KChoice:
 
 
 def _elbow(ks: list[int], inertia: list[float]) -> int:
-    """Kneedle: the k farthest below the chord from the first to the last point."""
+    """Kneedle on log inertia: the k farthest below the chord from the first to the
+    last point (on the log scale, so one dominant drop does not hide a later elbow)."""
     if len(ks) < 3:
         return ks[0]
     x = np.asarray(ks, dtype=float)
-    y = np.asarray(inertia, dtype=float)
+    raw = np.asarray(inertia, dtype=float)
+    floor = raw[raw > 0].min() * 1e-3 if (raw > 0).any() else 1.0
+    y = np.log(np.maximum(raw, floor))
     xn = (x - x[0]) / (x[-1] - x[0])
     span = y[0] - y[-1]
     yn = (y - y[-1]) / span if span > 0 else np.zeros_like(y)
@@ -485,7 +488,8 @@ def choose_k(
 
     Each fit uses all rows. The silhouette is exact on up to ``sample_size`` rows (a
     uniform sample beyond that, since it costs O(n^2)). ``metric="inertia"`` picks the
-    elbow (the k farthest below the straight line between the first and last inertia).
+    elbow: the k farthest below the straight line joining the first and last points of
+    the normalised log-inertia curve (kneedle).
     Ties go to the smaller k. Values of k outside 2..n-1 (silhouette) or 1..n (inertia)
     are skipped with a warning.
 
