@@ -8,7 +8,7 @@ The fitting runs in Rust (rayon threads, GIL released); a fit is identical for a
 >>> km = crmkit.KMeans(n_clusters=2, random_state=0).fit(X)
 >>> sorted(km.cluster_centers_.round(2).tolist())
 [[0.05, 0.0], [10.05, 10.0]]
->>> km.labels_[0] == km.labels_[1] != km.labels_[2]
+>>> bool(km.labels_[0] == km.labels_[1] != km.labels_[2])
 True
 """
 
@@ -104,7 +104,7 @@ class KMeans:
     >>> labels = km.fit_predict(X)
     >>> int((labels[:100] == labels[0]).sum()), int((labels[100:] != labels[0]).sum())
     (100, 100)
-    >>> km.predict(np.array([[8.0, 8.0]]))[0] == labels[150]
+    >>> bool(km.predict(np.array([[8.0, 8.0]]))[0] == labels[150])
     True
     """
 
