@@ -148,36 +148,58 @@ def profile(
         as_of_lit = _as_of_literal(as_of, dtype)
         lf = lf.filter(d <= as_of_lit)
     t_us = _to_us(d, dtype)
-    base = lf.with_columns(
-        t_us.alias("_t"),
-        (d.dt.weekday() >= 6).alias("_weekend"),
-    )
+    if getattr(dtype, "time_zone", None) is None:
+        # 1970-01-01 was a Thursday: Saturday/Sunday are days 2 and 3 mod 7 (integer maths
+        # instead of a calendar conversion).
+        weekend = (pl.col("_t").floordiv(_DAY_US) % 7).is_in([2, 3])
+    else:
+        weekend = d.dt.weekday() >= 6  # weekends in local time
+    base = lf.with_columns(t_us.alias("_t"))
+    extra = [weekend.alias("_weekend")]
     if discount is not None:
-        base = base.with_columns((pl.col(discount).fill_null(0) > 0).alias("_disc"))
+        extra.append((pl.col(discount).fill_null(0) > 0).alias("_disc"))
 
     # Inter-purchase gaps need no sort: with a customer's order times t_0 <= ... <= t_m
     # (m gaps g_k = t_(k+1) - t_k), the mean gap is (t_m - t_0) / m and the least-squares
     # slope of g_k against k needs only sum(k * g_k) = m * t_m - (sum(t) - t_0), so
     # both come from plain group sums. Times are days since 2000-01-01 for precision.
-    base = base.with_columns(((pl.col("_t") - _EPOCH_US) / _DAY_US).alias("_d"))
+    extra.append(((pl.col("_t") - _EPOCH_US) / _DAY_US).alias("_d"))
+
+    # Favourite channel: with few channels, per-channel counts in the same group-by
+    # (one pass); otherwise a second group-by on (customer, channel).
+    channel_values: Optional[list[str]] = None
+    if channel is not None:
+        cdt = schema[channel]
+        if isinstance(cdt, pl.Enum):
+            channel_values = sorted(str(v) for v in cdt.categories.to_list())
+        elif cdt == pl.String or isinstance(cdt, pl.Categorical):
+            uniq = lf.select(pl.col(channel).cast(pl.String).unique().head(33)).collect()
+            vals = uniq.to_series().drop_nulls().to_list()
+            if len(vals) <= 32:
+                channel_values = sorted(vals)
+        if channel_values is not None and len(channel_values) > 32:
+            channel_values = None
+    base = base.with_columns(extra)
     aggs = [
         pl.col("_t").min().alias("_first"),
         pl.col("_t").max().alias("_last"),
         pl.len().cast(pl.Int64).alias("orders"),
-        pl.len().alias("_rows"),
         pl.col(amount).sum().cast(pl.Float64).alias("revenue"),
         pl.col("_d").sum().alias("_sum_d"),
-        pl.col("_d").min().alias("_min_d"),
-        pl.col("_d").max().alias("_max_d"),
         pl.col("_weekend").mean().alias("weekend_share"),
     ]
     if discount is not None:
         aggs.append(pl.col("_disc").mean().alias("discount_share"))
-    m = (pl.col("_rows") - 1).cast(pl.Float64)
+    if channel_values is not None:
+        ch = pl.col(channel).cast(pl.String) if not isinstance(schema[channel], pl.Enum) else pl.col(channel)
+        aggs += [(ch == v).sum().alias(f"_ch{i}") for i, v in enumerate(channel_values)]
+    m = (pl.col("orders") - 1).cast(pl.Float64)
+    min_d = (pl.col("_first") - _EPOCH_US) / _DAY_US
+    max_d = (pl.col("_last") - _EPOCH_US) / _DAY_US
     sx = m * (m - 1) / 2
     sxx = (m - 1) * m * (2 * m - 1) / 6
-    sg = pl.col("_max_d") - pl.col("_min_d")
-    sxg = m * pl.col("_max_d") - (pl.col("_sum_d") - pl.col("_min_d"))
+    sg = max_d - min_d
+    sxg = m * max_d - (pl.col("_sum_d") - min_d)
     per = (
         base.group_by(customer)
         .agg(aggs)
@@ -187,11 +209,21 @@ def profile(
         )
     )
 
-    if channel is not None:
+    if channel_values is not None:
+        counts = [pl.col(f"_ch{i}") for i in range(len(channel_values))]
+        top = pl.max_horizontal(counts)
+        fav_expr = pl.when(counts[0] == top).then(pl.lit(channel_values[0]))
+        for c, v in zip(counts[1:], channel_values[1:]):
+            fav_expr = fav_expr.when(c == top).then(pl.lit(v))
+        # Ties go to the alphabetically first channel; a customer without any channel
+        # value gets null.
+        per = per.with_columns(pl.when(top > 0).then(fav_expr).alias("favourite_channel"))
+    elif channel is not None:
         fav = (
             base.group_by(customer, channel)
             .agg(pl.len().alias("_n"))
             .with_columns(pl.col(channel).cast(pl.String).alias("_ch"))
+            .drop_nulls("_ch")
             .group_by(customer)
             .agg(pl.col("_ch").sort_by(["_n", "_ch"], descending=[True, False]).first().alias("favourite_channel"))
         )
