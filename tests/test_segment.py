@@ -779,3 +779,21 @@ def test_demo_step():
     assert set(out.tables) >= {"rfm", "rfm_summary", "profile", "clusters"}
     assert out.tables["rfm"].height == o["customer_id"].n_unique()
     assert any("RFM" in line for line in out.summary)
+
+
+def test_profile_many_channels_and_time_zones():
+    o = make_orders(3000, 200, seed=6)
+    rng = np.random.default_rng(0)
+    many = o.with_columns(pl.Series("channel", [f"shop{v:02d}" for v in rng.integers(0, 40, o.height)]))
+    p = crmkit.profile(many)  # more than 32 channels: the two-group-by path
+    as_of = many.to_pandas()["order_date"].max().normalize() + pd.Timedelta(days=1)
+    ref = pandas_profile(many.to_pandas(), as_of)
+    assert p["favourite_channel"].to_list() == ref["favourite_channel"].tolist()
+    # Enum channels (the generator's dtype) give the same favourites as strings.
+    enum = o.with_columns(pl.col("channel").cast(pl.Enum(["web", "store", "app"])))
+    assert crmkit.profile(enum)["favourite_channel"].to_list() == crmkit.profile(o)["favourite_channel"].to_list()
+    # Weekends are counted in local time for zoned datetimes.
+    tz = o.with_columns(pl.col("order_date").dt.replace_time_zone("Asia/Shanghai"))
+    local = tz.to_pandas()
+    share = (local["order_date"].dt.dayofweek >= 5).groupby(local["customer_id"]).mean()
+    np.testing.assert_allclose(crmkit.profile(tz)["weekend_share"].to_numpy(), share.to_numpy())
