@@ -56,8 +56,16 @@ where
     }
 }
 
+/// Panics on purpose inside `run_detached`: lets the test suite check that a Rust
+/// panic reaches Python as a CrmError and leaves the interpreter usable.
+#[pyfunction]
+fn _raise_internal_panic(py: Python<'_>) -> PyResult<()> {
+    run_detached(py, || -> crate::error::Result<()> { panic!("deliberate panic for the test suite") })
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
+    m.add_function(wrap_pyfunction!(_raise_internal_panic, m)?)?;
     m.add("CrmError", py.get_type::<CrmError>())?;
     m.add("SchemaError", py.get_type::<SchemaError>())?;
     m.add("TooLargeError", py.get_type::<TooLargeError>())?;

@@ -1,0 +1,74 @@
+"""The `crmkit` command line: demo, run on user files with column mappings, errors."""
+
+import subprocess
+import sys
+
+import polars as pl
+import pytest
+
+from crmkit import datasets
+from crmkit.cli import main
+
+
+def crmkit(*args):
+    return subprocess.run([sys.executable, "-m", "crmkit", *args], capture_output=True, text=True, timeout=600)
+
+
+def test_help_everywhere():
+    for args in ([], ["demo"], ["run"], ["generate"]):
+        r = crmkit(*args, "--help")
+        assert r.returncode == 0 and "usage: crmkit" in r.stdout
+
+
+def test_demo_writes_tables_and_a_summary(tmp_path):
+    r = crmkit("demo", "--out", str(tmp_path), "--customers", "300", "--seed", "3")
+    assert r.returncode == 0, r.stderr
+    assert "[validate]" in r.stdout and "orders:" in r.stdout
+    assert (tmp_path / "validate_overview.parquet").exists()
+    assert (tmp_path / "data" / "orders.parquet").exists()
+    # Nothing drawn for a terminal ends up in a log.
+    assert "\r" not in r.stderr
+
+
+def test_run_on_csv_files_with_mapped_columns(tmp_path):
+    w = datasets.generate(n_customers=200, seed=4)
+    orders = w.orders.rename({"customer_id": "cust_no", "order_date": "ts", "amount": "paid"}).drop("order_id")
+    orders.write_csv(tmp_path / "orders.csv")
+    out = tmp_path / "out"
+    r = crmkit(
+        "run",
+        "--orders", str(tmp_path / "orders.csv"),
+        "--col", "orders.customer_id=cust_no",
+        "--col", "orders.order_date=ts",
+        "--col", "orders.amount=paid",
+        "--out", str(out),
+    )
+    assert r.returncode == 0, r.stderr
+    overview = pl.read_parquet(out / "validate_overview.parquet")
+    assert overview.filter(pl.col("table") == "orders")["rows"].item() == w.orders.height
+
+
+def test_run_reports_a_missing_column_clearly(tmp_path):
+    w = datasets.generate(n_customers=20, seed=4)
+    w.orders.drop("amount").write_parquet(tmp_path / "orders.parquet")
+    r = crmkit("run", "--orders", str(tmp_path / "orders.parquet"), "--out", str(tmp_path / "o"))
+    assert r.returncode == 2
+    assert "amount" in r.stderr and "--col orders.amount=YOUR_COLUMN" in r.stderr
+
+
+@pytest.mark.parametrize(
+    "argv, text",
+    [
+        (["run", "--orders", "nope.csv", "--out", "x"], "file not found"),
+        (["run", "--orders", "x.xlsx", "--out", "x", "--col", "orders=bad"], "TABLE.COLUMN=YOUR_COLUMN"),
+    ],
+)
+def test_run_argument_errors(argv, text, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    assert text in capsys.readouterr().err
+
+
+def test_generate_writes_files(tmp_path):
+    assert main(["generate", "--customers", "30", "--out", str(tmp_path), "--format", "csv"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["customers.csv", "events.csv", "items.csv", "orders.csv"]
