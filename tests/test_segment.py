@@ -797,3 +797,14 @@ def test_profile_many_channels_and_time_zones():
     local = tz.to_pandas()
     share = (local["order_date"].dt.dayofweek >= 5).groupby(local["customer_id"]).mean()
     np.testing.assert_allclose(crmkit.profile(tz)["weekend_share"].to_numpy(), share.to_numpy())
+
+
+def test_demo_step_on_a_generated_world():
+    from crmkit._pipeline import Context
+    from crmkit.segment import demo_step
+
+    world = crmkit.datasets.generate(n_customers=500, seed=2)
+    out = demo_step(Context(orders=world.orders, customers=world.customers, items=world.items, events=world.events))
+    prof = out.tables["profile"]
+    assert prof.height == world.orders["customer_id"].n_unique()
+    assert {"favourite_category", "sessions", "tags"} <= set(prof.columns)

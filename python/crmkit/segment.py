@@ -759,7 +759,13 @@ def demo_step(ctx: Any) -> Any:
 
     scores = rfm(ctx.orders, order="order_id" if "order_id" in ctx.orders.columns else None, as_of=ctx.as_of)
     summary = rfm_summary(scores)
-    prof = tags(profile(ctx.orders, customers=ctx.customers, items=ctx.items, events=ctx.events, as_of=ctx.as_of))
+    cust_col = scores.columns[0]
+    # The customers table joins only when it is keyed by customer id (a raw record
+    # table awaiting identity resolution is not).
+    customers = ctx.customers if ctx.customers is not None and cust_col in ctx.customers.columns else None
+    events = ctx.events if ctx.events is not None and cust_col in ctx.events.columns else None
+    items = ctx.items if ctx.items is not None and "order_id" in ctx.orders.columns else None
+    prof = tags(profile(ctx.orders, customers=customers, items=items, events=events, as_of=ctx.as_of))
     seg = segment_customers(ctx.orders, as_of=ctx.as_of, random_state=0)
     top = summary.head(3).rows(named=True)
     tag_counts = (
