@@ -35,5 +35,32 @@ __all__ += [
 ]
 
 # --- customer lifetime value ---
+from crmkit import clv  # noqa: E402
+
+__all__ += ["clv"]
 
 # --- behaviour and baskets ---
+from crmkit import basket, behaviour
+from crmkit.behaviour import (
+    cohort_matrix,
+    cohorts,
+    funnel,
+    funnel_levels,
+    next_steps,
+    paths,
+    pipeline_funnel,
+    transitions,
+)
+
+__all__ += [
+    "basket",
+    "behaviour",
+    "funnel",
+    "funnel_levels",
+    "pipeline_funnel",
+    "paths",
+    "transitions",
+    "next_steps",
+    "cohorts",
+    "cohort_matrix",
+]

@@ -1,9 +1,8 @@
 # Type stubs for crmkit's compiled module. Each domain keeps its own section.
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import numpy.typing as npt
-
 import polars as pl
 
 __version__: str
@@ -45,7 +44,79 @@ def generate_world(
 
 # --- customer lifetime value ---
 
+def clv_fit(
+    model: str,
+    x: npt.NDArray[np.float64],
+    a: npt.NDArray[np.float64],
+    b: npt.NDArray[np.float64],
+    w: npt.NDArray[np.float64],
+    penalizer: float,
+    divisor: float,
+    initial: Optional[list[float]] = None,
+    max_iter: int = 500,
+) -> dict: ...
+def clv_predict(
+    model: str,
+    target: str,
+    params: list[float],
+    t: npt.NDArray[np.float64],
+    x: npt.NDArray[np.float64],
+    tx: npt.NDArray[np.float64],
+    t_big: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]: ...
+def clv_value(
+    model: str,
+    params: list[float],
+    months: int,
+    factor: float,
+    discount_rate: float,
+    x: npt.NDArray[np.float64],
+    tx: npt.NDArray[np.float64],
+    t_big: npt.NDArray[np.float64],
+    spend: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]: ...
+def clv_period_summary(
+    customer: npt.NDArray[np.int64],
+    period: npt.NDArray[np.int64],
+    amount: npt.NDArray[np.float64],
+) -> Optional[dict]: ...
+
 # --- behaviour and baskets ---
+
+BASKET_METRICS: list[str]
+
+def basket_fpgrowth(
+    basket: npt.NDArray[np.uint32],
+    item: npt.NDArray[np.uint32],
+    n_slots: int,
+    n_items: int,
+    min_support: float,
+    max_len: int,
+    max_itemsets: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32], npt.NDArray[np.uint64], int]: ...
+def basket_min_count(min_support: float, n_baskets: int) -> int: ...
+def basket_rules(
+    offsets: npt.NDArray[np.int64],
+    items: npt.NDArray[np.uint32],
+    support: npt.NDArray[np.float64],
+    metric: str,
+    min_threshold: float,
+    max_rules: int,
+) -> tuple[
+    npt.NDArray[np.int64],
+    npt.NDArray[np.uint32],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.uint32],
+    list[npt.NDArray[np.float64]],
+]: ...
+def behaviour_funnel(
+    offsets: npt.NDArray[np.int64],
+    ts: npt.NDArray[np.int64],
+    step: npt.NDArray[np.uint32],
+    n_steps: int,
+    window: int,
+    mode: str,
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]: ...
 
 # --- segmentation ---
 

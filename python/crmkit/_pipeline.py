@@ -56,13 +56,28 @@ def _validate_step(ctx: Context) -> StepOutput:
     return StepOutput({"overview": overview}, lines)
 
 
+def domain_step(module: str) -> Callable[[Context], StepOutput]:
+    """The `demo_step` of a crmkit module, imported only when the step runs."""
+
+    def run(ctx: Context) -> StepOutput:
+        import importlib
+
+        return importlib.import_module(f"crmkit.{module}").demo_step(ctx)
+
+    run.__name__ = f"{module}_demo_step"
+    return run
+
+
 STEPS: list[Step] = [
     Step("validate", ("orders",), _validate_step),
     # --- cleaning and identity resolution ---
     # --- segmentation ---
-    Step("segment", ("orders",), lambda ctx: __import__("crmkit.segment", fromlist=["demo_step"]).demo_step(ctx)),
+    Step("segment", ("orders",), domain_step("segment")),
     # --- customer lifetime value ---
+    Step("lifetime_value", ("orders",), domain_step("clv")),
     # --- behaviour and baskets ---
+    Step("behaviour", ("orders",), domain_step("behaviour")),
+    Step("basket", ("items",), domain_step("basket")),
 ]
 
 

@@ -51,11 +51,29 @@ fn i64s(name: &str, values: Vec<i64>) -> Column {
     Int64Chunked::from_vec(name.into(), values).into_series().into_column()
 }
 
+/// A string column drawn from a small vocabulary: gathering from a dictionary array shares
+/// its bytes instead of copying a string per row.
+fn vocab_column<'a>(name: &str, vocab: &[&str], values: impl Iterator<Item = &'a str>) -> Result<Column> {
+    let dict = StringChunked::from_iter_values(name.into(), vocab.iter().copied());
+    let codes: Vec<IdxSize> =
+        values.map(|v| vocab.iter().position(|&x| x == v).unwrap_or(vocab.len()) as IdxSize).collect();
+    Ok(dict.take(&IdxCa::from_vec(name.into(), codes))?.into_series().into_column())
+}
+
+type ColumnJob<'a> = Box<dyn Fn() -> Result<Column> + Send + Sync + 'a>;
+
+/// Builds a frame's columns in parallel; each job gathers one column.
+fn frame(height: usize, jobs: Vec<ColumnJob<'_>>) -> Result<DataFrame> {
+    let columns = jobs.par_iter().map(|job| job()).collect::<Result<Vec<_>>>()?;
+    Ok(DataFrame::new(height, columns)?)
+}
+
 /// A permutation sorting by (time, generation index): deterministic, ties kept in order.
+/// Sorting contiguous (time, index) pairs avoids a random memory access per comparison.
 fn time_order(times: &[i64]) -> Vec<usize> {
-    let mut idx: Vec<usize> = (0..times.len()).collect();
-    idx.par_sort_unstable_by_key(|&i| (times[i], i));
-    idx
+    let mut keyed: Vec<(i64, u32)> = times.iter().enumerate().map(|(i, &t)| (t, i as u32)).collect();
+    keyed.par_sort_unstable();
+    keyed.into_iter().map(|(_, i)| i as usize).collect()
 }
 
 pub fn generate(params: &WorldParams) -> Result<World> {
@@ -71,98 +89,134 @@ fn build_frames(params: &WorldParams, mut w: WorldColumns, catalog: &Catalog) ->
     for i in (1..n_rec).rev() {
         perm.swap(i, rng.below(i + 1));
     }
-    let record_ids: Vec<i64> = (1..=n_rec as i64).collect();
-    let customers = DataFrame::new(
-        n_rec,
-        vec![
-            i64s("record_id", record_ids.clone()),
-            strs("source", perm.iter().map(|&i| w.rec_source[i])),
-            strings("name", perm.iter().map(|&i| w.rec_name[i].as_deref())),
-            strings("phone", perm.iter().map(|&i| w.rec_phone[i].as_deref())),
-            strings("email", perm.iter().map(|&i| w.rec_email[i].as_deref())),
-            strings("birth_date", perm.iter().map(|&i| w.rec_birth[i].as_deref())),
-            strings("gender", perm.iter().map(|&i| w.rec_gender[i])),
-            strings("city", perm.iter().map(|&i| w.rec_city[i].as_deref())),
-            strings("address", perm.iter().map(|&i| w.rec_address[i].as_deref())),
-            date("signup_date", perm.iter().map(|&i| w.rec_signup_day[i]).collect())?,
-        ],
-    )?;
-    let truth_records = DataFrame::new(
-        n_rec,
-        vec![
-            i64s("record_id", record_ids),
-            i64s("customer_id", perm.iter().map(|&i| w.rec_customer[i]).collect()),
-        ],
-    )?;
+    let w = &mut w;
+    let (customers, truth_records) = {
+        let (w, perm) = (&*w, &perm);
+        let customers = frame(
+            n_rec,
+            vec![
+                Box::new(|| Ok(i64s("record_id", (1..=n_rec as i64).collect()))),
+                Box::new(|| vocab_column("source", vocab::SOURCES, perm.iter().map(|&i| w.rec_source[i]))),
+                Box::new(|| Ok(strings("name", perm.iter().map(|&i| w.rec_name[i].as_deref())))),
+                Box::new(|| Ok(strings("phone", perm.iter().map(|&i| w.rec_phone[i].as_deref())))),
+                Box::new(|| Ok(strings("email", perm.iter().map(|&i| w.rec_email[i].as_deref())))),
+                Box::new(|| Ok(strings("birth_date", perm.iter().map(|&i| w.rec_birth[i].as_deref())))),
+                Box::new(|| Ok(strings("gender", perm.iter().map(|&i| w.rec_gender[i])))),
+                Box::new(|| Ok(strings("city", perm.iter().map(|&i| w.rec_city[i].as_deref())))),
+                Box::new(|| Ok(strings("address", perm.iter().map(|&i| w.rec_address[i].as_deref())))),
+                Box::new(|| date("signup_date", perm.iter().map(|&i| w.rec_signup_day[i]).collect())),
+            ],
+        )?;
+        let truth_records = DataFrame::new(
+            n_rec,
+            vec![
+                i64s("record_id", (1..=n_rec as i64).collect()),
+                i64s("customer_id", perm.iter().map(|&i| w.rec_customer[i]).collect()),
+            ],
+        )?;
+        (customers, truth_records)
+    };
     drop(perm);
 
     // Orders sorted by time; order ids follow that order.
     let n_ord = w.ord_us.len();
     let order_perm = time_order(&w.ord_us);
-    let mut new_order_id = vec![0i64; n_ord];
-    for (rank, &old) in order_perm.iter().enumerate() {
-        new_order_id[old] = rank as i64 + 1;
-    }
-    let orders = DataFrame::new(
-        n_ord,
-        vec![
-            i64s("order_id", (1..=n_ord as i64).collect()),
-            i64s("customer_id", order_perm.iter().map(|&i| w.ord_customer[i]).collect()),
-            datetime_us("order_date", order_perm.iter().map(|&i| w.ord_us[i]).collect())?,
-            f64s("amount", order_perm.iter().map(|&i| w.ord_amount[i]).collect()),
-            strs("channel", order_perm.iter().map(|&i| w.ord_channel[i])),
-            f64s("discount", order_perm.iter().map(|&i| w.ord_discount[i]).collect()),
-        ],
-    )?;
-    drop(order_perm);
+    let orders = {
+        let (w, perm) = (&*w, &order_perm);
+        frame(
+            n_ord,
+            vec![
+                Box::new(|| Ok(i64s("order_id", (1..=n_ord as i64).collect()))),
+                Box::new(|| Ok(i64s("customer_id", perm.iter().map(|&i| w.ord_customer[i]).collect()))),
+                Box::new(|| datetime_us("order_date", perm.iter().map(|&i| w.ord_us[i]).collect())),
+                Box::new(|| Ok(f64s("amount", perm.iter().map(|&i| w.ord_amount[i]).collect()))),
+                Box::new(|| vocab_column("channel", vocab::CHANNELS, perm.iter().map(|&i| w.ord_channel[i]))),
+                Box::new(|| Ok(f64s("discount", perm.iter().map(|&i| w.ord_discount[i]).collect()))),
+            ],
+        )?
+    };
 
-    // Order lines grouped by their (new) order id, lines in generation order.
+    // Order lines grouped by their (new) order id, lines in generation order. Lines of
+    // one order are contiguous and in old-order sequence, so no sort is needed.
     let n_items = w.item_order.len();
-    let item_oid: Vec<i64> = w.item_order.iter().map(|&o| new_order_id[o as usize]).collect();
-    let mut item_perm: Vec<usize> = (0..n_items).collect();
-    item_perm.par_sort_unstable_by_key(|&i| (item_oid[i], i));
-    let items = DataFrame::new(
-        n_items,
-        vec![
-            i64s("order_id", item_perm.iter().map(|&i| item_oid[i]).collect()),
-            strs("product", item_perm.iter().map(|&i| catalog.names[w.item_product[i] as usize].as_str())),
-            strs(
-                "category",
-                item_perm.iter().map(|&i| vocab::CATEGORIES[catalog.category[w.item_product[i] as usize]].0),
-            ),
-            Int32Chunked::from_vec("quantity".into(), item_perm.iter().map(|&i| w.item_quantity[i]).collect())
-                .into_series()
-                .into_column(),
-            f64s("price", item_perm.iter().map(|&i| w.item_price[i]).collect()),
-        ],
-    )?;
-    drop((item_perm, item_oid, new_order_id));
+    let mut line_start = vec![0usize; n_ord + 1];
+    for &o in &w.item_order {
+        line_start[o as usize + 1] += 1;
+    }
+    for i in 0..n_ord {
+        line_start[i + 1] += line_start[i];
+    }
+    let mut item_perm: Vec<usize> = Vec::with_capacity(n_items);
+    let mut item_oid: Vec<i64> = Vec::with_capacity(n_items);
+    for (rank, &old) in order_perm.iter().enumerate() {
+        for line in line_start[old]..line_start[old + 1] {
+            item_perm.push(line);
+            item_oid.push(rank as i64 + 1);
+        }
+    }
+    drop((order_perm, line_start));
+    let items = {
+        let (w, perm) = (&*w, &item_perm);
+        let product_names: Vec<&str> = catalog.names.iter().map(|s| s.as_str()).collect();
+        let category_of: Vec<u32> = catalog.category.iter().map(|&c| c as u32).collect();
+        let category_names: Vec<&str> = vocab::CATEGORIES.iter().map(|c| c.0).collect();
+        let gather = |name: &str, dict: &[&str], codes: Vec<IdxSize>| -> Result<Column> {
+            let dict = StringChunked::from_iter_values(name.into(), dict.iter().copied());
+            Ok(dict.take(&IdxCa::from_vec(name.into(), codes))?.into_series().into_column())
+        };
+        let order_id = i64s("order_id", item_oid);
+        frame(
+            n_items,
+            vec![
+                Box::new(|| Ok(order_id.clone())),
+                Box::new(|| {
+                    gather("product", &product_names, perm.iter().map(|&i| w.item_product[i] as IdxSize).collect())
+                }),
+                Box::new(|| {
+                    let codes = perm.iter().map(|&i| category_of[w.item_product[i] as usize] as IdxSize).collect();
+                    gather("category", &category_names, codes)
+                }),
+                Box::new(|| {
+                    Ok(Int32Chunked::from_vec("quantity".into(), perm.iter().map(|&i| w.item_quantity[i]).collect())
+                        .into_series()
+                        .into_column())
+                }),
+                Box::new(|| Ok(f64s("price", perm.iter().map(|&i| w.item_price[i]).collect()))),
+            ],
+        )?
+    };
+    drop(item_perm);
 
     // Events sorted by time; sessions numbered by when they start.
     let n_ev = w.ev_us.len();
     let ev_perm = time_order(&w.ev_us);
-    let mut session_id = vec![0i64; w.n_sessions as usize];
-    let mut next = 0i64;
-    let ev_session: Vec<i64> = ev_perm
-        .iter()
-        .map(|&i| {
-            let s = w.ev_session[i] as usize;
-            if session_id[s] == 0 {
-                next += 1;
-                session_id[s] = next;
-            }
-            session_id[s]
-        })
-        .collect();
-    let events = DataFrame::new(
-        n_ev,
-        vec![
-            i64s("customer_id", ev_perm.iter().map(|&i| w.ev_customer[i]).collect()),
-            i64s("session_id", ev_session),
-            strs("event", ev_perm.iter().map(|&i| w.ev_event[i])),
-            datetime_us("timestamp", ev_perm.iter().map(|&i| w.ev_us[i]).collect())?,
-        ],
-    )?;
+    let events = {
+        let (w, perm) = (&*w, &ev_perm);
+        frame(
+            n_ev,
+            vec![
+                Box::new(|| Ok(i64s("customer_id", perm.iter().map(|&i| w.ev_customer[i]).collect()))),
+                Box::new(|| {
+                    let mut session_id = vec![0i64; w.n_sessions as usize];
+                    let mut next = 0i64;
+                    let ids = perm
+                        .iter()
+                        .map(|&i| {
+                            let s = w.ev_session[i] as usize;
+                            if session_id[s] == 0 {
+                                next += 1;
+                                session_id[s] = next;
+                            }
+                            session_id[s]
+                        })
+                        .collect();
+                    Ok(i64s("session_id", ids))
+                }),
+                Box::new(|| vocab_column("event", vocab::FUNNEL_EVENTS, perm.iter().map(|&i| w.ev_event[i]))),
+                Box::new(|| datetime_us("timestamp", perm.iter().map(|&i| w.ev_us[i]).collect())),
+            ],
+        )?
+    };
     drop(ev_perm);
 
     let n_cust = w.cust_id.len();
@@ -203,19 +257,4 @@ fn build_frames(params: &WorldParams, mut w: WorldColumns, catalog: &Catalog) ->
         .map(|(b, &p)| (b.iter().map(|&i| catalog.names[i].clone()).collect(), p))
         .collect();
     Ok(World { customers, orders, items, events, truth_records, truth_customers, bundles })
-}
-
-#[cfg(test)]
-mod timing {
-    #[test]
-    #[ignore]
-    fn phases() {
-        let p = super::WorldParams { n_customers: 1_000_000, seed: 7, ..Default::default() };
-        let t = std::time::Instant::now();
-        let (w, cat) = super::world::generate(&p).unwrap();
-        eprintln!("simulate+merge {:?}", t.elapsed());
-        let t = std::time::Instant::now();
-        let _ = super::build_frames(&p, w, &cat).unwrap();
-        eprintln!("frames {:?}", t.elapsed());
-    }
 }
