@@ -808,3 +808,34 @@ def test_demo_step_on_a_generated_world():
     prof = out.tables["profile"]
     assert prof.height == world.orders["customer_id"].n_unique()
     assert {"favourite_category", "sessions", "tags"} <= set(prof.columns)
+
+
+def test_lazy_input_with_returns_as_of_and_bad_rows_equals_eager():
+    o = make_orders(6000, 700, seed=12, negative_share=0.1).with_columns(
+        pl.when(pl.col("order_id") % 97 == 0).then(None).otherwise(pl.col("order_date")).alias("order_date"),
+    )
+    as_of = datetime(2023, 11, 1)
+    for returns in ("net", "exclude", "keep"):
+        with pytest.warns(UserWarning) as eager_w:
+            a = crmkit.rfm(o, as_of=as_of, returns=returns, order="order_id")
+        with pytest.warns(UserWarning) as lazy_w:
+            b = crmkit.rfm(o.lazy(), as_of=as_of, returns=returns, order="order_id")
+        assert same_rfm(a, b)
+        assert [str(w.message) for w in eager_w] == [str(w.message) for w in lazy_w]
+        # Reference: pandas on the rows that remain, returns treated as documented.
+        pdf = o.filter(pl.col("order_date").is_not_null() & (pl.col("order_date") <= as_of)).to_pandas()
+        if returns == "exclude":
+            pdf = pdf[pdf["amount"] >= 0]
+        g = pdf.groupby("customer_id")
+        if returns == "net":
+            buys = pdf[pdf["amount"] >= 0].groupby("customer_id")
+            ref = pd.DataFrame({"last": buys["order_date"].max(), "frequency": buys["order_id"].nunique(),
+                                "monetary": g["amount"].sum()}).dropna(subset=["last"])
+        else:
+            ref = pd.DataFrame({"last": g["order_date"].max(), "frequency": g["order_id"].nunique(),
+                                "monetary": g["amount"].sum()})
+        ref["recency_days"] = (pd.Timestamp(as_of) - ref["last"]).dt.days
+        assert a["customer_id"].to_list() == ref.index.tolist()
+        assert a["recency_days"].to_list() == ref["recency_days"].astype(int).tolist()
+        assert a["frequency"].to_list() == ref["frequency"].astype(int).tolist()
+        np.testing.assert_allclose(a["monetary"].to_numpy(), ref["monetary"].to_numpy(), rtol=1e-12)

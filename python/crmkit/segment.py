@@ -393,55 +393,51 @@ def rfm(
 
     seg_expr = _segment_expr(segments, levels) if segments is not None else None
 
-    # Nulls in keys are errors, nulls in dates/amounts are dropped and reported.
+    # One pass over the input gathers every count the checks need (nulls in keys and
+    # values, NaN amounts, rows after as_of, returns), so a LazyFrame is read once here
+    # and once by the aggregation.
+    d, a = pl.col(date), pl.col(amount)
     key_cols = [customer] + ([order] if order is not None else [])
-    nulls = _null_counts(lf, key_cols + [date, amount], eager)
+    as_of_lit = _as_of_literal(as_of, dtype) if as_of is not None else None
+    float_amount = schema[amount].is_float()
+    valid = d.is_not_null() & a.is_not_null()
+    if float_amount:
+        valid = valid & ~a.is_nan()
+    in_window = valid if as_of_lit is None else valid & (d <= as_of_lit)
+    stats_exprs = [pl.col(c).null_count().alias(f"null:{c}") for c in dict.fromkeys(key_cols + [date, amount])]
+    stats_exprs.append((a.is_nan().sum() if float_amount else pl.lit(0)).alias("nan"))
+    if as_of_lit is not None:
+        stats_exprs.append((valid & (d > as_of_lit)).sum().alias("future"))
+    stats_exprs.append((in_window & (a < 0)).sum().alias("returns"))
+    stats = (eager.select(stats_exprs) if eager is not None
+             else lf.select(stats_exprs).collect(engine="streaming")).row(0, named=True)
     for c in key_cols:
-        if nulls[c]:
+        if stats[f"null:{c}"]:
             raise SchemaError(
-                f"{_FUNC}: column '{c}' in 'orders' holds {nulls[c]} null value(s); a key "
+                f"{_FUNC}: column '{c}' in 'orders' holds {stats[f'null:{c}']} null value(s); a key "
                 f"column must be complete. Drop or fill them first (orders.drop_nulls('{c}'))."
             )
-    d, a = pl.col(date), pl.col(amount)
-    if amount in schema and schema[amount].is_float():
-        # NaN amounts are as unusable as nulls.
-        nan_amount = (lf.select(a.is_nan().sum()).collect(engine="streaming").item() if eager is None
-                      else eager.select(a.is_nan().sum()).item())
-    else:
-        nan_amount = 0
-    n_bad = nulls[date] + nulls[amount] + nan_amount
-    if n_bad:
+    n_null_date, n_null_amount, nan_amount = stats[f"null:{date}"], stats[f"null:{amount}"], stats["nan"]
+    if n_null_date + n_null_amount + nan_amount:
         _warn(
-            f"{_FUNC}: dropped rows with a null '{date}' ({nulls[date]}), a null '{amount}' "
-            f"({nulls[amount]}) or a NaN '{amount}' ({nan_amount}) before computing RFM"
+            f"{_FUNC}: dropped rows with a null '{date}' ({n_null_date}), a null '{amount}' "
+            f"({n_null_amount}) or a NaN '{amount}' ({nan_amount}) before computing RFM"
         )
-        keep = d.is_not_null() & a.is_not_null()
-        if nan_amount:
-            keep = keep & ~a.is_nan()
-        lf = lf.filter(keep)
-
-    as_of_lit = _as_of_literal(as_of, dtype) if as_of is not None else None
-    if as_of_lit is not None:
-        n_future = (
-            lf.select((d > as_of_lit).sum()).collect(engine="streaming").item()
-        )
-        if n_future:
-            _warn(f"{_FUNC}: ignored {n_future} row(s) dated after as_of={as_of}")
-            lf = lf.filter(d <= as_of_lit)
+    n_future = stats.get("future", 0)
+    if n_future:
+        _warn(f"{_FUNC}: ignored {n_future} row(s) dated after as_of={as_of}")
+    if n_null_date + n_null_amount + nan_amount + n_future:
+        lf = lf.filter(in_window)
 
     purchase = a >= 0
-    if returns == "exclude":
-        n_ret = lf.select((a < 0).sum()).collect(engine="streaming").item()
-        if n_ret:
-            _warn(f"{_FUNC}: dropped {n_ret} return row(s) ('{amount}' < 0) as returns='exclude'")
-            lf = lf.filter(purchase)
+    n_ret = stats["returns"]
+    if returns == "exclude" and n_ret:
+        _warn(f"{_FUNC}: dropped {n_ret} return row(s) ('{amount}' < 0) as returns='exclude'")
+        lf = lf.filter(purchase)
 
     extra_aggs = []
-    net = returns == "net"
-    if net and eager is not None:
-        # Without any return row, "net" is the plain computation (a cheap check in memory).
-        min_amount = eager.select(a.min()).item()
-        net = min_amount is not None and min_amount < 0
+    # Without any return row, "net" is the plain computation.
+    net = returns == "net" and n_ret > 0
     if net:
         # Masks computed once, column-wise, before grouping (fast and streamable).
         lf = lf.with_columns(
