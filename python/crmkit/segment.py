@@ -218,18 +218,26 @@ def _qcut_rank_edges(n: int, bins: int) -> list[float]:
     return [float(e) for e in edges[1:-1]]
 
 
-def _score_by_rank(values: np.ndarray, bins: int, *, higher_is_better: bool) -> np.ndarray:
-    """Quantile bin of rank(method="first") in the given order, 1..bins (int32)."""
-    n = len(values)
-    if n == 1:
+def _rank_score_expr(col: str, n: int, bins: int, *, higher_is_better: bool, ranked: bool = False) -> pl.Expr:
+    """Quantile bin of rank(method="first") of `col` (n rows, in frame order), 1..bins.
+
+    polars' "ordinal" rank breaks ties by position, as pandas' "first"; a rank falls in
+    bin 1 + (number of qcut edges strictly below it), pandas' right-closed bins.
+    ``ranked``: `col` already holds the ranks.
+    """
+    if n == 1 or bins == 1:
         # One customer: no ranking is possible; it sits in the middle bin.
-        return np.full(1, (bins + 1) // 2, dtype=np.int32)
-    # Stable argsort = ranks with ties broken by position, as rank(method="first").
-    order = np.argsort(values, kind="stable")
-    rank = np.empty(n, dtype=np.float64)
-    rank[order] = np.arange(1, n + 1, dtype=np.float64)
-    score = np.searchsorted(np.asarray(_qcut_rank_edges(n, bins)), rank, side="left").astype(np.int32) + 1
-    return score if higher_is_better else (bins + 1 - score).astype(np.int32)
+        return pl.lit((bins + 1) // 2, dtype=pl.Int32)
+    rank = pl.col(col) if ranked else pl.col(col).rank("ordinal")
+    score = pl.sum_horizontal([(rank > e) for e in _qcut_rank_edges(n, bins)]).cast(pl.Int32) + 1
+    return score if higher_is_better else (bins + 1 - score)
+
+
+def _score_by_rank(values: np.ndarray, bins: int, *, higher_is_better: bool) -> np.ndarray:
+    """`_rank_score_expr` on an array (int32)."""
+    frame = pl.DataFrame({"v": values})
+    return frame.select(_rank_score_expr("v", len(values), bins, higher_is_better=higher_is_better)
+                        .cast(pl.Int32).alias("s")).to_series().to_numpy()
 
 
 def _check_cuts(cuts: Sequence[float], metric: str) -> np.ndarray:
@@ -241,10 +249,12 @@ def _check_cuts(cuts: Sequence[float], metric: str) -> np.ndarray:
     return arr
 
 
-def _score_by_cuts(values: np.ndarray, cuts: np.ndarray, *, higher_is_better: bool) -> np.ndarray:
+def _cut_score_expr(col: str, cuts: np.ndarray, *, higher_is_better: bool) -> pl.Expr:
     """Bins (-inf, c1], (c1, c2], ..., (c_last, inf) numbered 1..len(cuts)+1."""
-    score = np.searchsorted(cuts, values, side="left").astype(np.int32) + 1
-    return score if higher_is_better else (len(cuts) + 2 - score).astype(np.int32)
+    if len(cuts) == 0:
+        return pl.lit(1, dtype=pl.Int32)
+    score = pl.sum_horizontal([(pl.col(col) > float(c)) for c in cuts]).cast(pl.Int32) + 1
+    return score if higher_is_better else (len(cuts) + 2 - score)
 
 
 # --------------------------------------------------------------------------------------
@@ -499,24 +509,31 @@ def rfm(
         agg = agg.with_columns(pl.col("monetary") / pl.col("frequency"))
     n = agg.height
     agg = agg.with_columns(_days_between(as_of_lit, pl.col("_last"), dtype).alias("recency_days"))
-    rec = agg["recency_days"].to_numpy()
-    frq = agg["frequency"].to_numpy()
-    mon = agg["monetary"].to_numpy()
     if cuts is None:
-        r_s = _score_by_rank(rec, bins, higher_is_better=False)
-        f_s = _score_by_rank(frq, bins, higher_is_better=True)
-        m_s = _score_by_rank(mon, bins, higher_is_better=True)
+        # Ranks once (in parallel), then the bin comparisons on them.
+        agg = agg.with_columns(
+            pl.col("recency_days").rank("ordinal").alias("_rr"),
+            pl.col("frequency").rank("ordinal").alias("_rf"),
+            pl.col("monetary").rank("ordinal").alias("_rm"),
+        )
+        score_exprs = [
+            _rank_score_expr("_rr", n, bins, higher_is_better=False, ranked=True),
+            _rank_score_expr("_rf", n, bins, higher_is_better=True, ranked=True),
+            _rank_score_expr("_rm", n, bins, higher_is_better=True, ranked=True),
+        ]
         lv = (bins, bins, bins)
     else:
-        r_s = _score_by_cuts(rec, cuts["recency"], higher_is_better=False)
-        f_s = _score_by_cuts(frq, cuts["frequency"], higher_is_better=True)
-        m_s = _score_by_cuts(mon, cuts["monetary"], higher_is_better=True)
+        score_exprs = [
+            _cut_score_expr("recency_days", cuts["recency"], higher_is_better=False),
+            _cut_score_expr("frequency", cuts["frequency"], higher_is_better=True),
+            _cut_score_expr("monetary", cuts["monetary"], higher_is_better=True),
+        ]
         lv = (len(cuts["recency"]) + 1, len(cuts["frequency"]) + 1, len(cuts["monetary"]) + 1)
     sep = "-" if max(lv) > 9 else ""
     out = agg.with_columns(
-        pl.Series("r_score", r_s, dtype=pl.Int32),
-        pl.Series("f_score", f_s, dtype=pl.Int32),
-        pl.Series("m_score", m_s, dtype=pl.Int32),
+        score_exprs[0].cast(pl.Int32).alias("r_score"),
+        score_exprs[1].cast(pl.Int32).alias("f_score"),
+        score_exprs[2].cast(pl.Int32).alias("m_score"),
     )
     # rfm_score and table segments through a lookup over every score combination
     # (a gather instead of string building and a when-chain per customer).
@@ -530,7 +547,9 @@ def rfm(
         table_based = seg_expr is not None and not isinstance(segments, Mapping)
         if table_based:
             combos = combos.with_columns(seg_expr.alias("segment"))
-        code = pl.Series(((r_s.astype(np.int64) - 1) * lv[1] + (f_s - 1)) * lv[2] + (m_s - 1))
+        code = out.select(
+            ((pl.col("r_score").cast(pl.Int64) - 1) * lv[1] + (pl.col("f_score") - 1)) * lv[2] + (pl.col("m_score") - 1)
+        ).to_series()
         out = out.with_columns(combos["rfm_score"].gather(code))
         if table_based:
             out = out.with_columns(combos["segment"].gather(code))
