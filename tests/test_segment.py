@@ -839,3 +839,69 @@ def test_lazy_input_with_returns_as_of_and_bad_rows_equals_eager():
         assert a["recency_days"].to_list() == ref["recency_days"].astype(int).tolist()
         assert a["frequency"].to_list() == ref["frequency"].astype(int).tolist()
         np.testing.assert_allclose(a["monetary"].to_numpy(), ref["monetary"].to_numpy(), rtol=1e-12)
+
+
+def test_profile_returns_net_exclude_keep():
+    o = make_orders(4000, 400, seed=21, negative_share=0.15)
+    # One customer with returns only.
+    extra = pl.DataFrame({"order_id": [10**6], "customer_id": [10**5], "order_date": [datetime(2023, 6, 1)],
+                          "amount": [-12.5], "channel": ["web"], "discount": [0.0]}).cast(o.schema)
+    o = pl.concat([o, extra])
+    pdf = o.to_pandas()
+    as_of = pdf["order_date"].max().normalize() + pd.Timedelta(days=1)
+    buys = pdf[pdf["amount"] >= 0]
+    n_only = len(set(pdf.loc[pdf["amount"] < 0, "customer_id"]) - set(buys["customer_id"]))
+    assert n_only >= 1
+    with pytest.warns(UserWarning, match=f"left out {n_only} customer"):
+        net = crmkit.profile(o)
+    ref = pandas_profile(buys, as_of).set_index("customer_id")
+    ret = pdf[pdf["amount"] < 0].groupby("customer_id")["amount"].agg(["size", "sum"])
+    ref["returns"] = ret["size"].reindex(ref.index).fillna(0).astype(int)
+    ref["returned_amount"] = -ret["sum"].reindex(ref.index).fillna(0.0)
+    ref["revenue"] = pdf.groupby("customer_id")["amount"].sum().reindex(ref.index)
+    assert net["customer_id"].to_list() == ref.index.tolist()
+    for c in ["orders", "returns", "tenure_days", "recency_days", "favourite_channel"]:
+        assert net[c].to_list() == ref[c].tolist(), c
+    for c in ["revenue", "returned_amount", "mean_interpurchase_days", "interpurchase_trend_days", "weekend_share"]:
+        np.testing.assert_allclose(net[c].to_numpy().astype(float), ref[c].to_numpy().astype(float), rtol=1e-9, atol=1e-9, err_msg=c)
+    np.testing.assert_allclose(net["avg_order_value"].to_numpy(), (ref["revenue"] / ref["orders"]).to_numpy(), rtol=1e-12)
+    with pytest.warns(UserWarning, match=f"left out {n_only} customer"):
+        lazy = crmkit.profile(o.lazy())
+    assert lazy.select("customer_id", "orders", "returns").equals(net.select("customer_id", "orders", "returns"))
+    # A customers table keeps the returns-only customer with orders 0 and negative revenue.
+    cust = pl.DataFrame({"customer_id": o["customer_id"].unique().sort()})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        listed = crmkit.profile(o, customers=cust)
+    row = listed.filter(pl.col("customer_id") == 10**5).row(0, named=True)
+    assert (row["orders"], row["returns"], row["returned_amount"], row["revenue"]) == (0, 1, 12.5, -12.5)
+    # exclude: pandas on purchases only; keep: every row an order.
+    with pytest.warns(UserWarning, match=r"dropped \d+ return row"):
+        exc = crmkit.profile(o, returns="exclude")
+    ref_exc = pandas_profile(buys, as_of)
+    assert exc["orders"].to_list() == ref_exc["orders"].tolist()
+    np.testing.assert_allclose(exc["revenue"].to_numpy(), ref_exc["revenue"].to_numpy())
+    assert "returns" not in exc.columns
+    keep = crmkit.profile(o, returns="keep")
+    ref_keep = pandas_profile(pdf, as_of)
+    assert keep["orders"].to_list() == ref_keep["orders"].tolist()
+    np.testing.assert_allclose(keep["revenue"].to_numpy(), ref_keep["revenue"].to_numpy())
+    with pytest.raises(CrmError, match="returns must be"):
+        crmkit.profile(o, returns="drop")
+
+
+def test_profile_and_kmeans_edge_cases():
+    o = pl.DataFrame({"customer_id": [1, 2, 3], "order_date": [date(2024, 1, 1)] * 3, "amount": [5.0] * 3})
+    empty = crmkit.profile(o.head(0))
+    assert empty.height == 0 and "revenue" in empty.columns
+    assert crmkit.tags(empty)["tags"].dtype == pl.List(pl.String)
+    one = crmkit.profile(o.head(1))
+    assert one.select("orders", "revenue", "tenure_days", "mean_interpurchase_days").row(0) == (1, 5.0, 1, None)
+    # Fewer distinct points than clusters: a warning, as scikit-learn gives.
+    with pytest.warns(UserWarning, match="only 1 distinct cluster"):
+        km = crmkit.KMeans(3, random_state=0).fit(np.ones((10, 2)))
+    assert km.inertia_ == 0.0
+    # All customers alike: k=3 asked, one cluster found and said so.
+    with pytest.warns(UserWarning, match="distinct cluster"):
+        seg = crmkit.segment_customers(o, k=3)
+    assert seg.clusters["customers"].sum() == 3

@@ -90,7 +90,9 @@ class KMeans:
     ("lloyd": Lloyd's iterations, skipping distance computations that Hamerly's
     triangle-inequality bounds prove useless — the same iterates; "full": every
     distance at every iteration). Empty clusters move to the points farthest from
-    their centres.
+    their centres. When X has fewer distinct points than ``n_clusters``, some centres
+    coincide and a warning says how many distinct clusters were found (as
+    scikit-learn does).
 
     After ``fit``: ``cluster_centers_``, ``labels_`` (int32), ``inertia_`` (sum of squared
     distances to the closest centre, weighted), ``n_iter_``, ``n_features_in_`` and, for
@@ -204,6 +206,14 @@ class KMeans:
         )
         self.cluster_centers_ = c
         self.labels_ = labels
+        n_distinct = len(np.unique(labels))
+        if n_distinct < self.n_clusters:
+            warnings.warn(
+                f"KMeans.fit: only {n_distinct} distinct cluster(s) found for n_clusters={self.n_clusters}: "
+                f"X has fewer distinct points than clusters (duplicated points); some centres coincide",
+                UserWarning,
+                stacklevel=2,
+            )
         self.inertia_ = float(inertia)
         self.n_iter_ = int(n_iter)
         self.n_features_in_ = arr.shape[1]

@@ -19,6 +19,7 @@ aggregation on the streaming engine where polars can.
 from __future__ import annotations
 
 import datetime as _dt
+import warnings
 from typing import Any, Mapping, Optional, Union
 
 import polars as pl
@@ -92,13 +93,14 @@ def profile(
     category: str = "category",
     event_time: str = "timestamp",
     session: str = "session_id",
+    returns: str = "net",
 ) -> pl.DataFrame:
     """One row per customer describing their purchase behaviour.
 
     Columns: ``first_order``, ``last_order``, ``tenure_days`` and ``recency_days``
     (whole days from the first / last order to ``as_of``, default the day after the
     last order), ``orders`` (rows: ``orders`` holds one row per order), ``revenue`` (sum of amounts,
-    returns included as negative amounts), ``avg_order_value``,
+    net of returns), ``avg_order_value`` (revenue / orders),
     ``mean_interpurchase_days`` (mean gap between consecutive orders, null with one
     order) and ``interpurchase_trend_days`` (least-squares slope of the gaps against
     their sequence number, in days per order: positive means slowing down; null with
@@ -117,6 +119,16 @@ def profile(
     them explicitly. Orders after ``as_of`` are ignored. A null customer id or date
     raises SchemaError; null amounts count as orders but add nothing to revenue.
 
+    Rows with ``amount < 0`` are returns, treated by ``returns`` as in :func:`crmkit.rfm`:
+
+    - ``"net"`` (default): they reduce ``revenue`` but are not orders (every other
+      column comes from purchases); ``returns`` (their number) and ``returned_amount``
+      (their total, positive) are added. Customers with returns only are left out with
+      a warning, unless ``customers`` lists them (then ``orders`` is 0 and ``revenue``
+      minus what they returned);
+    - ``"exclude"``: they are dropped (a warning gives their number);
+    - ``"keep"``: they are ordinary orders.
+
     >>> import polars as pl, crmkit
     >>> from datetime import date
     >>> orders = pl.DataFrame({"customer_id": [1, 1], "order_date": [date(2024, 3, 2), date(2024, 3, 9)],
@@ -131,22 +143,51 @@ def profile(
     channel = _optional(schema, channel, lambda t: True, "channel")
     discount = _optional(schema, discount, lambda t: t.is_numeric(), "discount")
 
+    if returns not in ("net", "exclude", "keep"):
+        raise CrmError(f"{_FUNC}: returns must be 'net', 'exclude' or 'keep', found {returns!r}")
     eager = orders if isinstance(orders, pl.DataFrame) else None
+    d, a = pl.col(date), pl.col(amount)
+    as_of_lit = _as_of_literal(as_of, dtype) if as_of is not None else None
+    # One pass for the checks: nulls in keys, return rows (within as_of).
     null_cols = [customer, date]
-    counts = (eager.select if eager is not None else lambda e: lf.select(e).collect())(
-        [pl.col(c).null_count() for c in null_cols]
-    ).row(0)
-    for c, n_null in zip(null_cols, counts):
+    is_return = (a < 0) if as_of_lit is None else (a < 0) & (d <= as_of_lit)
+    stats_exprs = [pl.col(c).null_count().alias(f"null:{c}") for c in null_cols]
+    stats_exprs.append(is_return.sum().alias("returns"))
+    stats = (eager.select(stats_exprs) if eager is not None
+             else lf.select(stats_exprs).collect(engine="streaming")).row(0, named=True)
+    for c in null_cols:
+        n_null = stats[f"null:{c}"]
         if n_null:
             raise SchemaError(
                 f"{_FUNC}: column '{c}' in 'orders' holds {n_null} null value(s); drop or fill them first "
                 f"(orders.drop_nulls('{c}'))"
             )
+    n_ret = int(stats["returns"] or 0)
 
-    d = pl.col(date)
-    if as_of is not None:
-        as_of_lit = _as_of_literal(as_of, dtype)
+    if as_of_lit is not None:
         lf = lf.filter(d <= as_of_lit)
+    net = returns == "net"
+    ret_table: Optional[pl.DataFrame] = None
+    ret_last: Optional[int] = None
+    if returns == "exclude" and n_ret:
+        warnings.warn(f"{_FUNC}: dropped {n_ret} return row(s) ('{amount}' < 0) as returns='exclude'",
+                      UserWarning, stacklevel=2)
+        lf = lf.filter(~(a < 0).fill_null(False))
+    elif net:
+        if n_ret:
+            ret_table = (
+                lf.filter(a < 0)
+                .group_by(customer)
+                .agg(pl.len().cast(pl.Int64).alias("returns"), (-a).sum().cast(pl.Float64).alias("returned_amount"),
+                     _to_us(d, dtype).max().alias("_ret_last"))
+                .collect(engine="streaming" if eager is None else "auto")
+            )
+            # as_of defaults to the day after the last row, returns included (as in rfm).
+            ret_last = ret_table["_ret_last"].max()
+            ret_table = ret_table.drop("_ret_last")
+            lf = lf.filter(~(a < 0).fill_null(False))
+        else:
+            ret_table = pl.DataFrame(schema={customer: schema[customer], "returns": pl.Int64, "returned_amount": pl.Float64})
     t_us = _to_us(d, dtype)
     if getattr(dtype, "time_zone", None) is None:
         # 1970-01-01 was a Thursday: Saturday/Sunday are days 2 and 3 mod 7 (integer maths
@@ -257,13 +298,19 @@ def profile(
         ev_table = ev.group_by(customer).agg(ev_aggs).collect(engine="streaming")
 
     out = per.collect(engine="streaming" if eager is None else "auto")
+    if ret_table is not None:
+        out = out.join(ret_table, on=customer, how="left").with_columns(
+            pl.col("returns").fill_null(0),
+            pl.col("returned_amount").fill_null(0.0),
+        ).with_columns(pl.col("revenue") - pl.col("returned_amount"))
 
     # Dates back in the input's dtype, day counts against as_of (all in UTC microseconds).
     to_dt = pl.Datetime("us")
     first = pl.col("_first").cast(to_dt)
     last = pl.col("_last").cast(to_dt)
     if as_of is None:
-        as_of_dt = last.max().dt.truncate("1d") + pl.duration(days=1)
+        end = last.max() if ret_last is None else pl.max_horizontal(last.max(), pl.lit(ret_last, pl.Int64).cast(to_dt))
+        as_of_dt = end.dt.truncate("1d") + pl.duration(days=1)
     else:
         as_of_dt = _naive_utc(_as_of_literal(as_of, dtype), dtype)
     back = lambda e: _from_naive_utc(e, dtype)  # noqa: E731
@@ -276,6 +323,7 @@ def profile(
         days(as_of_dt, last).alias("recency_days"),
         "orders",
         "revenue",
+        *(["returns", "returned_amount"] if ret_table is not None else []),
         (pl.col("revenue") / pl.col("orders")).alias("avg_order_value"),
         "mean_interpurchase_days",
         "interpurchase_trend_days",
@@ -300,6 +348,30 @@ def profile(
             .with_columns(pl.col("orders").fill_null(0), pl.col("revenue").fill_null(0.0))
             .sort(customer)
         )
+        if ret_table is not None and ret_table.height:
+            # Listed customers who only returned: their returns and negative revenue.
+            only = ret_table.rename({"returns": "_rn", "returned_amount": "_ra"})
+            out = (
+                out.join(only, on=customer, how="left")
+                .with_columns(
+                    pl.when(pl.col("orders") == 0).then(pl.col("_rn").fill_null(0)).otherwise(pl.col("returns")).alias("returns"),
+                    pl.when(pl.col("orders") == 0).then(pl.col("_ra").fill_null(0.0)).otherwise(pl.col("returned_amount")).alias("returned_amount"),
+                )
+                .with_columns(
+                    pl.when(pl.col("orders") == 0).then(-pl.col("returned_amount")).otherwise(pl.col("revenue")).alias("revenue")
+                )
+                .drop("_rn", "_ra")
+            )
+        elif ret_table is not None:
+            out = out.with_columns(pl.col("returns").fill_null(0), pl.col("returned_amount").fill_null(0.0))
+    if ret_table is not None and ret_table.height:
+        left_out = ret_table.join(out.select(customer), on=customer, how="anti").height
+        if left_out:
+                warnings.warn(
+                f"{_FUNC}: left out {left_out} customer(s) with returns only (no purchase with '{amount}' >= 0)",
+                UserWarning,
+                stacklevel=2,
+            )
     if events is not None:
         # Customers come from orders (or the customers table); events add to them.
         out = out.join(ev_table, on=customer, how="left")

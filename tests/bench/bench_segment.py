@@ -70,6 +70,26 @@ def _orders(n_orders: int, seed: int = 0) -> pl.DataFrame:
     )
 
 
+def write_orders_parquet(directory: Path, n_orders: int, *, customers_per_part: int = 1_000_000) -> int:
+    """Writes at least `n_orders` generated orders as parquet parts under `directory`
+    (one generator run per part, customer and order ids offset so that parts are
+    disjoint); returns the number of orders written. Parts already present are kept."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written, part = 0, 0
+    while written < n_orders:
+        path = directory / f"part-{part:03d}.parquet"
+        if not path.exists():
+            o = crmkit.datasets.generate(n_customers=customers_per_part, seed=1000 + part, event_days=0).orders
+            o = o.with_columns(pl.col("customer_id") + part * 100_000_000, pl.col("order_id") + part * 1_000_000_000)
+            o.write_parquet(path.with_suffix(".tmp"))
+            path.with_suffix(".tmp").rename(path)
+            del o
+        written += pl.scan_parquet(path).select(pl.len()).collect().item()
+        part += 1
+        print(f"  {path.name}: {written:,} orders so far", flush=True)
+    return written
+
+
 # --------------------------------------------------------------------------------------
 # rfm peers
 # --------------------------------------------------------------------------------------
