@@ -13,6 +13,10 @@ Peers:
   customers), which equals the full run's work; the case name says so.
 - KMeans (1M x 8, k=8) vs scikit-learn's KMeans with the same n_init.
 - profile on 10M orders vs a vectorised pandas groupby of the same columns.
+
+`python tests/bench/bench_segment.py --huge DIR` writes 100M generated orders as
+parquet parts under DIR (once) and times rfm and profile on them through the
+streaming engine.
 """
 
 from __future__ import annotations
@@ -199,7 +203,7 @@ def cases(quick: bool = False) -> list:
         Case(f"rfm {tag} vs vectorised pandas", crmkit=lambda: crmkit.rfm(orders, order=None),
              peer=lambda: pandas_vectorised(pdf), peer_name="pandas groupby", repeat=3,
              note=note + "; pandas frame prepared outside the timing", target_ratio=2.0),
-        Case(f"rfm {tag} vs pandas lambda recipe", crmkit=lambda: crmkit.rfm(orders, order=None),
+        Case(f"rfm {tag} vs pandas lambda recipe", crmkit=lambda: crmkit.rfm(orders, order="order_id"),
              peer=lambda_recipe_full_work, peer_name="pandas per-group lambdas", repeat=1,
              note=note + "; peer runs on 10 disjoint 1/10 customer samples in turn (= the full data's work)",
              target_ratio=20.0),
@@ -221,8 +225,30 @@ def _time(f: Callable[[], object], repeat: int) -> float:
     return float(np.median(ts))
 
 
+def huge(directory: Path, n_orders: int = 100_000_000) -> None:
+    """rfm and profile on `n_orders` generated orders read from parquet through the
+    streaming engine (the data is written once under `directory`), with peak memory."""
+    import resource
+
+    n = write_orders_parquet(directory, n_orders)
+    source = str(directory / "*.parquet")
+    for name, f in (
+        ("rfm", lambda: crmkit.rfm(pl.scan_parquet(source), order="order_id")),
+        ("profile", lambda: crmkit.profile(pl.scan_parquet(source))),
+    ):
+        t = time.perf_counter()
+        out = f()
+        el = time.perf_counter() - t
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+        print(f"{name} streaming {n:,} orders -> {out.height:,} customers: {el:.1f}s (peak RSS so far {peak:.1f} GB)", flush=True)
+
+
 def main() -> None:
     quick = "--quick" in sys.argv
+    if "--huge" in sys.argv:
+        # python tests/bench/bench_segment.py --huge DIR: the 100M-order streaming run.
+        huge(Path(sys.argv[sys.argv.index("--huge") + 1]))
+        return
     for c in cases(quick):
         a = _time(c.crmkit, c.repeat)
         b = _time(c.peer, c.repeat) if c.peer is not None else float("nan")
