@@ -136,3 +136,18 @@ def kmeans_predict(
     x: npt.NDArray[np.float64], centers: npt.NDArray[np.float64]
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]: ...
 def silhouette_samples(x: npt.NDArray[np.float64], labels: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]: ...
+def rfm_dense(
+    customer: npt.NDArray[np.int64],
+    date: npt.NDArray[np.int64],
+    amount: npt.NDArray[np.float64],
+    net: bool,
+    max_range: int,
+) -> Optional[
+    tuple[
+        npt.NDArray[np.int64],
+        npt.NDArray[np.int64],
+        npt.NDArray[np.int64],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.int64],
+    ]
+]: ...

@@ -305,6 +305,42 @@ def _null_counts(lf: pl.LazyFrame, columns: list[str], eager: Optional[pl.DataFr
     return dict(zip(columns, counts))
 
 
+_DENSE_ID_TYPES = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32)
+
+
+def _dense_agg(
+    df: pl.DataFrame, customer: str, date: str, amount: str, dtype: pl.DataType, net: bool
+) -> Optional[pl.DataFrame]:
+    """The per-customer aggregation of `rfm` by the dense-id kernel, or None when the
+    ids are not integers spanning at most about as many values as there are rows."""
+    from crmkit import _core
+
+    cdt = df.schema[customer]
+    if cdt not in _DENSE_ID_TYPES or df.height == 0:
+        return None
+    c = np.ascontiguousarray(df[customer].cast(pl.Int64).to_numpy())
+    t = np.ascontiguousarray(df[date].to_physical().cast(pl.Int64).to_numpy())
+    a = np.ascontiguousarray(df[amount].cast(pl.Float64).to_numpy())
+    res = _core.rfm_dense(c, t, a, net, df.height + 1024)
+    if res is None:
+        return None
+    ids, last_p, freq, mon, last_r = res
+    cols = {
+        customer: pl.Series(ids).cast(cdt).set_sorted(),
+        "_last": last_p,
+        "frequency": freq,
+        "monetary": mon,
+    }
+    if net:
+        cols["_last_row"] = last_r
+    out = pl.DataFrame(cols)
+    # A customer without purchase (returns only) has no last purchase date.
+    fix = [pl.when(pl.col("frequency") > 0).then(pl.col("_last")).cast(dtype).alias("_last")]
+    if net:
+        fix.append(pl.col("_last_row").cast(dtype))
+    return out.with_columns(fix)
+
+
 def _warn(message: str) -> None:
     warnings.warn(message, UserWarning, stacklevel=3)
 
@@ -464,16 +500,22 @@ def rfm(
     else:
         last = d.max()
         freq = pl.len() if order is None else pl.col(order).n_unique()
-    agg = (
-        lf.group_by(customer)
-        .agg(
-            last.alias("_last"),
-            freq.cast(pl.Int64).alias("frequency"),
-            a.sum().cast(pl.Float64).alias("monetary"),
-            *extra_aggs,
+    agg = None
+    filtered = bool(n_null_date + n_null_amount + nan_amount + n_future) or (returns == "exclude" and n_ret > 0)
+    if eager is not None and order is None and not filtered:
+        # In memory with integer ids in a dense range: one pass in Rust, no hashing.
+        agg = _dense_agg(eager, customer, date, amount, dtype, net)
+    if agg is None:
+        agg = (
+            lf.group_by(customer)
+            .agg(
+                last.alias("_last"),
+                freq.cast(pl.Int64).alias("frequency"),
+                a.sum().cast(pl.Float64).alias("monetary"),
+                *extra_aggs,
+            )
+            .collect(engine="streaming" if eager is None else "auto")
         )
-        .collect(engine="streaming" if eager is None else "auto")
-    )
     last_col = "_last_row" if net else "_last"
     data_end = agg.select(pl.col(last_col).max()).item() if agg.height else None
     if net:

@@ -6,7 +6,7 @@ use pyo3::prelude::*;
 
 use crate::error::CrmError;
 use crate::python::{run_detached, to_pyerr};
-use crate::segment::{kmeans, silhouette};
+use crate::segment::{kmeans, rfm, silhouette};
 
 fn slice2<'a>(x: &'a PyReadonlyArray2<'_, f64>, what: &str) -> PyResult<(&'a [f64], usize, usize)> {
     let shape = x.shape();
@@ -114,7 +114,43 @@ fn silhouette_samples<'py>(
     Ok(s.into_pyarray(py))
 }
 
+type DenseRfmArrays<'py> = (
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<f64>>,
+    Bound<'py, PyArray1<i64>>,
+);
+
+/// Per-customer (ids, last purchase, frequency, monetary, last row) over dense integer
+/// ids, ascending by id; None when the id range exceeds `max_range` or there are no rows.
+#[pyfunction]
+fn rfm_dense<'py>(
+    py: Python<'py>,
+    customer: PyReadonlyArray1<'py, i64>,
+    date: PyReadonlyArray1<'py, i64>,
+    amount: PyReadonlyArray1<'py, f64>,
+    net: bool,
+    max_range: usize,
+) -> PyResult<Option<DenseRfmArrays<'py>>> {
+    let contiguous = |what: &str| to_pyerr(CrmError::invalid(format!("rfm: {what} must be a contiguous array")));
+    let c = customer.as_slice().map_err(|_| contiguous("customer ids"))?;
+    let t = date.as_slice().map_err(|_| contiguous("dates"))?;
+    let a = amount.as_slice().map_err(|_| contiguous("amounts"))?;
+    let out = run_detached(py, || rfm::dense_rfm(c, t, a, net, max_range))?;
+    Ok(out.map(|r| {
+        (
+            r.ids.into_pyarray(py),
+            r.last_purchase.into_pyarray(py),
+            r.frequency.into_pyarray(py),
+            r.monetary.into_pyarray(py),
+            r.last_row.into_pyarray(py),
+        )
+    }))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(rfm_dense, m)?)?;
     m.add_function(wrap_pyfunction!(kmeans_fit, m)?)?;
     m.add_function(wrap_pyfunction!(kmeans_predict, m)?)?;
     m.add_function(wrap_pyfunction!(silhouette_samples, m)?)?;
