@@ -161,6 +161,10 @@ def test_sessions_follow_the_planted_funnel():
     truth = w.truth.funnel["step_probability"].to_list()
     for k in range(1, 4):
         assert counts[k] / counts[k - 1] == pytest.approx(truth[k], abs=0.02)
+    # Some visitors browse without buying in the event window.
+    buyers = w.events.filter(pl.col("event") == "purchase")["customer_id"].unique()
+    visitors = w.events["customer_id"].unique()
+    assert 0.05 < 1 - buyers.len() / visitors.len() < 0.9
     # Every purchase event is an order of that customer at the same instant.
     purchases = w.events.filter(pl.col("event") == "purchase").select("customer_id", pl.col("timestamp").alias("order_date"))
     assert purchases.join(w.orders, on=["customer_id", "order_date"], how="anti").height == 0

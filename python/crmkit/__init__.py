@@ -8,7 +8,7 @@
 
 from crmkit._core import __version__
 from crmkit.errors import ConvergenceError, CrmError, SchemaError, TooLargeError
-from crmkit import datasets
+from crmkit import datasets, plot, report
 
 __all__ = [
     "__version__",
@@ -17,6 +17,8 @@ __all__ = [
     "TooLargeError",
     "ConvergenceError",
     "datasets",
+    "plot",
+    "report",
 ]
 
 # Each domain adds its public names in its own block below.
@@ -41,26 +43,6 @@ __all__ += ["clv"]
 
 # --- behaviour and baskets ---
 from crmkit import basket, behaviour
-from crmkit.behaviour import (
-    cohort_matrix,
-    cohorts,
-    funnel,
-    funnel_levels,
-    next_steps,
-    paths,
-    pipeline_funnel,
-    transitions,
-)
+from crmkit.behaviour import *  # noqa: E402,F403  (funnel, paths, cohorts, ...)
 
-__all__ += [
-    "basket",
-    "behaviour",
-    "funnel",
-    "funnel_levels",
-    "pipeline_funnel",
-    "paths",
-    "transitions",
-    "next_steps",
-    "cohorts",
-    "cohort_matrix",
-]
+__all__ += ["basket", "behaviour", *behaviour.__all__]

@@ -28,12 +28,24 @@ class Context:
     results: dict[str, pl.DataFrame] = field(default_factory=dict)
     #: The date the analysis is made at; defaults to the day after the last order.
     as_of: Optional[object] = None
+    #: What each step did, in order (for the printed summary and the HTML report).
+    log: list["StepLog"] = field(default_factory=list)
 
 
 @dataclass
 class StepOutput:
     tables: dict[str, pl.DataFrame]
     summary: list[str]
+
+
+@dataclass
+class StepLog:
+    name: str
+    seconds: Optional[float]
+    summary: list[str]
+    tables: list[str]
+    #: Why the step did not run (None when it ran).
+    skipped: Optional[str] = None
 
 
 @dataclass
@@ -90,17 +102,22 @@ def run_steps(ctx: Context, out: Path, *, steps: Optional[list[Step]] = None, pr
     for i, step in enumerate(todo, 1):
         missing = [n for n in step.needs if getattr(ctx, n) is None]
         if missing:
-            report.append(f"[{step.name}] skipped: no {', '.join(missing)} table given")
+            reason = f"no {', '.join(missing)} table given"
+            ctx.log.append(StepLog(step.name, None, [], [], skipped=reason))
+            report.append(f"[{step.name}] skipped: {reason}")
             continue
         if show:
             print(f"\r[{i}/{len(todo)}] {step.name} ...", end="", file=sys.stderr, flush=True)
         started = time.perf_counter()
         result = step.run(ctx)
         seconds = time.perf_counter() - started
+        keys = []
         for name, table in result.tables.items():
             key = f"{step.name}_{name}"
             ctx.results[key] = table
             table.write_parquet(out / f"{key}.parquet")
+            keys.append(key)
+        ctx.log.append(StepLog(step.name, seconds, list(result.summary), keys))
         report.append(f"[{step.name}] {seconds:.2f}s")
         report.extend(f"    {line}" for line in result.summary)
     if show:

@@ -11,7 +11,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import polars as pl
 
@@ -90,10 +90,14 @@ def _parse_mappings(pairs: Sequence[str]) -> dict[str, dict[str, str]]:
     return out
 
 
-def _finish(report: list[str], out: Path, started: float) -> None:
+def _finish(report: list[str], out: Path, started: float, ctx: Any = None, title: str = "crmkit report") -> None:
     for line in report:
         print(line)
     print(f"tables written to {out}/ in {time.perf_counter() - started:.1f}s")
+    if ctx is not None:
+        from crmkit.report import write_report
+
+        print(f"report: {write_report(ctx, out / 'report.html', title=title)}")
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -107,7 +111,8 @@ def _demo(args: argparse.Namespace) -> int:
     datasets.write(world, str(out / "data"))
     ctx = Context(orders=world.orders, customers=world.customers, items=world.items, events=world.events)
     report = run_steps(ctx, out, progress=not args.quiet)
-    _finish(report, out, started)
+    _finish(report, out, started, None if args.no_report else ctx,
+            title=f"crmkit demo: {args.customers:,} generated customers, seed {args.seed}")
     return 0
 
 
@@ -123,7 +128,7 @@ def _run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     ctx = Context(**tables, as_of=args.as_of)
     report = run_steps(ctx, out, progress=not args.quiet)
-    _finish(report, out, started)
+    _finish(report, out, started, None if args.no_report else ctx, title=f"crmkit report: {args.orders}")
     return 0
 
 
@@ -146,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--customers", type=int, default=5_000, help="number of customers to generate (default 5000)")
     demo.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     demo.add_argument("--quiet", action="store_true", help="no progress display")
+    demo.add_argument("--no-report", action="store_true", help="do not write report.html (HTML summary with charts)")
     demo.set_defaults(func=_demo)
 
     run = sub.add_parser(
@@ -168,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--as-of", help="analysis date, YYYY-MM-DD (default: the day after the last order)")
     run.add_argument("--out", required=True, help="output directory")
     run.add_argument("--quiet", action="store_true", help="no progress display")
+    run.add_argument("--no-report", action="store_true", help="do not write report.html (HTML summary with charts)")
     run.set_defaults(func=_run)
 
     gen = sub.add_parser("generate", help="write a generated CRM world as files")

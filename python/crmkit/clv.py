@@ -553,6 +553,22 @@ class _TimeModel(_BaseFitter):
         return self._expr("p_alive", 0.0, (frequency, recency, T))
 
 
+def _bg_count_pmf(r: float, alpha: float, a: float, b: float, t: float, n: int, *, modified: bool) -> float:
+    """P(X(t) = n) under BG/NBD (Fader, Hardie & Lee 2005, eq. 8) or its modified form,
+    where a customer may also drop out at time zero (one more Beta trial)."""
+    lb = lambda u, v: math.lgamma(u) + math.lgamma(v) - math.lgamma(u + v)  # noqa: E731
+    extra = 1 if modified else 0
+    p0 = alpha / (alpha + t)
+    q = t / (alpha + t)
+    first = math.exp(lb(a, b + n + extra) - lb(a, b) + math.lgamma(r + n) - math.lgamma(r) - math.lgamma(n + 1)
+                     + r * math.log(p0) + (n * math.log(q) if n else 0.0))
+    if n == 0 and not modified:
+        return first
+    finite = sum(math.exp(math.lgamma(r + j) - math.lgamma(r) - math.lgamma(j + 1) + (j * math.log(q) if j else 0.0))
+                 for j in range(n))
+    return first + math.exp(lb(a + 1, b + n - 1 + extra) - lb(a, b)) * (1 - p0**r * finite)
+
+
 class BetaGeoFitter(_TimeModel):
     """BG/NBD model (Fader, Hardie & Lee 2005) with lifetimes' interface.
 
@@ -575,17 +591,7 @@ class BetaGeoFitter(_TimeModel):
 
     def probability_of_n_purchases_up_to_time(self, t: float, n: int) -> float:
         """P(X(t) = n) for a newly acquired customer."""
-        r, alpha, a, b = self._params()
-        lb = lambda u, v: math.lgamma(u) + math.lgamma(v) - math.lgamma(u + v)  # noqa: E731
-        p0 = alpha / (alpha + t)
-        q = t / (alpha + t)
-        first = math.exp(lb(a, b + n) - lb(a, b) + math.lgamma(r + n) - math.lgamma(r) - math.lgamma(n + 1)
-                         + r * math.log(p0) + (n * math.log(q) if n else 0.0))
-        if n == 0:
-            return first
-        finite = sum(math.exp(math.lgamma(r + j) - math.lgamma(r) - math.lgamma(j + 1) + (j * math.log(q) if j else 0.0))
-                     for j in range(n))
-        return first + math.exp(lb(a + 1, b + n - 1) - lb(a, b)) * (1 - p0**r * finite)
+        return _bg_count_pmf(*self._params(), t, n, modified=False)
 
 
 class ModifiedBetaGeoFitter(_TimeModel):
@@ -606,15 +612,7 @@ class ModifiedBetaGeoFitter(_TimeModel):
 
     def probability_of_n_purchases_up_to_time(self, t: float, n: int) -> float:
         """P(X(t) = n) for a newly acquired customer."""
-        r, alpha, a, b = self._params()
-        lb = lambda u, v: math.lgamma(u) + math.lgamma(v) - math.lgamma(u + v)  # noqa: E731
-        p0 = alpha / (alpha + t)
-        q = t / (alpha + t)
-        first = math.exp(lb(a, b + n + 1) - lb(a, b) + math.lgamma(r + n) - math.lgamma(r) - math.lgamma(n + 1)
-                         + r * math.log(p0) + (n * math.log(q) if n else 0.0))
-        finite = sum(math.exp(math.lgamma(r + j) - math.lgamma(r) - math.lgamma(j + 1) + (j * math.log(q) if j else 0.0))
-                     for j in range(n))
-        return first + math.exp(lb(a + 1, b + n) - lb(a, b)) * (1 - p0**r * finite)
+        return _bg_count_pmf(*self._params(), t, n, modified=True)
 
 
 class ParetoNBDFitter(_TimeModel):

@@ -20,8 +20,10 @@ The generating mechanisms, in days:
   category) and, in a share ``bundle_rate`` of orders, a planted bundle;
 - for orders in the last ``event_days`` days the event log holds the buying web
   session (search?, views, cart, checkout, purchase at the order's time) and the
-  sessions that did not buy before it; per session the steps follow the planted
-  funnel ``P(cart | view), P(checkout | cart), P(purchase | checkout)``.
+  sessions that did not buy before it, 40% of them owned by another customer (people
+  browse without buying, so a per-customer funnel converts less than 100%); per
+  session the steps follow the planted funnel ``P(cart | view), P(checkout | cart),
+  P(purchase | checkout)``.
 
 >>> from crmkit import datasets
 >>> world = datasets.generate(n_customers=300, seed=1)

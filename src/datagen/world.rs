@@ -5,7 +5,9 @@
 //! purchase, drops out with probability p ~ Beta(a, b). Spend per order follows the
 //! Gamma-Gamma story: ν ~ Gamma(q, γ) per customer, each order's amount ~ Gamma(p, ν).
 //! Web sessions in the last `event_days` follow a planted view → cart → checkout →
-//! purchase funnel; orders contain planted product bundles.
+//! purchase funnel (per session); each order's buying session is preceded by sessions
+//! that stop earlier, 40% of which belong to another customer, so some visitors browse
+//! without ever buying. Orders contain planted product bundles.
 //!
 //! Work is split into fixed chunks of customers, each with its own random stream, so a
 //! seed gives the same world whatever the number of threads.
@@ -19,6 +21,10 @@ use crate::error::{CrmError, Result};
 
 pub const MICROS_PER_DAY: i64 = 86_400_000_000;
 const CHUNK: usize = 2_048;
+/// Share of non-buying sessions owned by a random customer rather than the buyer.
+const WINDOW_SHOPPER_SHARE: f64 = 0.4;
+/// Marks the window-shopper streams apart from the chunk streams.
+const BROWSER_STREAM: u64 = 1 << 48;
 /// Above this the world does not fit comfortably in memory on a typical machine.
 pub const MAX_CUSTOMERS: usize = 20_000_000;
 
@@ -318,6 +324,9 @@ const CHANNEL_W: &[f64] = &[0.3, 0.35, 0.2, 0.15];
 /// Generates one chunk of customers with its own random stream.
 fn generate_chunk(params: &WorldParams, catalog: &Catalog, chunk: usize, first_id: usize, n: usize) -> WorldColumns {
     let mut rng = Rng::new(params.seed, chunk as u64);
+    // A stream of its own for who browses without buying, so the other tables do not
+    // depend on it.
+    let mut browser_rng = Rng::new(params.seed, (chunk as u64) | BROWSER_STREAM);
     let mut out = WorldColumns::default();
     let start_us = params.start_day as i64 * MICROS_PER_DAY;
     let end_us = params.end_day as i64 * MICROS_PER_DAY;
@@ -411,7 +420,14 @@ fn generate_chunk(params: &WorldParams, catalog: &Catalog, chunk: usize, first_i
                     let depth = rng.weighted(&fail_cum); // 0 view, 1 cart, 2 checkout
                     let lo = (ts - 14 * MICROS_PER_DAY).max(events_from_us);
                     let start = lo + (rng.uniform() * (ts - lo) as f64) as i64;
-                    push_session(&mut out, &mut rng, id, start, depth + 1, false);
+                    // Some sessions that do not buy belong to another customer of the chunk:
+                    // people browse without buying, so not every visitor converts.
+                    let owner = if browser_rng.chance(WINDOW_SHOPPER_SHARE) {
+                        (first_id + 1 + browser_rng.below(n)) as i64
+                    } else {
+                        id
+                    };
+                    push_session(&mut out, &mut rng, owner, start, depth + 1, false);
                 }
                 // The buying session ends with the purchase at the order's time.
                 push_session(&mut out, &mut rng, id, ts, 4, true);
