@@ -905,3 +905,39 @@ def test_profile_and_kmeans_edge_cases():
     with pytest.warns(UserWarning, match="distinct cluster"):
         seg = crmkit.segment_customers(o, k=3)
     assert seg.clusters["customers"].sum() == 3
+
+
+def test_dense_id_kernel_equals_polars_group_by():
+    # In-memory frames with dense integer ids take the Rust pass; LazyFrames and sparse
+    # or string ids take polars' group-by. Both must agree.
+    o = make_orders(8000, 900, seed=31, negative_share=0.1)
+    variants = {
+        "datetime": o,
+        "date": o.with_columns(pl.col("order_date").dt.date()),
+        "zoned": o.with_columns(pl.col("order_date").dt.replace_time_zone("UTC").dt.convert_time_zone("America/New_York")),
+        "uint32 ids": o.with_columns(pl.col("customer_id").cast(pl.UInt32)),
+        "int amounts": o.with_columns((pl.col("amount") * 100).round().cast(pl.Int64)),
+    }
+    from crmkit.segment import _dense_agg
+
+    for name, frame in variants.items():
+        assert _dense_agg(frame, "customer_id", "order_date", "amount", frame.schema["order_date"], True) is not None
+        for returns in ("net", "keep"):
+            with warnings.catch_warnings(record=True) as w_eager:
+                warnings.simplefilter("always")
+                a = crmkit.rfm(frame, returns=returns)
+            with warnings.catch_warnings(record=True) as w_lazy:
+                warnings.simplefilter("always")
+                b = crmkit.rfm(frame.lazy(), returns=returns)
+            assert a.schema == b.schema, name
+            assert same_rfm(a, b), (name, returns)
+            assert [str(x.message) for x in w_eager] == [str(x.message) for x in w_lazy]
+    # Sparse ids fall back to the group-by and give the same table, ids aside.
+    sparse = o.with_columns(pl.col("customer_id") * 1_000_003 + 17)
+    assert _dense_agg(sparse, "customer_id", "order_date", "amount", sparse.schema["order_date"], True) is None
+    with pytest.warns(UserWarning):
+        s = crmkit.rfm(sparse)
+    with pytest.warns(UserWarning):
+        d = crmkit.rfm(o)
+    assert s["customer_id"].to_list() == [c * 1_000_003 + 17 for c in d["customer_id"].to_list()]
+    assert same_rfm(s.drop("customer_id"), d.drop("customer_id"))

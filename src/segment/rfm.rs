@@ -7,7 +7,10 @@
 //! customers already sorted by id. When the id range is much larger than the
 //! number of rows (sparse or hashed ids) the caller uses a polars group-by instead.
 //!
-//! The pass is sequential in row order, so sums are the same for any thread count.
+//! Every customer's rows are added in row order by one worker, so sums are the same
+//! for any thread count.
+
+use rayon::prelude::*;
 
 use crate::error::{CrmError, Result};
 
@@ -39,7 +42,11 @@ pub fn dense_rfm(customer: &[i64], date: &[i64], amount: &[f64], net: bool, max_
             amount.len()
         )));
     }
-    let (Some(&lo), Some(&hi)) = (customer.iter().min(), customer.iter().max()) else {
+    // Counts are u32 per customer: more rows than that go to the group-by.
+    if n > u32::MAX as usize {
+        return Ok(None);
+    }
+    let (Some(&lo), Some(&hi)) = (customer.par_iter().min(), customer.par_iter().max()) else {
         return Ok(None);
     };
     let range = (hi as i128) - (lo as i128) + 1;
@@ -47,29 +54,39 @@ pub fn dense_rfm(customer: &[i64], date: &[i64], amount: &[f64], net: bool, max_
         return Ok(None);
     }
     let range = range as usize;
-    let mut rows = vec![0u64; range];
-    let mut freq = vec![0i64; range];
-    let mut sum = vec![0.0f64; range];
-    let mut last_p = vec![i64::MIN; range];
-    let mut last_r = vec![i64::MIN; range];
-    for i in 0..n {
-        // In range by construction: lo <= customer[i] <= hi.
-        let k = (customer[i] - lo) as usize;
-        let t = date[i];
-        let a = amount[i];
-        rows[k] += 1;
-        sum[k] += a;
-        if t > last_r[k] {
-            last_r[k] = t;
-        }
-        if !net || a >= 0.0 {
-            freq[k] += 1;
-            if t > last_p[k] {
-                last_p[k] = t;
+    // One 32-byte slot per id (one cache line touched per row).
+    let mut slots = vec![Slot::EMPTY; range];
+    // Each worker owns a contiguous block of ids and scans every row for them, so a
+    // customer's rows are always added in row order by one worker: the sums do not
+    // depend on the number of threads.
+    let parts = rayon::current_num_threads().clamp(1, 64);
+    let block = range.div_ceil(parts).max(1 << 12);
+    slots.par_chunks_mut(block).enumerate().for_each(|(b, chunk)| {
+        let first = b * block;
+        let len = chunk.len();
+        for i in 0..n {
+            // In 0..range by construction: lo <= customer[i] <= hi.
+            let k = (customer[i] - lo) as usize;
+            let Some(j) = k.checked_sub(first).filter(|&j| j < len) else {
+                continue;
+            };
+            let s = &mut chunk[j];
+            let t = date[i];
+            let a = amount[i];
+            s.rows += 1;
+            s.sum += a;
+            if t > s.last_row {
+                s.last_row = t;
+            }
+            if !net || a >= 0.0 {
+                s.freq += 1;
+                if t > s.last_purchase {
+                    s.last_purchase = t;
+                }
             }
         }
-    }
-    let present = rows.iter().filter(|&&r| r > 0).count();
+    });
+    let present = slots.iter().filter(|s| s.rows > 0).count();
     let mut out = DenseRfm {
         ids: Vec::with_capacity(present),
         last_purchase: Vec::with_capacity(present),
@@ -77,16 +94,36 @@ pub fn dense_rfm(customer: &[i64], date: &[i64], amount: &[f64], net: bool, max_
         monetary: Vec::with_capacity(present),
         last_row: Vec::with_capacity(present),
     };
-    for k in 0..range {
-        if rows[k] > 0 {
+    for (k, s) in slots.iter().enumerate() {
+        if s.rows > 0 {
             out.ids.push(lo + k as i64);
-            out.last_purchase.push(last_p[k]);
-            out.frequency.push(freq[k]);
-            out.monetary.push(sum[k]);
-            out.last_row.push(last_r[k]);
+            out.last_purchase.push(s.last_purchase);
+            out.frequency.push(s.freq as i64);
+            out.monetary.push(s.sum);
+            out.last_row.push(s.last_row);
         }
     }
     Ok(Some(out))
+}
+
+#[derive(Clone, Copy)]
+#[repr(C, align(32))]
+struct Slot {
+    last_purchase: i64,
+    last_row: i64,
+    sum: f64,
+    rows: u32,
+    freq: u32,
+}
+
+impl Slot {
+    const EMPTY: Slot = Slot {
+        last_purchase: i64::MIN,
+        last_row: i64::MIN,
+        sum: 0.0,
+        rows: 0,
+        freq: 0,
+    };
 }
 
 #[cfg(test)]
@@ -138,6 +175,25 @@ mod tests {
             let got = dense_rfm(&c, &t, &a, net, 1 << 20).unwrap().unwrap();
             assert_eq!(got, brute(&c, &t, &a, net));
         }
+    }
+
+    #[test]
+    fn same_result_for_any_thread_count() {
+        let n = 200_000;
+        let c: Vec<i64> = (0..n).map(|i| ((i * 7919) % 50_000) as i64).collect();
+        let t: Vec<i64> = (0..n).map(|i| ((i * 31) % 1000) as i64).collect();
+        let a: Vec<f64> = (0..n).map(|i| ((i * 13) % 997) as f64 * 0.1 - 3.3).collect();
+        let run = |threads| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| dense_rfm(&c, &t, &a, true, 1 << 20).unwrap().unwrap())
+        };
+        let one = run(1);
+        assert_eq!(one, run(3));
+        assert_eq!(one, run(8));
+        assert_eq!(one, brute(&c, &t, &a, true));
     }
 
     #[test]
