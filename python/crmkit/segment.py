@@ -391,8 +391,11 @@ def rfm(
 
     Rows with a null date or amount are dropped with a warning giving their number; a
     null customer id or order id raises SchemaError. ``orders`` may be a LazyFrame: the
-    aggregation runs on polars' streaming engine (a LazyFrame costs one extra light pass
-    over the key columns to count nulls). Presets need 5 score levels.
+    aggregation runs on polars' streaming engine (100M orders from parquet in about 6 GB),
+    after one light pass that counts nulls, NaNs, rows after ``as_of`` and returns. An
+    in-memory frame with integer customer ids in a dense range (and ``order=None``) is
+    aggregated by one pass in Rust instead of a hash group-by, with the same result.
+    Presets need 5 score levels.
 
     >>> import polars as pl, crmkit
     >>> from datetime import date
