@@ -51,8 +51,8 @@ def _figures() -> dict[str, Callable[[pl.DataFrame], Any]]:
         "behaviour_funnel": plot.funnel,
         "behaviour_cohorts": _cohort_heatmap,
         "lifetime_value_customers": lambda t: plot.value_concentration(t["clv"], label="predicted CLV"),
-        "segmentation_summary": plot.segments,
-        "segmentation_rfm": plot.rfm_grid,
+        "segment_rfm_summary": plot.segments,
+        "segment_rfm": plot.rfm_grid,
     }
 
 
