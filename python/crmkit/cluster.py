@@ -320,6 +320,13 @@ class Scaler:
     For "standard", "minmax" and "robust", a column becomes ``(x - center) / scale``
     (center/scale: mean/population std, min/range, median/interquartile range; a
     constant column gets scale 1, as scikit-learn does). "log1p" is ``log(1 + x)``.
+
+    >>> import polars as pl, crmkit
+    >>> scaler = crmkit.Scaler("standard", ["x"], center=[10.0], scale=[2.0])
+    >>> scaler.transform(pl.DataFrame({"x": [8.0, 14.0]}))["x"].to_list()
+    [-1.0, 2.0]
+    >>> scaler.inverse_transform(pl.DataFrame({"x": [-1.0, 2.0]}))["x"].to_list()
+    [8.0, 14.0]
     """
 
     method: str
@@ -458,7 +465,14 @@ def silhouette_score(X: Any, labels: Any, *, sample_size: Optional[int] = None, 
 
 @dataclass
 class KChoice:
-    """The result of :func:`choose_k`: the chosen ``k`` and the score of every k tried."""
+    """The result of :func:`choose_k`: the chosen ``k`` and the score of every k tried.
+
+    >>> import numpy as np, crmkit
+    >>> X = np.array([[0.0], [0.1], [0.2], [5.0], [5.1], [5.2]])
+    >>> choice = crmkit.choose_k(X, k=[2, 3])
+    >>> isinstance(choice, crmkit.KChoice), choice.k, int(choice)
+    (True, 2, 2)
+    """
 
     k: int
     metric: str

@@ -408,6 +408,11 @@ def default_tag_rules() -> dict[str, pl.Expr]:
     - ``loves:<category>``: half or more of item spend in the favourite category.
 
     A rule whose columns the profile lacks is skipped.
+
+    >>> import polars as pl, crmkit
+    >>> rules = {**crmkit.default_tag_rules(), "big_spender": pl.col("revenue") > 500}
+    >>> list(rules)[:3], "big_spender" in rules
+    (['high_value', 'frequent', 'new'], True)
     """
     return {
         "high_value": (pl.col("revenue") >= pl.col("revenue").quantile(0.8, "linear")) & (pl.col("revenue") > 0),

@@ -662,6 +662,12 @@ class Segmentation:
     ``cluster_name``); ``clusters``: one row per cluster in original units; ``model``:
     the fitted :class:`crmkit.KMeans` (on scaled log features); ``scaler``: the fitted
     :class:`crmkit.Scaler`; ``k_scores``: the choose_k table when k was chosen.
+
+    >>> import crmkit
+    >>> orders = crmkit.datasets.generate(n_customers=300, seed=1).orders
+    >>> seg = crmkit.segment_customers(orders, k=3, random_state=0)
+    >>> isinstance(seg, crmkit.Segmentation), seg.clusters.height, seg.k_scores is None
+    (True, 3, True)
     """
 
     customers: pl.DataFrame
