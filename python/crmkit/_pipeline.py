@@ -84,6 +84,7 @@ STEPS: list[Step] = [
     Step("validate", ("orders",), _validate_step),
     # --- cleaning and identity resolution ---
     # --- segmentation ---
+    Step("segment", ("orders",), domain_step("segment")),
     # --- customer lifetime value ---
     Step("lifetime_value", ("orders",), domain_step("clv")),
     # --- behaviour and baskets ---
