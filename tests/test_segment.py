@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import pandas as pd
 import polars as pl
+from polars.testing import assert_frame_equal
 import pytest
 
 import crmkit
@@ -680,6 +681,21 @@ def test_profile_as_of_and_errors():
         crmkit.profile(o, channel="chan")
     q = crmkit.profile(o.drop("channel", "discount"))
     assert "favourite_channel" not in q.columns and "discount_share" not in q.columns
+
+
+def test_profile_drops_null_dates_with_a_warning_like_rfm():
+    o = make_orders(500, 50, seed=4)
+    holes = o.with_columns(pl.when(pl.int_range(pl.len()) % 7 == 0).then(None).otherwise(pl.col("order_date"))
+                           .alias("order_date"))
+    n = holes["order_date"].null_count()
+    with pytest.warns(UserWarning, match=rf"dropped {n} row\(s\) with a null 'order_date'"):
+        got = crmkit.profile(holes)
+    want = crmkit.profile(holes.filter(pl.col("order_date").is_not_null()))
+    # Float means may differ in the last bits with the threads' summation order.
+    assert_frame_equal(got, want, check_exact=False)
+    with pytest.warns(UserWarning, match="null 'order_date'"):
+        lazy = crmkit.profile(holes.lazy())
+    assert_frame_equal(lazy, want, check_exact=False)
 
 
 def test_tags_default_and_user_rules():

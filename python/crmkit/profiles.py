@@ -116,8 +116,9 @@ def profile(
     customer in it gets a row (``orders`` 0 when they never ordered) and its columns
     are kept. ``channel``, ``discount`` and ``order`` (the key joining ``items``) default
     to the standard names and are skipped when ``orders`` lacks them; pass None to skip
-    them explicitly. Orders after ``as_of`` are ignored. A null customer id or date
-    raises SchemaError; null amounts count as orders but add nothing to revenue.
+    them explicitly. Orders after ``as_of`` are ignored. A null customer id raises
+    SchemaError; rows with a null date are dropped with a warning that counts them (as
+    in :func:`crmkit.rfm`); null amounts count as orders but add nothing to revenue.
 
     Rows with ``amount < 0`` are returns, treated by ``returns`` as in :func:`crmkit.rfm`:
 
@@ -149,9 +150,9 @@ def profile(
     d, a = pl.col(date), pl.col(amount)
     as_of_lit = _as_of_literal(as_of, dtype) if as_of is not None else None
     # One pass for the checks: nulls in keys, return rows (within as_of).
-    null_cols = [customer, date]
+    null_cols = [customer]
     is_return = (a < 0) if as_of_lit is None else (a < 0) & (d <= as_of_lit)
-    stats_exprs = [pl.col(c).null_count().alias(f"null:{c}") for c in null_cols]
+    stats_exprs = [pl.col(c).null_count().alias(f"null:{c}") for c in [customer, date]]
     stats_exprs.append(is_return.sum().alias("returns"))
     stats = (eager.select(stats_exprs) if eager is not None
              else lf.select(stats_exprs).collect(engine="streaming")).row(0, named=True)
@@ -163,6 +164,10 @@ def profile(
                 f"(orders.drop_nulls('{c}'))"
             )
     n_ret = int(stats["returns"] or 0)
+    n_null_date = stats[f"null:{date}"]
+    if n_null_date:
+        warnings.warn(f"{_FUNC}: dropped {n_null_date} row(s) with a null '{date}'", UserWarning, stacklevel=2)
+        lf = lf.filter(d.is_not_null())
 
     if as_of_lit is not None:
         lf = lf.filter(d <= as_of_lit)
