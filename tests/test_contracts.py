@@ -95,3 +95,29 @@ def test_a_rust_panic_becomes_a_crmkit_error():
         _core._raise_internal_panic()
     # The interpreter is still fine afterwards.
     assert crmkit.datasets.generate(n_customers=5, seed=1).truth.customers.height == 5
+
+
+def _public_callables():
+    import inspect
+
+    import crmkit
+
+    seen = set()
+    modules = [crmkit] + [getattr(crmkit, n) for n in crmkit.__all__ if inspect.ismodule(getattr(crmkit, n))]
+    for module in modules:
+        for name in getattr(module, "__all__", []):
+            obj = getattr(module, name)
+            if (inspect.isfunction(obj) or inspect.isclass(obj)) and not issubclass_safe(obj, Exception):
+                if id(obj) not in seen:
+                    seen.add(id(obj))
+                    yield f"{module.__name__}.{name}", obj
+
+
+def issubclass_safe(obj, cls):
+    return isinstance(obj, type) and issubclass(obj, cls)
+
+
+def test_every_public_function_has_a_runnable_example():
+    """Each public function and class documents itself with a doctest (run by pytest)."""
+    missing = [name for name, obj in _public_callables() if ">>>" not in (obj.__doc__ or "")]
+    assert not missing, f"public names without a docstring example: {missing}"

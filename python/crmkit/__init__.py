@@ -31,6 +31,15 @@ from crmkit.dedupe import dedupe, dedupe_pairs, golden_records, link
 __all__ += ["clean", "dedupe", "dedupe_pairs", "link", "golden_records"]
 
 # --- segmentation ---
+from crmkit.segment import RFM_SEGMENT_PRESETS, Segmentation, rfm, rfm_summary, segment_customers
+from crmkit.cluster import KChoice, KMeans, Scaler, choose_k, scale, silhouette_score
+from crmkit.profiles import DEFAULT_TAG_RULES, default_tag_rules, profile, tags
+
+__all__ += [
+    "rfm", "rfm_summary", "RFM_SEGMENT_PRESETS", "segment_customers", "Segmentation",
+    "KMeans", "Scaler", "scale", "choose_k", "KChoice", "silhouette_score",
+    "profile", "tags", "DEFAULT_TAG_RULES", "default_tag_rules",
+]
 
 # --- customer lifetime value ---
 from crmkit import clv  # noqa: E402

@@ -141,3 +141,37 @@ def behaviour_funnel(
     window: int,
     mode: str,
 ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]: ...
+
+# --- segmentation ---
+
+def kmeans_fit(
+    x: npt.NDArray[np.float64],
+    n_clusters: int,
+    init: str,
+    n_init: int,
+    max_iter: int,
+    tol: float,
+    seed: int,
+    init_centers: npt.NDArray[np.float64] | None = None,
+    sample_weight: npt.NDArray[np.float64] | None = None,
+    bounded: bool = True,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int32], float, int]: ...
+def kmeans_predict(
+    x: npt.NDArray[np.float64], centers: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]: ...
+def silhouette_samples(x: npt.NDArray[np.float64], labels: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]: ...
+def rfm_dense(
+    customer: npt.NDArray[np.int64],
+    date: npt.NDArray[np.int64],
+    amount: npt.NDArray[np.float64],
+    net: bool,
+    max_range: int,
+) -> Optional[
+    tuple[
+        npt.NDArray[np.int64],
+        npt.NDArray[np.int64],
+        npt.NDArray[np.int64],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.int64],
+    ]
+]: ...

@@ -85,6 +85,7 @@ STEPS: list[Step] = [
     # --- cleaning and identity resolution ---
     Step("identity", ("customers",), domain_step("dedupe")),
     # --- segmentation ---
+    Step("segment", ("orders",), domain_step("segment")),
     # --- customer lifetime value ---
     Step("lifetime_value", ("orders",), domain_step("clv")),
     # --- behaviour and baskets ---

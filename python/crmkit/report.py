@@ -51,8 +51,8 @@ def _figures() -> dict[str, Callable[[pl.DataFrame], Any]]:
         "behaviour_funnel": plot.funnel,
         "behaviour_cohorts": _cohort_heatmap,
         "lifetime_value_customers": lambda t: plot.value_concentration(t["clv"], label="predicted CLV"),
-        "segmentation_summary": plot.segments,
-        "segmentation_rfm": plot.rfm_grid,
+        "segment_rfm_summary": plot.segments,
+        "segment_rfm": plot.rfm_grid,
     }
 
 
@@ -87,6 +87,14 @@ def html_report(ctx: Any, *, title: str = "crmkit report", charts: bool = True) 
 
     Charts need matplotlib; without it the report says so and shows the tables. A
     chart that cannot be drawn is named in the report, never silently dropped.
+
+    >>> import tempfile, crmkit
+    >>> from crmkit._pipeline import Context, run_steps
+    >>> ctx = Context(orders=crmkit.datasets.generate(n_customers=200, seed=3).orders)
+    >>> _ = run_steps(ctx, crmkit.report.Path(tempfile.mkdtemp()), progress=False)
+    >>> page = crmkit.report.html_report(ctx, title="Weekly customers")
+    >>> page.startswith("<!DOCTYPE html>"), "Skipped: no items table given." in page
+    (True, True)
     """
     log = getattr(ctx, "log", None)
     if not log:
@@ -148,7 +156,16 @@ def html_report(ctx: Any, *, title: str = "crmkit report", charts: bool = True) 
 
 
 def write_report(ctx: Any, path: Union[str, Path], *, title: str = "crmkit report", charts: bool = True) -> Path:
-    """Writes `html_report` to ``path`` (UTF-8) and returns the path."""
+    """Writes `html_report` to ``path`` (UTF-8), creating its folder, and returns the path.
+
+    >>> import tempfile, pathlib, crmkit
+    >>> from crmkit._pipeline import Context, run_steps
+    >>> out = pathlib.Path(tempfile.mkdtemp())
+    >>> ctx = Context(orders=crmkit.datasets.generate(n_customers=200, seed=3).orders)
+    >>> _ = run_steps(ctx, out, progress=False)
+    >>> crmkit.report.write_report(ctx, out / "reports" / "weekly.html").name
+    'weekly.html'
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(html_report(ctx, title=title, charts=charts), encoding="utf-8")
