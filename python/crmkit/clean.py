@@ -214,7 +214,13 @@ def _cleaner(kind: str, col: str, region: str) -> pl.Expr:
 
 @dataclass
 class CleanResult:
-    """Result of :func:`customers`: the cleaned table and a per-column report."""
+    """Result of :func:`customers`: the cleaned table and a per-column report.
+
+    >>> import polars as pl, crmkit
+    >>> res = crmkit.clean.customers(pl.DataFrame({"name": ["li  na", "N/A"]}))
+    >>> res.data["name"].to_list(), res.report.select("column", "changed", "placeholders_removed").rows()
+    (['Li Na', None], [('name', 1, 1)])
+    """
 
     #: The input rows in the same order, cleaned column by column.
     data: pl.DataFrame
