@@ -575,10 +575,14 @@ def link(
     two sources that are each free of duplicates.
 
     >>> import polars as pl, crmkit
-    >>> a = pl.DataFrame({"a_id": [1, 2], "name": ["张伟", "李娜"], "phone": ["13812345678", "13900001111"]})
-    >>> b = pl.DataFrame({"b_id": [10, 20], "name": ["李 娜", "王芳"], "phone": ["+86 139 0000 1111", "13700002222"]})
-    >>> crmkit.link(a, b, "a_id", "b_id", threshold=0.5).select("a_id", "b_id").rows()
-    [(2, 10)]
+    >>> a = pl.DataFrame({"a_id": [1, 2, 3, 4], "name": ["张伟", "李娜", "王芳", "刘洋"],
+    ...                   "phone": ["13812345678", "13900001111", "13700002222", "13600003333"],
+    ...                   "birth_date": ["1990-01-02", "1985-05-06", "1979-09-09", "2001-12-01"]})
+    >>> b = pl.DataFrame({"b_id": [10, 20, 30], "name": ["李 娜", "陈静", "刘 洋"],
+    ...                   "phone": ["+86 139 0000 1111", "13500004444", None],
+    ...                   "birth_date": ["1985/5/6", "1992-02-03", "2001年12月1日"]})
+    >>> crmkit.link(a, b, "a_id", "b_id").select("a_id", "b_id").rows()
+    [(2, 10), (4, 30)]
     """
     function = "crmkit.link"
     thr = _check_threshold(threshold, function)
