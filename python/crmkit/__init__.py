@@ -24,6 +24,11 @@ __all__ = [
 # Each domain adds its public names in its own block below.
 
 # --- cleaning and identity resolution ---
+from crmkit import clean
+from crmkit import _namespace  # noqa: F401  (registers the pl.col(...).crm namespace)
+from crmkit.dedupe import dedupe, dedupe_pairs, golden_records, link
+
+__all__ += ["clean", "dedupe", "dedupe_pairs", "link", "golden_records"]
 
 # --- segmentation ---
 from crmkit.segment import RFM_SEGMENT_PRESETS, Segmentation, rfm, rfm_summary, segment_customers

@@ -39,6 +39,30 @@ def generate_world(
     ...
 
 # --- cleaning and identity resolution ---
+from typing import Optional
+def check_phone_region(region: str) -> None: ...
+def name_key(name: str) -> Optional[str]: ...
+def dedupe_score(
+    columns: list[pl.Series],
+    names: list[str],
+    kinds: list[str],
+    tf: list[bool],
+    left: pl.Series,
+    right: pl.Series,
+    n_train: int,
+    n_left: Optional[int] = None,
+    labelled_left: Optional[pl.Series] = None,
+    labelled_right: Optional[pl.Series] = None,
+    n_random: int = 300_000,
+    seed: int = 42,
+    max_iter: int = 200,
+    tol: float = 1e-7,
+    sessions: Optional[list[tuple[pl.Series, list[int]]]] = None,
+) -> tuple[pl.DataFrame, str]: ...
+def dedupe_cluster(
+    n: int, left: pl.Series, right: pl.Series, prob: pl.Series, threshold: float, max_size: int
+) -> tuple[pl.Series, pl.Series, int, int]: ...
+def greedy_one_to_one(left: pl.Series, right: pl.Series) -> pl.Series: ...
 
 # --- segmentation ---
 

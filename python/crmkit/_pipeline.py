@@ -83,6 +83,7 @@ def domain_step(module: str) -> Callable[[Context], StepOutput]:
 STEPS: list[Step] = [
     Step("validate", ("orders",), _validate_step),
     # --- cleaning and identity resolution ---
+    Step("identity", ("customers",), domain_step("dedupe")),
     # --- segmentation ---
     Step("segment", ("orders",), domain_step("segment")),
     # --- customer lifetime value ---
