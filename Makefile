@@ -65,7 +65,12 @@ $(FLOOR_VENV)/.installed: requirements-dev.txt
 test-floor: build $(FLOOR_VENV)/.installed
 	PYTHONPATH=$(abspath python) $(FLOOR_PY) -m pytest -q -p no:cacheprovider --ignore=tests/test_notebooks.py
 
-bench: build
+# Benchmark-only peers (e.g. splink) live in requirements-bench.txt, installed on demand.
+$(VENV)/.bench-installed: requirements-bench.txt $(VENV)/.installed
+	$(PY) -m pip install -q -r requirements-bench.txt
+	touch $@
+
+bench: build $(VENV)/.bench-installed
 	$(PY) tests/bench/run.py
 
 clean-venv:
