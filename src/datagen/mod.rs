@@ -1,7 +1,7 @@
 //! The synthetic CRM world generator: pure Rust, returns polars DataFrames.
 
 pub mod dirty;
-pub mod rng;
+pub use crate::rng;
 pub mod vocab;
 pub mod world;
 

@@ -11,7 +11,7 @@
 
 use rayon::prelude::*;
 
-use super::rng::Rng;
+use crate::rng::Rng;
 use crate::error::{CrmError, Result};
 
 /// Rows per parallel work unit. Fixed, so that summation order (and therefore
@@ -211,7 +211,7 @@ pub fn kmeans_plus_plus(data: &Data, k: usize, rng: &mut Rng) -> Vec<f64> {
         None => rng.below(n),
         Some(w) => {
             let total: f64 = w.iter().sum();
-            let target = rng.next_f64() * total;
+            let target = rng.uniform() * total;
             let mut acc = 0.0;
             let mut pick = n - 1;
             for (i, wi) in w.iter().enumerate() {
@@ -237,7 +237,7 @@ pub fn kmeans_plus_plus(data: &Data, k: usize, rng: &mut Rng) -> Vec<f64> {
         }
         let mut best: Option<(f64, usize, Vec<f64>)> = None;
         for _ in 0..n_local_trials {
-            let target = rng.next_f64() * pot;
+            let target = rng.uniform() * pot;
             // First index whose cumulative sum reaches the target (numpy searchsorted, left).
             let cand = cumsum.partition_point(|&c| c < target).min(n - 1);
             let (dists, cand_pot) = min_with_center(data, &closest, data.row(cand));
@@ -641,7 +641,7 @@ pub fn fit(data: &Data, params: &Params) -> Result<Fit> {
     let tol_abs = mean_variance(data) * params.tol;
     let mut best: Option<Fit> = None;
     for run in 0..n_init {
-        let mut rng = Rng::stream(params.seed, run as u64);
+        let mut rng = Rng::new(params.seed, run as u64);
         let init = match &params.init {
             Init::KMeansPlusPlus => kmeans_plus_plus(data, k, &mut rng),
             Init::Random => random_init(data, k, &mut rng),
@@ -691,14 +691,14 @@ mod tests {
 
     /// Three tight, well separated blobs in 2-D.
     fn blobs(n_per: usize, seed: u64) -> (Vec<f64>, Vec<u32>) {
-        let mut rng = Rng::new(seed);
+        let mut rng = Rng::new(seed, 0);
         let centres = [(0.0, 0.0), (10.0, 10.0), (-10.0, 10.0)];
         let mut x = Vec::new();
         let mut truth = Vec::new();
         for (c, (cx, cy)) in centres.iter().enumerate() {
             for _ in 0..n_per {
-                x.push(cx + rng.next_f64() - 0.5);
-                x.push(cy + rng.next_f64() - 0.5);
+                x.push(cx + rng.uniform() - 0.5);
+                x.push(cy + rng.uniform() - 0.5);
                 truth.push(c as u32);
             }
         }

@@ -6,5 +6,4 @@
 
 pub mod kmeans;
 pub mod rfm;
-pub mod rng;
 pub mod silhouette;

@@ -1,8 +1,10 @@
-//! A small, fixed random number generator and the distributions the generator needs.
+//! crmkit's one random number generator (xoshiro256++ with SplitMix64 seeding) and the
+//! distributions the data generator needs; k-means draws its starts from it too.
 //!
-//! Written here rather than taken from a crate so that a seed gives the same world
-//! forever: a dependency upgrade can never silently change generated data that tests
-//! and notebooks rely on.
+//! Written here rather than taken from a crate so that a seed gives the same world and
+//! the same clustering forever: a dependency upgrade can never silently change results
+//! that tests and notebooks rely on. Independent `(seed, stream)` streams keep parallel
+//! work deterministic whatever the number of threads.
 
 /// SplitMix64 step: used to derive independent stream seeds from (seed, stream).
 pub fn splitmix64(state: &mut u64) -> u64 {
