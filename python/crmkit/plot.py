@@ -188,14 +188,21 @@ def _history_grid(summary: Any, max_frequency: Optional[int], max_recency: Optio
     return frequency, recency, T
 
 
-def _matrix(ax: Any, values: np.ndarray, frequency: np.ndarray, recency: np.ndarray, label: str,
-            title: str, cmap: str) -> Any:
+def _history_matrix(predict: Any, summary: Any, max_frequency: Optional[int], max_recency: Optional[float],
+                    T: Optional[float], ax: Any, *, function: str, label: str, cmap: str, title: Optional[str],
+                    default_title: str) -> Any:
+    """Evaluates ``predict(frequency, recency, T)`` on the history grid and draws it;
+    ``default_title`` may name ``{T}``, the observation length used."""
+    frequency, recency, T = _history_grid(summary, max_frequency, max_recency, T, function)
+    f, r = np.meshgrid(frequency, recency, indexing="ij")
+    values = np.asarray(predict(f.ravel(), r.ravel(), np.full(f.size, T)), dtype=float).reshape(f.shape)
+    ax = _axes(ax, function, (7, 5))
     image = ax.imshow(values, aspect="auto", origin="lower", cmap=cmap,
                       extent=(recency[0], recency[-1], frequency[0] - 0.5, frequency[-1] + 0.5))
     ax.set_xlabel("recency (time of last purchase)")
     ax.set_ylabel("frequency (repeat purchases)")
     ax.figure.colorbar(image, ax=ax, label=label)
-    ax.set_title(title)
+    ax.set_title(title or default_title.format(T=T))
     return ax
 
 
@@ -215,14 +222,10 @@ def probability_alive_matrix(model: Any, summary: Any = None, ax: Any = None, *,
     >>> plot.probability_alive_matrix(m, max_frequency=6, max_recency=38.9).images[0].get_array().shape
     (7, 39)
     """
-    fn = "crmkit.plot.probability_alive_matrix"
-    frequency, recency, T = _history_grid(summary, max_frequency, max_recency, T, fn)
-    f, r = np.meshgrid(frequency, recency, indexing="ij")
-    values = np.asarray(model.conditional_probability_alive(f.ravel(), r.ravel(), np.full(f.size, T)),
-                        dtype=float).reshape(f.shape)
-    ax = _axes(ax, fn, (7, 5))
-    return _matrix(ax, values, frequency, recency, "P(alive)",
-                   title or f"Probability alive, by history (T = {T:g})", "RdYlGn")
+    return _history_matrix(
+        model.conditional_probability_alive, summary, max_frequency, max_recency, T, ax,
+        function="crmkit.plot.probability_alive_matrix", label="P(alive)", cmap="RdYlGn",
+        title=title, default_title="Probability alive, by history (T = {T:g})")
 
 
 def frequency_recency_matrix(model: Any, summary: Any = None, ax: Any = None, *, t: float = 1.0, max_frequency: Optional[int] = None,
@@ -241,14 +244,11 @@ def frequency_recency_matrix(model: Any, summary: Any = None, ax: Any = None, *,
     >>> plot.frequency_recency_matrix(m, t=10, max_frequency=6, max_recency=38.9).get_title()
     'Expected purchases in the next 10 periods (T = 38.9)'
     """
-    fn = "crmkit.plot.frequency_recency_matrix"
-    frequency, recency, T = _history_grid(summary, max_frequency, max_recency, T, fn)
-    f, r = np.meshgrid(frequency, recency, indexing="ij")
-    values = np.asarray(model.conditional_expected_number_of_purchases_up_to_time(
-        t, f.ravel(), r.ravel(), np.full(f.size, T)), dtype=float).reshape(f.shape)
-    ax = _axes(ax, fn, (7, 5))
-    return _matrix(ax, values, frequency, recency, "expected purchases",
-                   title or f"Expected purchases in the next {t:g} periods (T = {T:g})", "viridis")
+    return _history_matrix(
+        lambda f, r, T_: model.conditional_expected_number_of_purchases_up_to_time(t, f, r, T_), summary,
+        max_frequency, max_recency, T, ax, function="crmkit.plot.frequency_recency_matrix",
+        label="expected purchases", cmap="viridis",
+        title=title, default_title=f"Expected purchases in the next {t:g} periods (T = {{T:g}})")
 
 
 def segments(summary: pl.DataFrame, ax: Any = None, *, segment: str = "segment",
