@@ -2,6 +2,8 @@
 //! gaps that real exports from web forms, apps, stores and WeChat carry.
 
 use super::rng::Rng;
+// The cleaners' calendar: the generator writes exactly the dates they parse back.
+pub use crate::clean::date::{civil_from_days, days_from_civil};
 use super::vocab::*;
 
 /// A person as they really are; records are renderings of this.
@@ -309,30 +311,6 @@ pub fn render_email(rng: &mut Rng, p: &Person, source: &str, dup: bool) -> Optio
 /// Days since 1899-12-30 (the spreadsheet epoch) of a civil date.
 fn excel_serial(y: i32, m: u32, d: u32) -> i64 {
     days_from_civil(y, m, d) as i64 + 25_569
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's algorithm).
-pub fn days_from_civil(y: i32, m: u32, d: u32) -> i32 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let m = m as i32;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i32 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-pub fn civil_from_days(z: i32) -> (i32, u32, u32) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 pub fn render_birth_date(rng: &mut Rng, p: &Person, dup: bool) -> Option<String> {
