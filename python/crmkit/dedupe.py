@@ -679,14 +679,15 @@ def golden_records(
                 raise CrmError(f"{function}: rule for '{c}' must be one of {list(_RULES)} or ('source', [preferred, ...]) with source= given, found {rule!r}")
             prefs = list(rule[1])
             rank = pl.col(source).replace_strict(prefs, list(range(len(prefs))), default=len(prefs), return_dtype=pl.Int64)
-            aggs.append(v.filter(v.is_not_null()).sort_by(rank.filter(v.is_not_null()), descending=True, maintain_order=True).last().alias(c))
+            # Sort first, then drop nulls: filtered sort keys inside a group-by fail on polars 1.28.
+            aggs.append(v.sort_by(rank, descending=True, maintain_order=True).drop_nulls().last().alias(c))
         elif rule == "most_recent":
             aggs.append(v.drop_nulls().last().alias(c))
         elif rule == "first":
             aggs.append(v.drop_nulls().first().alias(c))
         elif rule == "longest":
             length = v.cast(pl.String).str.len_chars()
-            aggs.append(v.filter(v.is_not_null()).sort_by(length.filter(v.is_not_null()), maintain_order=True).last().alias(c))
+            aggs.append(v.sort_by(length, maintain_order=True).drop_nulls().last().alias(c))
         elif rule == "most_frequent":
             frequent.append(c)
         else:
