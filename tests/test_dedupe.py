@@ -219,6 +219,20 @@ def test_blocking_guard():
     assert any("city" in str(x.message) and "skipped" in str(x.message) for x in w)
 
 
+def test_over_limit_default_key_keeps_rare_values():
+    # 300 records share one common name; 20 rare names appear twice each. The name key
+    # would pair the common name 44,850 times: over the limit, it keeps the rare names.
+    names = ["Wang Wei"] * 300 + [f"{chr(65 + i)}ina Kowalski" for i in range(20) for _ in range(2)]
+    phones = [f"138{i:08d}" for i in range(len(names))]
+    df = pl.DataFrame({"rid": range(len(names)), "name": names, "phone": phones})
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        pairs = crmkit.dedupe_pairs(df, id="rid", fields={"name": "name", "phone": "phone"}, max_pairs_per_key=1000)
+    assert any("restricted to values shared by at most 2 records" in str(x.message) for x in w)
+    got = set(zip(pairs["rid_l"].to_list(), pairs["rid_r"].to_list()))
+    assert got == {(300 + 2 * i, 301 + 2 * i) for i in range(20)}
+
+
 def test_chain_safeguard():
     # A chain of near-identical records each one edit from the next.
     names = ["aaaaaaaaaa"]

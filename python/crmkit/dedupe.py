@@ -6,7 +6,7 @@ m-probabilities and the match prior from EM over the candidate pairs (unsupervis
 and exact agreement on a rare value weighs more than on a common one (term
 frequencies). Candidate pairs come from a union of blocking keys (phone, e-mail,
 name sound/pinyin keys combined with birth date, postcode, ...); a key that would
-explode into too many pairs is reported and refused. Comparisons work by character,
+explode into too many pairs is reported and cut to its rare values (or refused). Comparisons work by character,
 so Chinese names compare correctly, with pinyin for homophones. Matched pairs are
 clustered into entities (connected components, strongest links first, with a size
 cap that cuts long chains). Everything heavy runs in Rust with the GIL released.
@@ -40,7 +40,7 @@ __all__ = ["dedupe", "dedupe_pairs", "link", "golden_records", "infer_fields", "
 #: Match probability at which a pair links by default: the even-odds point of the model.
 #: Known correlations between fields (an e-mail that spells the name, swapped name
 #: fields) are modelled in the comparisons, so the probabilities are usable as they are
-#: (FEBRL3/4 F1 0.999, generated customers precision and recall >= 0.98 at 100k records).
+#: (FEBRL3/4 F1 0.999, generated customers precision and recall >= 0.98 at 100k and 1M records).
 DEFAULT_THRESHOLD = 0.5
 
 #: Field kinds the comparison engine knows.
@@ -264,12 +264,43 @@ def _candidate_pairs(prep: _Prepared, blocking: Optional[Sequence[Blocking]], ma
             q = keyed.group_by(cols).len().select((pl.col("len").cast(pl.Int64) * (pl.col("len") - 1) // 2).sum().alias("n"))
         size_q.append(q)
     counts = [int(f["n"][0] or 0) for f in pl.collect_all(size_q)]
+    # A default key over the limit keeps its rare values: the blocks of at most `cap`
+    # records, the largest cap whose pairs stay within one pair per record (a key
+    # broader than that pairs mostly different people sharing a value). The pairs of a
+    # common value (a popular name) are left to the keys that combine it with a second
+    # field, since agreeing on that value alone says little; a rare one says a lot.
+    budget = min(limit, max(n, 1000))
+    caps: dict[int, int] = {}
+    over = [k for k, c in enumerate(counts) if c > limit and not user]
+    if over:
+        sizes = pl.collect_all(
+            [keyed_q[k][0].group_by(keyed_q[k][1]).len().group_by("len").agg(pl.len().alias("blocks")) for k in over]
+        )
+        for k, sz in zip(over, sizes):
+            if linking:
+                continue  # cross-source blocks are not sized by one count
+            sz = sz.filter(pl.col("len") >= 2).sort("len").with_columns(
+                (pl.col("blocks").cast(pl.Int64) * pl.col("len") * (pl.col("len") - 1) // 2).cum_sum().alias("cum")
+            )
+            fit = sz.filter(pl.col("cum") <= budget)
+            if fit.height:
+                caps[k] = int(fit["len"][-1])
+                counts[k] = int(fit["cum"][-1])
     pair_q = []
     session_rules: list[Optional[list[str]]] = []
     report = []
-    for rule, labs, (keyed, cols), n_pairs in zip(rules, rule_labels, keyed_q, counts):
+    for k, (rule, labs, (keyed, cols), n_pairs) in enumerate(zip(rules, rule_labels, keyed_q, counts)):
         label = " & ".join(labs)
         entry = {"rule": label, "pairs": n_pairs, "used": n_pairs <= limit}
+        if k in caps:
+            entry["max_block"] = caps[k]
+            warnings.warn(
+                f"{function}: blocking key '{label}' would produce more than {limit:,} candidate pairs "
+                f"(max_pairs_per_key); it is restricted to values shared by at most {caps[k]:,} records "
+                f"({n_pairs:,} pairs); records sharing a more common value are paired by the keys that add another field",
+                stacklevel=3,
+            )
+            keyed = keyed.join(keyed.group_by(cols).len().filter(pl.col("len") <= caps[k]).select(cols), on=cols, how="semi")
         report.append(entry)
         if n_pairs > limit:
             msg = (
@@ -433,9 +464,11 @@ def dedupe(
     'postcode', 'text', 'exact'); None infers them from column names. ``blocking`` is a
     list of keys, each a field name (names block on their sound/pinyin key) or a list
     of them (all must agree) or a polars expression over the prepared fields; None
-    chooses keys from the fields, skipping (with a warning) any that would exceed
-    ``max_pairs_per_key`` candidate pairs (default max(2M, 20 per record)); an explicit
-    key over the limit raises TooLargeError. ``threshold`` is the match probability
+    chooses keys from the fields; a default key that would exceed ``max_pairs_per_key``
+    candidate pairs (default max(2M, 20 per record)) keeps, with a warning, only its rare
+    values (those whose pairs total at most one per record; records sharing a common
+    value are paired by the keys that add a second field), or is skipped when none is
+    rare enough; an explicit key over the limit raises TooLargeError. ``threshold`` is the match probability
     above which a pair links (default ``DEFAULT_THRESHOLD``, 0.5). ``training_pairs`` (columns id_l, id_r and
     optionally a boolean is_match) estimates the m-probabilities from labelled matches
     instead of EM. Entities never exceed ``max_cluster_size`` records: links that would

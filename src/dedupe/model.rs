@@ -401,6 +401,56 @@ pub fn mask_levels(levels: &[u8], nf: usize, masked: &[usize]) -> Vec<u8> {
     out
 }
 
+/// Per pair: whether both records hold an e-mail that only spells their own name
+/// (`zhangwei@163.com` for 张伟), with one name field and one e-mail field (else all
+/// false). Such an e-mail and the name are one piece of evidence, not two.
+pub fn spelled_email_pairs(fields: &[Field], left: &[u32], right: &[u32]) -> Vec<bool> {
+    let names: Vec<usize> = (0..fields.len()).filter(|&f| fields[f].kind == Kind::Name).collect();
+    let emails: Vec<usize> = (0..fields.len()).filter(|&f| fields[f].kind == Kind::Email).collect();
+    if names.len() != 1 || emails.len() != 1 {
+        return vec![false; left.len()];
+    }
+    let (nf, ef) = (&fields[names[0]], &fields[emails[0]]);
+    let spells: Vec<bool> = nf
+        .values
+        .par_iter()
+        .zip(ef.values.par_iter())
+        .map(|(n, e)| matches!((n, e), (Some(n), Some(e)) if email_spells_name(e, n)))
+        .collect();
+    left.par_iter().zip(right.par_iter()).map(|(&i, &j)| spells[i as usize] && spells[j as usize]).collect()
+}
+
+/// The fields a session masks, closed under the name/e-mail dependence: when a
+/// session's key forced the name to agree, an e-mail that only spells that name agrees
+/// for the same reason (different people of one name write `zhangwei@163.com`), and
+/// vice versa; left in, such pairs of different people look like matches to EM and
+/// inflate the m of every disagreement (a different birth date, city or address),
+/// the more so the more records share each name.
+pub fn mask_session(fields: &[Field], levels: &[u8], masked: &[usize], spelled: &[bool]) -> Vec<u8> {
+    let nf = fields.len();
+    let mut out = mask_levels(levels, nf, masked);
+    if nf == 0 {
+        return out;
+    }
+    let names: Vec<usize> = (0..nf).filter(|&f| fields[f].kind == Kind::Name).collect();
+    let emails: Vec<usize> = (0..nf).filter(|&f| fields[f].kind == Kind::Email).collect();
+    if names.len() != 1 || emails.len() != 1 {
+        return out;
+    }
+    let (n, e) = (names[0], emails[0]);
+    let extra = match (masked.contains(&n), masked.contains(&e)) {
+        (true, false) => e,
+        (false, true) => n,
+        _ => return out,
+    };
+    for (row, &sp) in out.chunks_mut(nf).zip(spelled) {
+        if sp {
+            row[extra] = NULL_LEVEL;
+        }
+    }
+    out
+}
+
 /// m-probabilities from EM sessions, one per selective blocking key: a session fits EM
 /// on the pairs of its key with the key's own fields masked (their agreement was forced
 /// by the blocking, so it says nothing about m), and each field's m is the average over
@@ -411,7 +461,7 @@ pub fn mask_levels(levels: &[u8], nf: usize, masked: &[usize]) -> Vec<u8> {
 #[allow(clippy::too_many_arguments)]
 pub fn m_from_sessions(
     fields: &[Field],
-    sessions: &[(Vec<u8>, Vec<usize>)],
+    sessions: &[(Vec<u8>, Vec<usize>, Vec<bool>)],
     random_levels: &[u8],
     u: &[Vec<f64>],
     fallback: &[Vec<f64>],
@@ -425,17 +475,17 @@ pub fn m_from_sessions(
     // Sessions are independent: fitted in parallel, combined in their fixed order.
     let fitted: Vec<Result<Option<(Vec<u8>, Model)>>> = sessions
         .par_iter()
-        .map(|(levels, masked)| {
+        .map(|(levels, masked, spelled)| {
             if levels.is_empty() {
                 return Ok(None);
             }
-            let lv = mask_levels(levels, nf, masked);
+            let lv = mask_session(fields, levels, masked, spelled);
             let rv = mask_levels(random_levels, nf, masked);
             let model = fit_em(fields, &lv, &rv, u.to_vec(), None, max_iter, tol, n_random, None)?;
             Ok(Some((lv, model)))
         })
         .collect();
-    for ((_, masked), fit) in sessions.iter().zip(fitted) {
+    for ((_, masked, _), fit) in sessions.iter().zip(fitted) {
         let (lv, model) = match fit? {
             Some(x) => x,
             None => continue,
@@ -562,4 +612,28 @@ mod tests {
         assert_eq!(fp, 0);
         assert!(model.lambda > 0.2 && model.lambda < 0.6, "{}", model.lambda);
     }
+
+    #[test]
+    fn session_masking_follows_name_spelling_emails() {
+        // Records 0 and 1: one name, e-mails that spell it; record 2: an unrelated e-mail.
+        let nr = [Some("Wang Wei"), Some("Wang Wei"), Some("Wang Wei")];
+        let er = [Some("wangwei@163.com"), Some("wangwei@163.com"), Some("lucky.star@163.com")];
+        let fields = vec![Field::new("name", Kind::Name, &nr, true), Field::new("email", Kind::Email, &er, true)];
+        let (l, r) = (vec![0u32, 0], vec![1u32, 2]);
+        let spelled = spelled_email_pairs(&fields, &l, &r);
+        assert_eq!(spelled, vec![true, false]);
+        let lv = pair_levels(&fields, &l, &r);
+        // Name exact (level 4), e-mail exact (level 3); second pair: same name, e-mails differ.
+        assert_eq!(&lv[..3], &[4, 3, 4]);
+        assert!(lv[3] < 3);
+        // A name-keyed session: the spelled e-mail is masked with the name, the other kept.
+        let by_name = mask_session(&fields, &lv, &[0], &spelled);
+        assert_eq!(by_name, vec![NULL_LEVEL, NULL_LEVEL, NULL_LEVEL, lv[3]]);
+        // An e-mail-keyed session: the name is masked where the e-mail spells it.
+        let by_email = mask_session(&fields, &lv, &[1], &spelled);
+        assert_eq!(by_email, vec![NULL_LEVEL, NULL_LEVEL, 4, NULL_LEVEL]);
+        // A session on another field masks nothing more.
+        assert_eq!(mask_session(&fields, &lv, &[], &spelled), lv);
+    }
+
 }

@@ -6,7 +6,7 @@ use pyo3_polars::{PyDataFrame, PySeries};
 
 use crate::dedupe::cluster::{cluster, greedy_one_to_one};
 use crate::dedupe::levels::{Kind, NULL_LEVEL};
-use crate::dedupe::model::{fit_em, m_from_labels, m_from_sessions, pair_levels, probability, random_pairs, score, u_from_levels, Field, Sampling};
+use crate::dedupe::model::{fit_em, m_from_labels, m_from_sessions, pair_levels, probability, random_pairs, score, spelled_email_pairs, u_from_levels, Field, Sampling};
 use crate::error::{CrmError, Result};
 use crate::python::run_detached;
 
@@ -102,14 +102,17 @@ fn dedupe_score(
                 let full = fit_em(&fields, &levels[..n_train * fields.len()], &random_levels, u.clone(), None, max_iter, tol, n_random, None)?;
                 let mut sess = Vec::with_capacity(sessions.len());
                 let nf = fields.len();
+                let spelled = spelled_email_pairs(&fields, &l, &r);
                 for (at, masked) in &sessions {
                     // The session's pairs are candidate pairs: their levels are gathered.
                     let at = indices(at, "session pairs", l.len())?;
                     let mut lv = Vec::with_capacity(at.len() * nf);
+                    let mut sp = Vec::with_capacity(at.len());
                     for &p in &at {
                         lv.extend_from_slice(&levels[p as usize * nf..(p as usize + 1) * nf]);
+                        sp.push(spelled[p as usize]);
                     }
-                    sess.push((lv, masked.clone()));
+                    sess.push((lv, masked.clone(), sp));
                 }
                 Some(m_from_sessions(&fields, &sess, &random_levels, &u, &full.m, max_iter, tol, n_random)?)
             }
