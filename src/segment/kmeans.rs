@@ -329,23 +329,7 @@ fn assign(data: &Data, centers: &[f64], k: usize, labels: &mut [u32]) -> StepRes
             }
         })
         .collect();
-    let mut total = StepResult {
-        sums: vec![0.0; k * d],
-        weights: vec![0.0; k],
-        inertia: 0.0,
-        changed: 0,
-    };
-    for p in parts {
-        for (t, v) in total.sums.iter_mut().zip(&p.sums) {
-            *t += v;
-        }
-        for (t, v) in total.weights.iter_mut().zip(&p.weights) {
-            *t += v;
-        }
-        total.inertia += p.inertia;
-        total.changed += p.changed;
-    }
-    total
+    sum_parts(parts, k, d)
 }
 
 /// Moves each empty cluster onto one of the rows farthest from their centre (ties:
@@ -520,6 +504,12 @@ fn assign_bounded(
             }
         })
         .collect();
+    sum_parts(parts, k, d)
+}
+
+/// Adds the per-chunk partial results in chunk order, so totals do not depend on
+/// which thread finished first.
+fn sum_parts(parts: Vec<StepResult>, k: usize, d: usize) -> StepResult {
     let mut total = StepResult {
         sums: vec![0.0; k * d],
         weights: vec![0.0; k],
@@ -533,6 +523,7 @@ fn assign_bounded(
         for (t, v) in total.weights.iter_mut().zip(&p.weights) {
             *t += v;
         }
+        total.inertia += p.inertia;
         total.changed += p.changed;
     }
     total
