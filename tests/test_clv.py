@@ -542,3 +542,91 @@ def test_lifetimes_optimiser_options_are_accepted_with_a_warning(cdnow):
     assert round(m.log_likelihood_, 1) == -9595.0
     with pytest.raises(CrmError, match="unexpected argument"):
         clv.BetaGeoFitter().fit(cdnow, bogus=1)
+
+
+# --------------------------------------------------------------------------- lifetimes' other methods
+
+
+def test_pareto_conditional_pmf_equals_lifetimes(cdnow):
+    model = clv.ParetoNBDFitter().fit(cdnow)
+    peer = _peer(lifetimes.ParetoNBDFitter, model.params_)
+    # a spread of CDNOW histories: new, one-off, loyal, lapsed, heavy
+    x, r, T = _arrays(cdnow.sort("frequency", "recency").gather_every(59))
+    for n in range(6):
+        for t in (1.0, 39.0):
+            ours = model.conditional_probability_of_n_purchases_up_to_time(n, t, x, r, T)
+            theirs = np.array([peer.conditional_probability_of_n_purchases_up_to_time(n, t, a, b, c)
+                               for a, b, c in zip(x, r, T)])
+            np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-12, err_msg=f"n={n} t={t}")
+
+
+def test_pareto_pmf_of_a_new_customer_equals_a_simulation():
+    """Independent of the formula: simulate Pareto/NBD customers and count purchases."""
+    params = {"r": 0.8, "alpha": 12.0, "s": 1.4, "beta": 9.0}
+    m = clv.ParetoNBDFitter()
+    m.params_ = params
+    rng = np.random.default_rng(7)
+    k = 1_000_000
+    lam = rng.gamma(params["r"], 1 / params["alpha"], k)
+    death = rng.exponential(1 / rng.gamma(params["s"], 1 / params["beta"], k))
+    counts = rng.poisson(lam * np.minimum(death, 20.0))
+    for n in range(6):
+        want = float(np.mean(counts == n))
+        se = np.sqrt(want * (1 - want) / k)
+        assert abs(m.probability_of_n_purchases_up_to_time(20.0, n) - want) < 5 * se, n
+    assert m.probability_of_n_purchases_up_to_time(0.0, 0) == 1.0
+
+
+def test_pareto_pmf_bad_arguments_raise(cdnow):
+    model = clv.ParetoNBDFitter().fit(cdnow)
+    with pytest.raises(CrmError, match="n must be whole numbers"):
+        model.conditional_probability_of_n_purchases_up_to_time(1.5, 10, 1, 5, 10)
+    with pytest.raises(CrmError, match="n must be whole numbers"):
+        model.conditional_probability_of_n_purchases_up_to_time(-1, 10, 1, 5, 10)
+    with pytest.raises(CrmError, match="t must be finite"):
+        model.conditional_probability_of_n_purchases_up_to_time(1, -2, 1, 5, 10)
+    with pytest.raises(CrmError, match="'T' has length 2"):
+        model.conditional_probability_of_n_purchases_up_to_time(1, 10, [1, 2, 3], [5, 6, 7], [10, 10])
+    with pytest.raises(CrmError, match="not been fitted"):
+        clv.ParetoNBDFitter().probability_of_n_purchases_up_to_time(10, 1)
+
+
+@pytest.mark.parametrize("ours,theirs", [(clv.BetaGeoFitter, "BetaGeoFitter"), (clv.ParetoNBDFitter, "ParetoNBDFitter")])
+def test_alive_matrix_equals_lifetimes(cdnow, ours, theirs):
+    model = ours().fit(cdnow)
+    peer = _peer(getattr(lifetimes, theirs), model.params_)
+    ref = np.asarray(peer.conditional_probability_alive_matrix(max_frequency=12, max_recency=20))
+    np.testing.assert_allclose(model.conditional_probability_alive_matrix(12, 20), ref, rtol=1e-6)
+    full = model.conditional_probability_alive_matrix()  # lifetimes' defaults: the fitted data's maxima
+    assert full.shape == (int(cdnow["T"].max()) + 1, int(cdnow["frequency"].max()) + 1)
+
+
+def test_bgbb_expected_counts_equal_lifetimes():
+    d = pl.read_csv(os.path.join(DATA, "donations.csv"))
+    m = clv.BetaGeoBetaBinomFitter().fit(d["frequency"], d["recency"], d["periods"], weights=d["weights"])
+    peer = _peer(lifetimes.BetaGeoBetaBinomFitter, m.params_)
+    peer.data = d.to_pandas().rename(columns={"periods": "n_periods"})
+    ours = m.expected_number_of_transactions_in_first_n_periods(6)
+    theirs = peer.expected_number_of_transactions_in_first_n_periods(6)
+    assert ours["frequency"].to_list() == list(range(7)) == list(theirs.index)
+    np.testing.assert_allclose(ours["model"].to_numpy(), theirs["model"].to_numpy(), rtol=1e-9)
+    assert ours["model"].sum() == pytest.approx(d["weights"].sum())
+    with pytest.raises(CrmError, match="whole number"):
+        m.expected_number_of_transactions_in_first_n_periods(2.5)
+    with pytest.raises(CrmError, match="at most 5,000"):
+        m.expected_number_of_transactions_in_first_n_periods(10**6)
+    with pytest.raises(CrmError, match="continuous-time"):
+        m.conditional_probability_alive_matrix()
+
+
+def test_lifetimes_save_model_and_load_model_names(tmp_path, bgf):
+    path = tmp_path / "model.json"
+    bgf.save_model(path)
+    back = clv.BetaGeoFitter().load_model(path)
+    assert back.params_ == bgf.params_ and back.data_extent_ == bgf.data_extent_
+    np.testing.assert_array_equal(back.conditional_probability_alive_matrix(), bgf.conditional_probability_alive_matrix())
+    doc = json.loads(path.read_text())
+    del doc["data_extent"]
+    path.write_text(json.dumps(doc))
+    with pytest.raises(CrmError, match="pass max_frequency and max_recency"):
+        clv.load(path).conditional_probability_alive_matrix()

@@ -99,6 +99,16 @@ def clv_value(
     t_big: npt.NDArray[np.float64],
     spend: npt.NDArray[np.float64],
 ) -> npt.NDArray[np.float64]: ...
+def clv_conditional_pmf(
+    model: str,
+    params: list[float],
+    n: npt.NDArray[np.float64],
+    t: npt.NDArray[np.float64],
+    x: npt.NDArray[np.float64],
+    tx: npt.NDArray[np.float64],
+    t_big: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]: ...
+def clv_bgbb_counts(params: list[float], n: int) -> npt.NDArray[np.float64]: ...
 def clv_period_summary(
     customer: npt.NDArray[np.int64],
     period: npt.NDArray[np.int64],

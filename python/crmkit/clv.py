@@ -478,8 +478,19 @@ class _BaseFitter:
             "log_likelihood": self.log_likelihood_,
             "covariance": self._cov,
             "n_customers": self.n_customers_,
+            "data_extent": getattr(self, "data_extent_", None),
         }
         Path(path).write_text(json.dumps(doc, indent=2))
+
+    def save_model(self, path: Union[str, Path], *_lifetimes_args: Any, **_lifetimes_kwargs: Any) -> None:
+        """lifetimes' name for ``save``; writes JSON, never a pickle (the data is not stored)."""
+        self.save(path)
+
+    def load_model(self, path: Union[str, Path]) -> "_BaseFitter":
+        """lifetimes' name for loading into this instance; reads a model written by ``save``."""
+        model = type(self).load(path)
+        self.__dict__.update(model.__dict__)
+        return self
 
     @classmethod
     def load(cls, path: Union[str, Path]) -> "_BaseFitter":
@@ -522,6 +533,7 @@ class _TimeModel(_BaseFitter):
         _check_history(x, tx, t, fn, discrete=self._columns[2] == "n_periods")
         w = _weights(weights, len(x), fn)
         self._run_fit([x, tx, t], w, self._divisor(w), initial_params, max_iter)
+        self.data_extent_ = {"max_frequency": float(x.max()), "max_T": float(t.max())}
         return self
 
     def _divisor(self, w: np.ndarray) -> float:
@@ -551,6 +563,38 @@ class _TimeModel(_BaseFitter):
     def p_alive_expr(self, frequency: Any = "frequency", recency: Any = "recency", T: Any = "T") -> pl.Expr:
         """Polars expression for the probability of being alive."""
         return self._expr("p_alive", 0.0, (frequency, recency, T))
+
+    def conditional_probability_alive_matrix(self, max_frequency: Optional[int] = None,
+                                             max_recency: Optional[int] = None) -> np.ndarray:
+        """P(alive) on the grid of whole recencies 0..max_recency (rows) and
+        frequencies 0..max_frequency (columns) for a customer of age T = max_recency,
+        as lifetimes returns it. The maxima default to the largest frequency and T
+        seen in ``fit``. Cells where frequency > 0 but recency = 0 are computed as
+        lifetimes does, although no real history looks like that.
+
+        >>> from crmkit.clv import BetaGeoFitter
+        >>> f = [0, 2, 1, 0, 5, 3, 0, 1, 4, 2, 6, 1]
+        >>> r = [0.0, 30.4, 1.7, 0.0, 35.0, 20.0, 0.0, 12.0, 5.0, 3.0, 8.0, 0.5]
+        >>> T = [38.9, 38.9, 38.9, 38.0, 38.0, 37.1, 36.0, 36.0, 38.0, 37.5, 38.2, 36.3]
+        >>> m = BetaGeoFitter(penalizer_coef=0.01).fit(f, r, T)
+        >>> z = m.conditional_probability_alive_matrix()
+        >>> z.shape  # 0..38 recencies x 0..6 frequencies
+        (39, 7)
+        >>> bool(z[38, 6] > z[5, 6])  # recent buyers are more likely alive
+        True
+        """
+        fn = f"{type(self).__name__}.conditional_probability_alive_matrix"
+        extent = getattr(self, "data_extent_", None)
+        if (max_frequency is None or max_recency is None) and extent is None:
+            raise CrmError(f"{fn}: pass max_frequency and max_recency (this model was loaded without its data extent)")
+        mf = int(max_frequency if max_frequency is not None else extent["max_frequency"])
+        mr = int(max_recency if max_recency is not None else extent["max_T"])
+        if mf < 0 or mr < 0 or (mf + 1) * (mr + 1) > 50_000_000:
+            raise CrmError(f"{fn}: max_frequency and max_recency must be >= 0 with at most 50M cells, "
+                           f"found {mf} and {mr}")
+        rec, freq = np.meshgrid(np.arange(mr + 1, dtype=np.float64), np.arange(mf + 1, dtype=np.float64), indexing="ij")
+        values = self.conditional_probability_alive(freq.ravel(), rec.ravel(), np.full(rec.size, float(mr)))
+        return np.asarray(values).reshape(mr + 1, mf + 1)
 
 
 def _bg_count_pmf(r: float, alpha: float, a: float, b: float, t: float, n: int, *, modified: bool) -> float:
@@ -639,6 +683,30 @@ class ParetoNBDFitter(_TimeModel):
     def _divisor(self, w: np.ndarray) -> float:
         return float(w.mean())
 
+    def conditional_probability_of_n_purchases_up_to_time(self, n: Any, t: Any, frequency: Any, recency: Any,
+                                                          T: Any) -> Any:
+        """P(exactly ``n`` purchases in the next ``t`` periods) for a customer with this
+        history (Fader & Hardie's conditional PMF, lifetimes' method and argument order).
+        Unlike lifetimes, t = 0 gives 1 for n = 0 (nothing happens in no time).
+
+        >>> from crmkit.clv import ParetoNBDFitter
+        >>> m = ParetoNBDFitter()
+        >>> m.params_ = {"r": 0.5533, "alpha": 10.578, "s": 0.6062, "beta": 11.67}  # CDNOW, weeks
+        >>> p = [m.conditional_probability_of_n_purchases_up_to_time(k, 39, 2, 30.43, 38.86) for k in range(200)]
+        >>> round(sum(p), 9)
+        1.0
+        >>> round(sum(k * v for k, v in enumerate(p)), 6) == round(m.predict(39, 2, 30.43, 38.86), 6)
+        True
+        """
+        fn = f"{type(self).__name__}.conditional_probability_of_n_purchases_up_to_time"
+        arrs = [_vector(v, a, fn) for v, a in ((n, "n"), (t, "t"), (frequency, "frequency"), (recency, "recency"), (T, "T"))]
+        values = _core.clv_conditional_pmf(self._model, self._params(), *arrs)
+        return _result(values, "probability", n, t, frequency, recency, T)
+
+    def probability_of_n_purchases_up_to_time(self, t: float, n: int) -> float:
+        """P(X(t) = n) for a newly acquired customer."""
+        return self.conditional_probability_of_n_purchases_up_to_time(n, t, 0.0, 0.0, 0.0)
+
 
 class BetaGeoBetaBinomFitter(_TimeModel):
     """BG/BB model (Fader, Hardie & Shang 2010) for discrete purchase opportunities.
@@ -684,6 +752,29 @@ class BetaGeoBetaBinomFitter(_TimeModel):
     def expected_purchases_expr(self, t: float, frequency: Any = "frequency", recency: Any = "recency",
                                 T: Any = "n_periods") -> pl.Expr:
         return self._expr("expected", t, (frequency, recency, T))
+
+    def conditional_probability_alive_matrix(self, *args: Any, **kwargs: Any) -> np.ndarray:
+        raise CrmError("BetaGeoBetaBinomFitter: the P(alive) matrix is for continuous-time models; "
+                       "use conditional_probability_alive(m_periods_in_future, frequency, recency, n_periods)")
+
+    def expected_number_of_transactions_in_first_n_periods(self, n: int) -> pl.DataFrame:
+        """Expected number of customers with 0, 1, ..., n purchases in their first ``n``
+        opportunities (Fader, Hardie & Shang 2010, eq. 7), scaled to the customers the
+        model was fitted on: compare it with the observed frequency histogram. Unlike
+        lifetimes, every frequency 0..n is listed, not only the observed ones.
+
+        >>> from crmkit.clv import BetaGeoBetaBinomFitter
+        >>> m = BetaGeoBetaBinomFitter().fit([0, 1, 2, 3, 6, 0, 4], [0, 1, 5, 4, 6, 0, 6], [6] * 7)
+        >>> table = m.expected_number_of_transactions_in_first_n_periods(6)
+        >>> table.columns, table.height, round(table["model"].sum(), 9)
+        (['frequency', 'model'], 7, 7.0)
+        """
+        fn = f"{type(self).__name__}.expected_number_of_transactions_in_first_n_periods"
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise CrmError(f"{fn}: n must be a whole number of opportunities >= 0, found {n!r}")
+        probabilities = _core.clv_bgbb_counts(self._params(), int(n))
+        return pl.DataFrame({"frequency": np.arange(int(n) + 1, dtype=np.int64),
+                             "model": probabilities * self.n_customers_})
 
 
 class GammaGammaFitter(_BaseFitter):
@@ -799,6 +890,8 @@ def load(path: Union[str, Path]) -> _BaseFitter:
         raise CrmError(f"clv.load: {path} lacks parameter(s) {missing}")
     model._set([params[p] for p in cls._param_names], doc["log_likelihood"], doc.get("covariance"),
                doc.get("n_customers", float("nan")))
+    if isinstance(doc.get("data_extent"), dict):
+        model.data_extent_ = doc["data_extent"]
     return model
 
 

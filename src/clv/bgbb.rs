@@ -88,6 +88,26 @@ pub fn probability_alive(par: &[f64], m: f64, x: f64, tx: f64, n: f64) -> f64 {
     (p1 + p2 - ll).exp()
 }
 
+/// P(X(n) = x): the probability that a new customer makes x purchases in the first
+/// n opportunities (Fader, Hardie & Shang 2010, eq. 7); lifetimes'
+/// expected_number_of_transactions_in_first_n_periods is this times the customers.
+pub fn count_pmf(par: &[f64], n: u32, x: u32) -> f64 {
+    if x > n {
+        return 0.0;
+    }
+    let (al, be, ga, de) = (par[0], par[1], par[2], par[3]);
+    let (nf, xf) = (n as f64, x as f64);
+    let lab = lbeta(al, be);
+    let lgd = lbeta(ga, de);
+    let ln_choose = |k: f64, j: f64| lgamma(k + 1.0) - lgamma(j + 1.0) - lgamma(k - j + 1.0);
+    let alive = ln_choose(nf, xf) + lbeta(al + xf, be + nf - xf) - lab + lbeta(ga, de + nf) - lgd;
+    let died = (x..n).map(|i| {
+        let i = i as f64;
+        (ln_choose(i, xf) + lbeta(al + xf, be + i - xf) - lab + lbeta(ga + 1.0, de + i) - lgd).exp()
+    });
+    alive.exp() + died.sum::<f64>()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,5 +145,21 @@ mod tests {
             total += row(&par, x, tx, 3.0, false).0.exp();
         }
         assert!((total - 1.0).abs() < 1e-12, "{total}");
+    }
+
+    #[test]
+    fn count_pmf_sums_to_one_and_to_the_expected_count() {
+        let par = [1.204, 0.750, 0.657, 2.783];
+        for n in [0_u32, 1, 6, 11, 40] {
+            let p: Vec<f64> = (0..=n).map(|x| count_pmf(&par, n, x)).collect();
+            assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12, "n={n}");
+            assert_eq!(count_pmf(&par, n, n + 1), 0.0);
+            // E[X(n)] = sum over opportunities of P(alive at t) * E[p]: a / (a + b) *
+            // sum_{t=1}^{n} B(g, d + t) / B(g, d).
+            let mean: f64 = p.iter().enumerate().map(|(x, v)| x as f64 * v).sum();
+            let want: f64 = par[0] / (par[0] + par[1])
+                * (1..=n).map(|t| (lbeta(par[2], par[3] + t as f64) - lbeta(par[2], par[3])).exp()).sum::<f64>();
+            assert!((mean - want).abs() < 1e-10 * (1.0 + want), "n={n}: {mean} vs {want}");
+        }
     }
 }

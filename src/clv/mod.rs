@@ -500,8 +500,9 @@ pub fn predict_one(kind: Kind, target: Target, par: &[f64], t: f64, x: f64, tx: 
     }
 }
 
-/// Vectorised predictions; `t` and the columns broadcast (length 1 or n).
-pub fn predict(kind: Kind, target: Target, par: &[f64], t: &[f64], x: &[f64], tx: &[f64], t_big: &[f64]) -> Result<Vec<f64>> {
+/// Checks the parameters and that every argument has length 1 or the common length n;
+/// returns n.
+fn check_arguments(kind: Kind, par: &[f64], args: &[(&str, &[f64])]) -> Result<usize> {
     if par.len() != kind.n_params() || par.iter().any(|p| !(p.is_finite() && *p > 0.0)) {
         return Err(CrmError::invalid(format!(
             "{}: expected {} positive parameters, found {par:?}",
@@ -509,6 +510,30 @@ pub fn predict(kind: Kind, target: Target, par: &[f64], t: &[f64], x: &[f64], tx
             kind.n_params()
         )));
     }
+    let n = args.iter().map(|(_, v)| v.len()).max().unwrap_or(0);
+    for (name, v) in args {
+        if v.len() != 1 && v.len() != n {
+            return Err(CrmError::invalid(format!(
+                "{}: argument '{name}' has length {} but the others have length {n}",
+                kind.label(),
+                v.len()
+            )));
+        }
+    }
+    Ok(n)
+}
+
+#[inline]
+fn broadcast(v: &[f64], i: usize) -> f64 {
+    if v.len() == 1 {
+        v[0]
+    } else {
+        v[i]
+    }
+}
+
+/// Vectorised predictions; `t` and the columns broadcast (length 1 or n).
+pub fn predict(kind: Kind, target: Target, par: &[f64], t: &[f64], x: &[f64], tx: &[f64], t_big: &[f64]) -> Result<Vec<f64>> {
     let supported = match (kind, target) {
         (_, Target::LogLik) => true,
         (Kind::GammaGamma, t) => t == Target::Expected,
@@ -518,22 +543,43 @@ pub fn predict(kind: Kind, target: Target, par: &[f64], t: &[f64], x: &[f64], tx
     if !supported {
         return Err(CrmError::invalid(format!("{}: the prediction '{target:?}' is not defined for this model", kind.label())));
     }
-    let n = [t.len(), x.len(), tx.len(), t_big.len()].into_iter().max().unwrap_or(0);
-    for (name, v) in [("t", t), ("frequency", x), ("recency", tx), ("T", t_big)] {
-        if v.len() != 1 && v.len() != n {
-            return Err(CrmError::invalid(format!(
-                "{}: argument '{name}' has length {} but the others have length {n}",
-                kind.label(),
-                v.len()
-            )));
-        }
-    }
-    let at = |v: &[f64], i: usize| if v.len() == 1 { v[0] } else { v[i] };
+    let n = check_arguments(kind, par, &[("t", t), ("frequency", x), ("recency", tx), ("T", t_big)])?;
     Ok((0..n)
         .into_par_iter()
         .with_min_len(1024)
-        .map(|i| predict_one(kind, target, par, at(t, i), at(x, i), at(tx, i), at(t_big, i)))
+        .map(|i| predict_one(kind, target, par, broadcast(t, i), broadcast(x, i), broadcast(tx, i), broadcast(t_big, i)))
         .collect())
+}
+
+/// P(n purchases in the next t periods | history), vectorised like `predict`; defined
+/// for Pareto/NBD (as in lifetimes). `n` must hold whole numbers >= 0.
+pub fn conditional_pmf(kind: Kind, par: &[f64], n: &[f64], t: &[f64], x: &[f64], tx: &[f64], t_big: &[f64]) -> Result<Vec<f64>> {
+    if kind != Kind::ParetoNbd {
+        return Err(CrmError::invalid(format!("{}: the conditional PMF is defined here for Pareto/NBD only", kind.label())));
+    }
+    if let Some(bad) = n.iter().find(|v| !(v.is_finite() && **v >= 0.0 && v.fract() == 0.0 && **v <= 10_000.0)) {
+        return Err(CrmError::invalid(format!("{}: n must be whole numbers from 0 to 10,000, found {bad}", kind.label())));
+    }
+    if let Some(bad) = t.iter().find(|v| !(v.is_finite() && **v >= 0.0)) {
+        return Err(CrmError::invalid(format!("{}: t must be finite and >= 0, found {bad}", kind.label())));
+    }
+    let len = check_arguments(kind, par, &[("n", n), ("t", t), ("frequency", x), ("recency", tx), ("T", t_big)])?;
+    let at = broadcast;
+    Ok((0..len)
+        .into_par_iter()
+        .with_min_len(256)
+        .map(|i| pareto::conditional_pmf(par, at(n, i), at(t, i), at(x, i), at(tx, i), at(t_big, i)))
+        .collect())
+}
+
+/// BG/BB: P(X(n) = x) for x = 0..=n (purchases of a new customer in the first n
+/// opportunities).
+pub fn bgbb_count_distribution(par: &[f64], n: u32) -> Result<Vec<f64>> {
+    check_arguments(Kind::BetaGeoBetaBinom, par, &[])?;
+    if n > 5_000 {
+        return Err(CrmError::invalid(format!("BG/BB: n must be at most 5,000 transaction opportunities, found {n}")));
+    }
+    Ok((0..=n).into_par_iter().map(|x| bgbb::count_pmf(par, n, x)).collect())
 }
 
 /// Discounted customer lifetime value as lifetimes computes it: the sum over months

@@ -9,7 +9,7 @@
 //!   alpha <  beta: F = (alpha+t)^-(r+x) (beta+t)^-s (alpha+t)/(beta+t) / A * sum_n (s+1)_n/(A+1)_n z^n, z = (beta-alpha)/(beta+t)
 //! with A = r+s+x. The derivatives of the series are accumulated alongside it.
 
-use super::special::{digamma, lgamma};
+use super::special::{digamma, lbeta, lgamma, log_hyp2f1};
 use super::{Acc, Rows};
 
 const MAX_TERMS: usize = 1_000_000;
@@ -209,6 +209,53 @@ pub fn conditional_expected(par: &[f64], t: f64, x: f64, tx: f64, t_big: f64) ->
     (first + second + third - ll).exp()
 }
 
+/// P(X(T, T+t) = n | x, t_x, T): the probability of exactly `n` purchases in the next
+/// `t` periods given the history (Fader & Hardie's note on the Pareto/NBD conditional
+/// PMF, as in lifetimes). With x = t_x = T = 0 it is the PMF of a new customer.
+///
+/// P = [n = 0] (1 - P(alive)) + A_1 + A_2 - sum_{i=0}^{n} A_3(i), every term in logs:
+/// A_1 alive through T+t with n purchases; A_2 - sum A_3 dies inside (T, T+t] after
+/// exactly n purchases (two Gauss hypergeometric tails whose difference is that event).
+pub fn conditional_pmf(par: &[f64], n: f64, t: f64, x: f64, tx: f64, t_big: f64) -> f64 {
+    let (r, al, s, be) = (par[0], par[1], par[2], par[3]);
+    if !(t > 0.0) {
+        return if t == 0.0 { f64::from(n == 0.0) } else { f64::NAN };
+    }
+    let ll = loglik(par, x, tx, t_big);
+    if !ll.is_finite() {
+        return f64::NAN;
+    }
+    let base = r * al.ln() + s * be.ln() - lgamma(r);
+    let (max_ab, diff) = (al.max(be), (al - be).abs());
+    let q = if al < be { r + x + n } else { s + 1.0 };
+    let big_a = r + s + x;
+    let c = big_a + n + 1.0;
+    let tail = base + lbeta(r + x + n, s + 1.0) - lgamma(s) - ll;
+
+    let p_alive = (base + lgamma(r + x) - (r + x) * (al + t_big).ln() - s * (be + t_big).ln() - ll).exp();
+    let zeroth = if n == 0.0 { (1.0 - p_alive).max(0.0) } else { 0.0 };
+    let first = n * t.ln() - lgamma(n + 1.0) + base + lgamma(r + x + n)
+        - (r + x + n) * (al + t_big + t).ln()
+        - s * (be + t_big + t).ln()
+        - ll;
+    let second = tail + lgamma(big_a) + log_hyp2f1(big_a, q, c, diff / (max_ab + t_big)) - big_a * (max_ab + t_big).ln();
+    let thirds: Vec<f64> = (0..=n as usize)
+        .map(|i| {
+            let i = i as f64;
+            i * t.ln() - lgamma(i + 1.0) + tail + lgamma(big_a + i) + log_hyp2f1(big_a + i, q, c, diff / (max_ab + t_big + t))
+                - (big_a + i) * (max_ab + t_big + t).ln()
+        })
+        .collect();
+    let m = thirds.iter().copied().fold(first.max(second), f64::max);
+    if !m.is_finite() {
+        return f64::NAN;
+    }
+    let sum = (first - m).exp() + (second - m).exp() - thirds.iter().map(|v| (v - m).exp()).sum::<f64>();
+    // The last two terms cancel to a tiny difference when t is small: rounding can
+    // leave it a hair below zero.
+    zeroth + sum.max(0.0) * m.exp()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,6 +313,32 @@ mod tests {
                 pm[j] -= h;
                 let num = (f(&pp).ll - f(&pm).ll) / (2.0 * h);
                 assert!((num - base.g[j]).abs() < 1e-6 * (1.0 + num.abs()), "{par:?} {j}: {num} vs {}", base.g[j]);
+            }
+        }
+    }
+
+    #[test]
+    fn conditional_pmf_sums_to_one_and_to_the_conditional_mean() {
+        for par in [[0.5533, 10.578, 0.6062, 11.67], [0.8, 20.0, 1.4, 6.0], [1.3, 4.0, 2.0, 0.5]] {
+            for (x, tx, t_big, t) in [(0.0, 0.0, 0.0, 39.0), (0.0, 0.0, 38.0, 52.0), (2.0, 30.4, 38.9, 39.0), (7.0, 35.0, 38.0, 10.0)] {
+                let (mut total, mut mean) = (0.0, 0.0);
+                for n in 0..4000 {
+                    let p = conditional_pmf(&par, n as f64, t, x, tx, t_big);
+                    assert!((0.0..=1.0 + 1e-12).contains(&p), "{par:?} n={n}: {p}");
+                    total += p;
+                    mean += n as f64 * p;
+                    if n > 50 && p < 1e-18 {
+                        break;
+                    }
+                }
+                let want = if t_big == 0.0 {
+                    let (r, al, s, be) = (par[0], par[1], par[2], par[3]);
+                    r * be / al / (s - 1.0) * (1.0 - (be / (be + t)).powf(s - 1.0))
+                } else {
+                    conditional_expected(&par, t, x, tx, t_big)
+                };
+                assert!((total - 1.0).abs() < 1e-9, "{par:?} {x} {tx} {t_big} {t}: total {total}");
+                assert!((mean - want).abs() < 1e-7 * (1.0 + want), "{par:?} {x} {tx} {t_big} {t}: mean {mean} vs {want}");
             }
         }
     }

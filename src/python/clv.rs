@@ -63,6 +63,32 @@ fn clv_predict<'py>(
     Ok(PyArray1::from_vec(py, out))
 }
 
+/// Pareto/NBD: P(n purchases in the next t periods | frequency, recency, T), broadcast.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn clv_conditional_pmf<'py>(
+    py: Python<'py>,
+    model: &str,
+    params: Vec<f64>,
+    n: PyReadonlyArray1<'py, f64>,
+    t: PyReadonlyArray1<'py, f64>,
+    x: PyReadonlyArray1<'py, f64>,
+    tx: PyReadonlyArray1<'py, f64>,
+    t_big: PyReadonlyArray1<'py, f64>,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let kind = Kind::parse(model).map_err(to_pyerr)?;
+    let (n, t, x, tx, t_big) = (vec_of(&n), vec_of(&t), vec_of(&x), vec_of(&tx), vec_of(&t_big));
+    let out = run_detached(py, move || clv::conditional_pmf(kind, &params, &n, &t, &x, &tx, &t_big))?;
+    Ok(PyArray1::from_vec(py, out))
+}
+
+/// BG/BB: P(X(n) = x) for x = 0..=n.
+#[pyfunction]
+fn clv_bgbb_counts<'py>(py: Python<'py>, params: Vec<f64>, n: u32) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let out = run_detached(py, move || clv::bgbb_count_distribution(&params, n))?;
+    Ok(PyArray1::from_vec(py, out))
+}
+
 /// Discounted lifetime value per customer (see `clv::lifetime_value`).
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
@@ -148,5 +174,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(clv_fit, m)?)?;
     m.add_function(wrap_pyfunction!(clv_predict, m)?)?;
     m.add_function(wrap_pyfunction!(clv_value, m)?)?;
+    m.add_function(wrap_pyfunction!(clv_conditional_pmf, m)?)?;
+    m.add_function(wrap_pyfunction!(clv_bgbb_counts, m)?)?;
     Ok(())
 }
