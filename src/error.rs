@@ -7,11 +7,7 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq)]
 pub enum CrmError {
     /// A column is missing or has the wrong type.
-    Schema {
-        column: String,
-        expected: String,
-        found: String,
-    },
+    Schema { column: String, expected: String, found: String },
     /// A value or an argument lies outside what the algorithm accepts.
     InvalidInput(String),
     /// The work would exceed a safety limit (candidate pairs, itemsets, memory).
@@ -26,11 +22,7 @@ pub type Result<T> = std::result::Result<T, CrmError>;
 
 impl CrmError {
     pub fn schema(column: &str, expected: impl Into<String>, found: impl Into<String>) -> Self {
-        CrmError::Schema {
-            column: column.to_string(),
-            expected: expected.into(),
-            found: found.into(),
-        }
+        CrmError::Schema { column: column.to_string(), expected: expected.into(), found: found.into() }
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -41,15 +33,12 @@ impl CrmError {
 impl fmt::Display for CrmError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CrmError::Schema {
-                column,
-                expected,
-                found,
-            } => write!(f, "column '{column}': expected {expected}, found {found}"),
-            CrmError::InvalidInput(m)
-            | CrmError::TooLarge(m)
-            | CrmError::NotConverged(m)
-            | CrmError::Polars(m) => f.write_str(m),
+            CrmError::Schema { column, expected, found } => {
+                write!(f, "column '{column}': expected {expected}, found {found}")
+            }
+            CrmError::InvalidInput(m) | CrmError::TooLarge(m) | CrmError::NotConverged(m) | CrmError::Polars(m) => {
+                f.write_str(m)
+            }
         }
     }
 }

@@ -69,12 +69,7 @@ impl Tree {
             paths.sort_unstable_by(|a, b| key(a).cmp(key(b)));
         }
         let n_items = code.len();
-        let mut tree = Tree {
-            link: vec![[u32::MAX, ROOT]],
-            count: vec![0],
-            header: vec![Vec::new(); n_items],
-            code,
-        };
+        let mut tree = Tree { link: vec![[u32::MAX, ROOT]], count: vec![0], header: vec![Vec::new(); n_items], code };
         let mut stack: Vec<u32> = Vec::new();
         let mut prev: &[u32] = &[];
         for &(start, len, weight) in paths.iter() {
@@ -121,10 +116,7 @@ struct Out {
 
 impl Out {
     fn new() -> Self {
-        Out {
-            offsets: vec![0],
-            ..Default::default()
-        }
+        Out { offsets: vec![0], ..Default::default() }
     }
 }
 
@@ -173,14 +165,7 @@ impl Miner<'_> {
             }
         }
         // Depth-first: choose nodes in chain order; the deepest chosen node sets the count.
-        fn rec(
-            m: &Miner,
-            tree: &Tree,
-            from: usize,
-            room: usize,
-            prefix: &mut Vec<u32>,
-            out: &mut Out,
-        ) -> Result<()> {
+        fn rec(m: &Miner, tree: &Tree, from: usize, room: usize, prefix: &mut Vec<u32>, out: &mut Out) -> Result<()> {
             if room == 0 {
                 return Ok(());
             }
@@ -222,9 +207,7 @@ impl Miner<'_> {
             paths.push((start as u32, (flat.len() - start) as u32, w));
         }
         // Frequent items of the base, most frequent first.
-        let mut keep: Vec<u32> = (0..it as u32)
-            .filter(|&j| cond_count[j as usize] >= self.opts.min_count)
-            .collect();
+        let mut keep: Vec<u32> = (0..it as u32).filter(|&j| cond_count[j as usize] >= self.opts.min_count).collect();
         if keep.is_empty() {
             return Ok(());
         }
@@ -368,9 +351,7 @@ pub fn frequent_itemsets(
         }
     }
     // Frequent items ranked by count (descending), ties by code.
-    let mut frequent: Vec<u32> = (0..n_items as u32)
-        .filter(|&i| item_count[i as usize] >= opts.min_count)
-        .collect();
+    let mut frequent: Vec<u32> = (0..n_items as u32).filter(|&i| item_count[i as usize] >= opts.min_count).collect();
     frequent.sort_by(|&a, &b| item_count[b as usize].cmp(&item_count[a as usize]).then(a.cmp(&b)));
     let mut rank = vec![u32::MAX; n_items];
     for (r, &i) in frequent.iter().enumerate() {
@@ -390,9 +371,7 @@ pub fn frequent_itemsets(
         if flat.len() > s {
             flat[s..].sort_unstable();
             if flat.len() > u32::MAX as usize {
-                return Err(CrmError::TooLarge(
-                    "more than 4 billion (basket, frequent item) pairs".to_string(),
-                ));
+                return Err(CrmError::TooLarge("more than 4 billion (basket, frequent item) pairs".to_string()));
             }
             paths.push((s as u32, (flat.len() - s) as u32, 1));
         }
@@ -433,10 +412,7 @@ pub fn frequent_itemsets(
     let seg = |k: usize| &all.items[all.offsets[k] as usize..all.offsets[k + 1] as usize];
     let mut order: Vec<usize> = (0..n).collect();
     order.par_sort_unstable_by(|&a, &b| {
-        all.counts[b]
-            .cmp(&all.counts[a])
-            .then(seg(a).len().cmp(&seg(b).len()))
-            .then(seg(a).cmp(seg(b)))
+        all.counts[b].cmp(&all.counts[a]).then(seg(a).len().cmp(&seg(b).len())).then(seg(a).cmp(seg(b)))
     });
     let mut result = Itemsets {
         offsets: Vec::with_capacity(n + 1),

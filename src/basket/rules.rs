@@ -53,24 +53,14 @@ pub fn metrics(s_ac: f64, s_a: f64, s_c: f64) -> [f64; 12] {
     let confidence = s_ac / s_a;
     let lift = confidence / s_c;
     let leverage = s_ac - s_a * s_c;
-    let conviction = if confidence < 1.0 {
-        (1.0 - s_c) / (1.0 - confidence)
-    } else {
-        f64::INFINITY
-    };
+    let conviction = if confidence < 1.0 { (1.0 - s_c) / (1.0 - confidence) } else { f64::INFINITY };
     let zhang_den = f64::max(s_ac * (1.0 - s_a), s_a * (s_c - s_ac));
     let zhangs = if zhang_den == 0.0 { 0.0 } else { leverage / zhang_den };
     let jaccard = s_ac / (s_a + s_c - s_ac);
     let cert_den = 1.0 - s_c;
-    let certainty = if cert_den == 0.0 {
-        0.0
-    } else {
-        (confidence - s_c) / cert_den
-    };
+    let certainty = if cert_den == 0.0 { 0.0 } else { (confidence - s_c) / cert_den };
     let kulczynski = (s_ac / s_a + s_ac / s_c) / 2.0;
-    [
-        s_a, s_c, s_ac, confidence, lift, 1.0, leverage, conviction, zhangs, jaccard, certainty, kulczynski,
-    ]
+    [s_a, s_c, s_ac, confidence, lift, 1.0, leverage, conviction, zhangs, jaccard, certainty, kulczynski]
 }
 
 /// Rules whose `metric` (one of `METRICS`) is at least `min_threshold`.
@@ -110,10 +100,7 @@ pub fn association_rules(
             return Err(CrmError::invalid(format!("itemset {k} is empty")));
         }
         if !(support[k] > 0.0 && support[k] <= 1.0) {
-            return Err(CrmError::invalid(format!(
-                "support of itemset {k} must lie in (0, 1], found {}",
-                support[k]
-            )));
+            return Err(CrmError::invalid(format!("support of itemset {k} must lie in (0, 1], found {}", support[k])));
         }
         if lookup.insert(s.as_slice(), support[k]).is_some() {
             return Err(CrmError::invalid(format!("itemset {k} appears more than once")));

@@ -38,9 +38,7 @@ impl Mode {
             "ordered" => Ok(Mode::Ordered),
             "strict" => Ok(Mode::Strict),
             "any" => Ok(Mode::Any),
-            other => Err(CrmError::invalid(format!(
-                "mode must be 'ordered', 'strict' or 'any', found '{other}'"
-            ))),
+            other => Err(CrmError::invalid(format!("mode must be 'ordered', 'strict' or 'any', found '{other}'"))),
         }
     }
 }
@@ -159,7 +157,10 @@ pub fn funnel(offsets: &[i64], ts: &[i64], step: &[u32], n_steps: usize, window:
     if window < 0 {
         return Err(CrmError::invalid(format!("window must not be negative, found {window}")));
     }
-    if offsets.first() != Some(&0) || offsets.last() != Some(&(ts.len() as i64)) || offsets.windows(2).any(|w| w[0] > w[1]) {
+    if offsets.first() != Some(&0)
+        || offsets.last() != Some(&(ts.len() as i64))
+        || offsets.windows(2).any(|w| w[0] > w[1])
+    {
         return Err(CrmError::invalid("user offsets must rise from 0 to the number of events"));
     }
     if let Some(&s) = step.iter().find(|&&s| s as usize >= n_steps) {
@@ -168,28 +169,24 @@ pub fn funnel(offsets: &[i64], ts: &[i64], step: &[u32], n_steps: usize, window:
     let n_users = offsets.len() - 1;
     let mut levels = vec![0u32; n_users];
     let mut times = vec![NO_TIME; n_users * n_steps];
-    levels
-        .par_iter_mut()
-        .zip(times.par_chunks_mut(n_steps))
-        .enumerate()
-        .for_each(|(u, (level, tm))| {
-            let (a, b) = (offsets[u] as usize, offsets[u + 1] as usize);
-            let (t, s) = (&ts[a..b], &step[a..b]);
-            let scan = |t: &[i64], s: &[u32], tm: &mut [i64]| match mode {
-                Mode::Ordered => ordered(t, s, n_steps, window, tm),
-                Mode::Strict => strict(t, s, window, tm),
-                Mode::Any => any(t, s, n_steps, window, tm),
-            };
-            let sorted = t.windows(2).zip(s.windows(2)).all(|(tw, sw)| (tw[0], sw[0]) <= (tw[1], sw[1]));
-            *level = if sorted {
-                scan(t, s, tm)
-            } else {
-                let mut pairs: Vec<(i64, u32)> = t.iter().copied().zip(s.iter().copied()).collect();
-                pairs.sort_unstable();
-                let (t2, s2): (Vec<i64>, Vec<u32>) = pairs.into_iter().unzip();
-                scan(&t2, &s2, tm)
-            };
-        });
+    levels.par_iter_mut().zip(times.par_chunks_mut(n_steps)).enumerate().for_each(|(u, (level, tm))| {
+        let (a, b) = (offsets[u] as usize, offsets[u + 1] as usize);
+        let (t, s) = (&ts[a..b], &step[a..b]);
+        let scan = |t: &[i64], s: &[u32], tm: &mut [i64]| match mode {
+            Mode::Ordered => ordered(t, s, n_steps, window, tm),
+            Mode::Strict => strict(t, s, window, tm),
+            Mode::Any => any(t, s, n_steps, window, tm),
+        };
+        let sorted = t.windows(2).zip(s.windows(2)).all(|(tw, sw)| (tw[0], sw[0]) <= (tw[1], sw[1]));
+        *level = if sorted {
+            scan(t, s, tm)
+        } else {
+            let mut pairs: Vec<(i64, u32)> = t.iter().copied().zip(s.iter().copied()).collect();
+            pairs.sort_unstable();
+            let (t2, s2): (Vec<i64>, Vec<u32>) = pairs.into_iter().unzip();
+            scan(&t2, &s2, tm)
+        };
+    });
     Ok(Funnel { levels, times })
 }
 

@@ -3,7 +3,30 @@
 
 use super::text::{is_placeholder, normalize_into};
 
-const CODES: &[&str] = &["rmb", "cny", "usd", "eur", "gbp", "jpy", "hkd", "twd", "sgd", "aud", "cad", "chf", "krw", "yuan", "元", "圆", "円", "块", "人民币", "美元", "欧元", "港币"];
+const CODES: &[&str] = &[
+    "rmb",
+    "cny",
+    "usd",
+    "eur",
+    "gbp",
+    "jpy",
+    "hkd",
+    "twd",
+    "sgd",
+    "aud",
+    "cad",
+    "chf",
+    "krw",
+    "yuan",
+    "元",
+    "圆",
+    "円",
+    "块",
+    "人民币",
+    "美元",
+    "欧元",
+    "港币",
+];
 
 /// Parses a money amount. Returns `None` when no number can be read unambiguously.
 pub fn parse_amount(raw: &str) -> Option<f64> {
@@ -43,17 +66,31 @@ pub fn parse_amount(raw: &str) -> Option<f64> {
     let decimal: Option<char> = match (last_dot, last_comma) {
         (Some(d), Some(c)) => {
             if d > c {
-                if n_dot > 1 { return None; }
+                if n_dot > 1 {
+                    return None;
+                }
                 Some('.')
             } else {
-                if n_comma > 1 { return None; }
+                if n_comma > 1 {
+                    return None;
+                }
                 Some(',')
             }
         }
-        (Some(_), None) => if n_dot == 1 { Some('.') } else { None },
+        (Some(_), None) => {
+            if n_dot == 1 {
+                Some('.')
+            } else {
+                None
+            }
+        }
         (None, Some(c)) => {
             let after = body.len() - c - 1;
-            if n_comma == 1 && after != 3 { Some(',') } else { None }
+            if n_comma == 1 && after != 3 {
+                Some(',')
+            } else {
+                None
+            }
         }
         (None, None) => None,
     };
@@ -66,8 +103,21 @@ pub fn parse_amount(raw: &str) -> Option<f64> {
         }
     }
     // Thousands groups must be groups of three digits.
-    let sep = match decimal { Some('.') => ',', Some(',') => '.', _ => if n_comma > 0 { ',' } else { '.' } };
-    let int_part = match decimal { Some(d) => body.rsplit_once(d).map(|(a, _)| a).unwrap_or(""), None => body.as_str() };
+    let sep = match decimal {
+        Some('.') => ',',
+        Some(',') => '.',
+        _ => {
+            if n_comma > 0 {
+                ','
+            } else {
+                '.'
+            }
+        }
+    };
+    let int_part = match decimal {
+        Some(d) => body.rsplit_once(d).map(|(a, _)| a).unwrap_or(""),
+        None => body.as_str(),
+    };
     if int_part.contains(sep) {
         let groups: Vec<&str> = int_part.split(sep).collect();
         if groups[0].is_empty() || groups[0].len() > 3 || groups[1..].iter().any(|g| g.len() != 3) {
@@ -87,9 +137,23 @@ mod tests {
 
     #[test]
     fn amounts() {
-        let cases = [("¥1,234.50", 1234.5), ("1.234,50 €", 1234.5), ("$12", 12.0), ("１２３", 123.0),
-            ("(12.00)", -12.0), ("-5", -5.0), ("12,5", 12.5), ("1,234", 1234.0), ("1.234.567", 1234567.0),
-            ("RMB 88", 88.0), ("88元", 88.0), ("1.5万", 15000.0), ("1 234,50", 1234.5), ("0.5", 0.5), ("CNY1,000,000.00", 1e6)];
+        let cases = [
+            ("¥1,234.50", 1234.5),
+            ("1.234,50 €", 1234.5),
+            ("$12", 12.0),
+            ("１２３", 123.0),
+            ("(12.00)", -12.0),
+            ("-5", -5.0),
+            ("12,5", 12.5),
+            ("1,234", 1234.0),
+            ("1.234.567", 1234567.0),
+            ("RMB 88", 88.0),
+            ("88元", 88.0),
+            ("1.5万", 15000.0),
+            ("1 234,50", 1234.5),
+            ("0.5", 0.5),
+            ("CNY1,000,000.00", 1e6),
+        ];
         for (s, want) in cases {
             assert_eq!(parse_amount(s), Some(want), "{s}");
         }

@@ -65,7 +65,20 @@ fn month_name(t: &str) -> Option<u32> {
     }
     let p = &t[..3];
     let i = MONTHS.iter().position(|m| *m == p)?;
-    let full = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"][i];
+    let full = [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ][i];
     if full.starts_with(t) || (t == "sept") {
         Some(i as u32 + 1)
     } else {
@@ -139,7 +152,9 @@ pub fn parse_date(raw: &str) -> Option<i32> {
     }
     // Drop a time of day: "2024-03-05 10:00:00", "2024-03-05t10:00".
     let s = match s.find(|c: char| c == 't' || c == ' ') {
-        Some(p) if s[p + 1..].contains(':') && s[..p].bytes().any(|b| b.is_ascii_digit()) && !s[..p].contains(' ') => &s[..p],
+        Some(p) if s[p + 1..].contains(':') && s[..p].bytes().any(|b| b.is_ascii_digit()) && !s[..p].contains(' ') => {
+            &s[..p]
+        }
         _ => s,
     };
     // Split into numeric and alphabetic tokens; remember separators.
@@ -177,14 +192,21 @@ pub fn parse_date(raw: &str) -> Option<i32> {
     }
     // Month names.
     let word_months: Vec<u32> = words.iter().filter_map(|w| month_name(w)).collect();
-    let other_words = words.iter().filter(|w| month_name(w).is_none() && !matches!(**w, "st" | "nd" | "rd" | "th" | "of")).count();
+    let other_words =
+        words.iter().filter(|w| month_name(w).is_none() && !matches!(**w, "st" | "nd" | "rd" | "th" | "of")).count();
     if other_words > 0 {
         return None;
     }
     if word_months.len() == 1 && nums.len() == 2 {
         let m = word_months[0];
         let (a, b) = (nums[0], nums[1]);
-        return if a.1 == 4 { checked(a.0 as i32, m, b.0) } else if b.1 == 4 { checked(b.0 as i32, m, a.0) } else { None };
+        return if a.1 == 4 {
+            checked(a.0 as i32, m, b.0)
+        } else if b.1 == 4 {
+            checked(b.0 as i32, m, a.0)
+        } else {
+            None
+        };
     }
     if !word_months.is_empty() {
         return None;
@@ -236,9 +258,23 @@ mod tests {
     #[test]
     fn formats() {
         let want = ymd(2024, 3, 5);
-        for s in ["2024-03-05", "2024/3/5", "05.03.2024", "2024年3月5日", "20240305", "45356", "45356.0",
-                  "2024-03-05 10:11:12", "2024-03-05T10:11:12", "5 Mar 2024", "March 5, 2024", "03/05/2024",
-                  "05-03-2024", "２０２４－０３－０５", "2024.3.5"] {
+        for s in [
+            "2024-03-05",
+            "2024/3/5",
+            "05.03.2024",
+            "2024年3月5日",
+            "20240305",
+            "45356",
+            "45356.0",
+            "2024-03-05 10:11:12",
+            "2024-03-05T10:11:12",
+            "5 Mar 2024",
+            "March 5, 2024",
+            "03/05/2024",
+            "05-03-2024",
+            "２０２４－０３－０５",
+            "2024.3.5",
+        ] {
             assert_eq!(parse_date(s), want, "{s}");
         }
         assert_eq!(parse_date("25/03/2024"), ymd(2024, 3, 25));
@@ -247,7 +283,9 @@ mod tests {
 
     #[test]
     fn impossible() {
-        for s in ["2023-02-29", "2024-13-01", "2024-00-10", "31.04.2024", "hello", "", "2024", "0000-01-01", "99999999999"] {
+        for s in
+            ["2023-02-29", "2024-13-01", "2024-00-10", "31.04.2024", "hello", "", "2024", "0000-01-01", "99999999999"]
+        {
             assert_eq!(parse_date(s), None, "{s}");
         }
         assert_eq!(parse_date("2024-02-29"), ymd(2024, 2, 29));

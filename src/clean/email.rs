@@ -28,7 +28,7 @@ fn valid_domain(domain: &str) -> bool {
         }
     }
     let tld = labels[labels.len() - 1];
-    tld.chars().count() >= 2 && tld.chars().all(|c| c.is_alphabetic() || c == '-' ) || tld.starts_with("xn--")
+    tld.chars().count() >= 2 && tld.chars().all(|c| c.is_alphabetic() || c == '-') || tld.starts_with("xn--")
 }
 
 /// Cleans an e-mail address: `None` when it is a placeholder or not a syntactically valid address.
@@ -64,7 +64,9 @@ mod tests {
         assert_eq!(clean_email("ｚｈａｎｇ＠ｑｑ．ｃｏｍ").as_deref(), Some("zhang@qq.com"));
         assert_eq!(clean_email("mailto:a+b@x.cn").as_deref(), Some("a+b@x.cn"));
         assert_eq!(clean_email("user@例子.中国").as_deref(), Some("user@例子.中国"));
-        for bad in ["a@b", "@x.com", "a@@x.com", "a..b@x.com", "a b@x.com", "a@-x.com", "a@x.c", "a@x.123", "plain", "N/A"] {
+        for bad in
+            ["a@b", "@x.com", "a@@x.com", "a..b@x.com", "a b@x.com", "a@-x.com", "a@x.c", "a@x.123", "plain", "N/A"]
+        {
             assert_eq!(clean_email(bad), None, "{bad}");
         }
     }

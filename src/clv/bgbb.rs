@@ -114,7 +114,12 @@ mod tests {
 
     #[test]
     fn gradient_matches_finite_differences() {
-        let rows = Rows::new(vec![0.0, 1.0, 3.0, 6.0], vec![0.0, 2.0, 5.0, 6.0], vec![6.0, 6.0, 6.0, 6.0], vec![3.0, 1.0, 2.0, 1.0]);
+        let rows = Rows::new(
+            vec![0.0, 1.0, 3.0, 6.0],
+            vec![0.0, 2.0, 5.0, 6.0],
+            vec![6.0, 6.0, 6.0, 6.0],
+            vec![3.0, 1.0, 2.0, 1.0],
+        );
         let par = [1.2, 0.75, 0.66, 2.78];
         let f = |p: &[f64]| {
             let mut acc = Acc::default();

@@ -22,8 +22,8 @@ struct XTerms {
 
 fn x_terms(p: &[f64], x: f64, k: f64, grad: bool, hess: bool) -> XTerms {
     let (r, al, a, b) = (p[0], p[1], p[2], p[3]);
-    let ll = lgamma(r + x) - lgamma(r) + r * al.ln() + lgamma(a + b) + lgamma(b + x + k) - lgamma(b)
-        - lgamma(a + b + x + k);
+    let ll =
+        lgamma(r + x) - lgamma(r) + r * al.ln() + lgamma(a + b) + lgamma(b + x + k) - lgamma(b) - lgamma(a + b + x + k);
     let mut g = [0.0; 4];
     let mut h = [0.0; 16];
     if grad {
@@ -170,11 +170,7 @@ pub fn conditional_expected(p: &[f64], modified: bool, t: f64, x: f64, tx: f64, 
     let ln_hyp = log_hyp2f1(r + x, b + x + k, a + b + x - 1.0 + k, z);
     let first = (a + b + x - 1.0 + k) / (a - 1.0);
     let second = -(ln_hyp + (r + x) * ((al + t_big) / (al + t + t_big)).ln()).exp_m1();
-    let odds = if modified || x > 0.0 {
-        a / (b + x - 1.0 + k) * ((al + t_big) / (al + tx)).powf(r + x)
-    } else {
-        0.0
-    };
+    let odds = if modified || x > 0.0 { a / (b + x - 1.0 + k) * ((al + t_big) / (al + tx)).powf(r + x) } else { 0.0 };
     first * second / (1.0 + odds)
 }
 

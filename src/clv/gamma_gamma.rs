@@ -73,7 +73,8 @@ mod tests {
 
     #[test]
     fn gradient_and_hessian_match_finite_differences() {
-        let rows = Rows::new(vec![1.0, 1.0, 3.0, 8.0], vec![12.0, 30.5, 17.2, 22.0], vec![0.0; 4], vec![1.0, 2.0, 1.0, 1.0]);
+        let rows =
+            Rows::new(vec![1.0, 1.0, 3.0, 8.0], vec![12.0, 30.5, 17.2, 22.0], vec![0.0; 4], vec![1.0, 2.0, 1.0, 1.0]);
         let f = |par: &[f64], g: bool, h: bool| {
             let mut acc = Acc::default();
             accumulate(par, &rows, 0, 4, g, h, &mut acc);

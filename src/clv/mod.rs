@@ -36,10 +36,7 @@ impl Rows {
         // of the order the rows arrive in. Sorting packed records keeps it cache-friendly.
         let mut recs: Vec<[f64; 4]> = (0..x.len()).map(|i| [x[i], a[i], b[i], w[i]]).collect();
         recs.par_sort_unstable_by(|p, q| {
-            p[0].total_cmp(&q[0])
-                .then(p[1].total_cmp(&q[1]))
-                .then(p[2].total_cmp(&q[2]))
-                .then(p[3].total_cmp(&q[3]))
+            p[0].total_cmp(&q[0]).then(p[1].total_cmp(&q[1])).then(p[2].total_cmp(&q[2])).then(p[3].total_cmp(&q[3]))
         });
         Rows {
             x: recs.iter().map(|r| r[0]).collect(),
@@ -234,7 +231,10 @@ pub fn fit(kind: Kind, rows: &Rows, opts: &FitOptions) -> Result<FitResult> {
     }
     let w_total: f64 = rows.w.iter().sum();
     if !(w_total > 0.0) || !(opts.divisor > 0.0) {
-        return Err(CrmError::invalid(format!("{}: the weights sum to {w_total}; they must be positive", kind.label())));
+        return Err(CrmError::invalid(format!(
+            "{}: the weights sum to {w_total}; they must be positive",
+            kind.label()
+        )));
     }
     let scale = match kind {
         Kind::BetaGeo | Kind::ModifiedBetaGeo | Kind::ParetoNbd => {
@@ -394,11 +394,8 @@ pub fn fit(kind: Kind, rows: &Rows, opts: &FitOptions) -> Result<FitResult> {
             m.x.iter().map(|t| t.exp()).collect::<Vec<_>>()
         )));
     }
-    let h_theta = if let Some(h) = m.hess.clone() {
-        h
-    } else {
-        optim::hessian_from_gradient(|t| objective(t, true).grad, &m.x)
-    };
+    let h_theta =
+        if let Some(h) = m.hess.clone() { h } else { optim::hessian_from_gradient(|t| objective(t, true).grad, &m.x) };
     let mut params: Vec<f64> = m.x.iter().map(|t| t.exp()).collect();
     for &i in kind.time_params() {
         params[i] /= scale;
@@ -533,7 +530,15 @@ fn broadcast(v: &[f64], i: usize) -> f64 {
 }
 
 /// Vectorised predictions; `t` and the columns broadcast (length 1 or n).
-pub fn predict(kind: Kind, target: Target, par: &[f64], t: &[f64], x: &[f64], tx: &[f64], t_big: &[f64]) -> Result<Vec<f64>> {
+pub fn predict(
+    kind: Kind,
+    target: Target,
+    par: &[f64],
+    t: &[f64],
+    x: &[f64],
+    tx: &[f64],
+    t_big: &[f64],
+) -> Result<Vec<f64>> {
     let supported = match (kind, target) {
         (_, Target::LogLik) => true,
         (Kind::GammaGamma, t) => t == Target::Expected,
@@ -541,24 +546,43 @@ pub fn predict(kind: Kind, target: Target, par: &[f64], t: &[f64], x: &[f64], tx
         _ => true,
     };
     if !supported {
-        return Err(CrmError::invalid(format!("{}: the prediction '{target:?}' is not defined for this model", kind.label())));
+        return Err(CrmError::invalid(format!(
+            "{}: the prediction '{target:?}' is not defined for this model",
+            kind.label()
+        )));
     }
     let n = check_arguments(kind, par, &[("t", t), ("frequency", x), ("recency", tx), ("T", t_big)])?;
     Ok((0..n)
         .into_par_iter()
         .with_min_len(1024)
-        .map(|i| predict_one(kind, target, par, broadcast(t, i), broadcast(x, i), broadcast(tx, i), broadcast(t_big, i)))
+        .map(|i| {
+            predict_one(kind, target, par, broadcast(t, i), broadcast(x, i), broadcast(tx, i), broadcast(t_big, i))
+        })
         .collect())
 }
 
 /// P(n purchases in the next t periods | history), vectorised like `predict`; defined
 /// for Pareto/NBD (as in lifetimes). `n` must hold whole numbers >= 0.
-pub fn conditional_pmf(kind: Kind, par: &[f64], n: &[f64], t: &[f64], x: &[f64], tx: &[f64], t_big: &[f64]) -> Result<Vec<f64>> {
+pub fn conditional_pmf(
+    kind: Kind,
+    par: &[f64],
+    n: &[f64],
+    t: &[f64],
+    x: &[f64],
+    tx: &[f64],
+    t_big: &[f64],
+) -> Result<Vec<f64>> {
     if kind != Kind::ParetoNbd {
-        return Err(CrmError::invalid(format!("{}: the conditional PMF is defined here for Pareto/NBD only", kind.label())));
+        return Err(CrmError::invalid(format!(
+            "{}: the conditional PMF is defined here for Pareto/NBD only",
+            kind.label()
+        )));
     }
     if let Some(bad) = n.iter().find(|v| !(v.is_finite() && **v >= 0.0 && v.fract() == 0.0 && **v <= 10_000.0)) {
-        return Err(CrmError::invalid(format!("{}: n must be whole numbers from 0 to 10,000, found {bad}", kind.label())));
+        return Err(CrmError::invalid(format!(
+            "{}: n must be whole numbers from 0 to 10,000, found {bad}",
+            kind.label()
+        )));
     }
     if let Some(bad) = t.iter().find(|v| !(v.is_finite() && **v >= 0.0)) {
         return Err(CrmError::invalid(format!("{}: t must be finite and >= 0, found {bad}", kind.label())));
@@ -657,7 +681,12 @@ mod tests {
 
     #[test]
     fn compression_merges_identical_histories() {
-        let rows = Rows::compressed(vec![1.0, 0.0, 1.0, 1.0], vec![2.0, 0.0, 2.0, 3.0], vec![5.0, 5.0, 5.0, 5.0], vec![1.0, 2.0, 3.0, 0.0]);
+        let rows = Rows::compressed(
+            vec![1.0, 0.0, 1.0, 1.0],
+            vec![2.0, 0.0, 2.0, 3.0],
+            vec![5.0, 5.0, 5.0, 5.0],
+            vec![1.0, 2.0, 3.0, 0.0],
+        );
         assert_eq!(rows.x, vec![0.0, 1.0]);
         assert_eq!(rows.w, vec![2.0, 4.0]);
     }

@@ -110,7 +110,14 @@ type SF = Option<(f64, [f64; 4])>;
 
 /// ln of the bracket, its gradient and u1, reusing F(t_x) when the previous row had
 /// the same (x, t_x) (rows are sorted, so all x = 0 customers share one).
-fn bracket_cached(par: &[f64], x: f64, tx: f64, t_big: f64, coefs: &mut Coefs, cache: &mut (f64, f64, SF)) -> Option<(f64, [f64; 4], f64)> {
+fn bracket_cached(
+    par: &[f64],
+    x: f64,
+    tx: f64,
+    t_big: f64,
+    coefs: &mut Coefs,
+    cache: &mut (f64, f64, SF),
+) -> Option<(f64, [f64; 4], f64)> {
     let (r, al, s, be) = (par[0], par[1], par[2], par[3]);
     let at = al + t_big;
     let bt = be + t_big;
@@ -197,15 +204,12 @@ pub fn probability_alive(par: &[f64], x: f64, tx: f64, t_big: f64) -> f64 {
 pub fn conditional_expected(par: &[f64], t: f64, x: f64, tx: f64, t_big: f64) -> f64 {
     let (r, al, s, be) = (par[0], par[1], par[2], par[3]);
     let ll = loglik(par, x, tx, t_big);
-    let first = lgamma(r + x) - lgamma(r) + r * al.ln() + s * be.ln() - (r + x) * (al + t_big).ln() - s * (be + t_big).ln();
+    let first =
+        lgamma(r + x) - lgamma(r) + r * al.ln() + s * be.ln() - (r + x) * (al + t_big).ln() - s * (be + t_big).ln();
     let second = (r + x).ln() + (be + t_big).ln() - (al + t_big).ln();
     let ratio_ln = ((be + t_big) / (be + t_big + t)).ln();
     let sm1 = s - 1.0;
-    let third = if sm1.abs() < 1e-12 {
-        (-ratio_ln).ln()
-    } else {
-        (-(sm1 * ratio_ln).exp_m1() / sm1).ln()
-    };
+    let third = if sm1.abs() < 1e-12 { (-ratio_ln).ln() } else { (-(sm1 * ratio_ln).exp_m1() / sm1).ln() };
     (first + second + third - ll).exp()
 }
 
@@ -238,11 +242,15 @@ pub fn conditional_pmf(par: &[f64], n: f64, t: f64, x: f64, tx: f64, t_big: f64)
         - (r + x + n) * (al + t_big + t).ln()
         - s * (be + t_big + t).ln()
         - ll;
-    let second = tail + lgamma(big_a) + log_hyp2f1(big_a, q, c, diff / (max_ab + t_big)) - big_a * (max_ab + t_big).ln();
+    let second =
+        tail + lgamma(big_a) + log_hyp2f1(big_a, q, c, diff / (max_ab + t_big)) - big_a * (max_ab + t_big).ln();
     let thirds: Vec<f64> = (0..=n as usize)
         .map(|i| {
             let i = i as f64;
-            i * t.ln() - lgamma(i + 1.0) + tail + lgamma(big_a + i) + log_hyp2f1(big_a + i, q, c, diff / (max_ab + t_big + t))
+            i * t.ln() - lgamma(i + 1.0)
+                + tail
+                + lgamma(big_a + i)
+                + log_hyp2f1(big_a + i, q, c, diff / (max_ab + t_big + t))
                 - (big_a + i) * (max_ab + t_big + t).ln()
         })
         .collect();
@@ -297,7 +305,12 @@ mod tests {
 
     #[test]
     fn gradient_matches_finite_differences() {
-        let rows = Rows::new(vec![0.0, 1.0, 4.0, 30.0], vec![0.0, 0.3, 0.7, 0.9], vec![1.0, 0.8, 1.0, 0.95], vec![2.0, 1.0, 1.0, 1.0]);
+        let rows = Rows::new(
+            vec![0.0, 1.0, 4.0, 30.0],
+            vec![0.0, 0.3, 0.7, 0.9],
+            vec![1.0, 0.8, 1.0, 0.95],
+            vec![2.0, 1.0, 1.0, 1.0],
+        );
         for par in [[0.55, 1.2, 0.61, 0.9], [0.8, 0.3, 1.5, 2.0]] {
             let f = |p: &[f64]| {
                 let mut acc = Acc::default();
@@ -320,7 +333,9 @@ mod tests {
     #[test]
     fn conditional_pmf_sums_to_one_and_to_the_conditional_mean() {
         for par in [[0.5533, 10.578, 0.6062, 11.67], [0.8, 20.0, 1.4, 6.0], [1.3, 4.0, 2.0, 0.5]] {
-            for (x, tx, t_big, t) in [(0.0, 0.0, 0.0, 39.0), (0.0, 0.0, 38.0, 52.0), (2.0, 30.4, 38.9, 39.0), (7.0, 35.0, 38.0, 10.0)] {
+            for (x, tx, t_big, t) in
+                [(0.0, 0.0, 0.0, 39.0), (0.0, 0.0, 38.0, 52.0), (2.0, 30.4, 38.9, 39.0), (7.0, 35.0, 38.0, 10.0)]
+            {
                 let (mut total, mut mean) = (0.0, 0.0);
                 for n in 0..4000 {
                     let p = conditional_pmf(&par, n as f64, t, x, tx, t_big);
@@ -338,7 +353,10 @@ mod tests {
                     conditional_expected(&par, t, x, tx, t_big)
                 };
                 assert!((total - 1.0).abs() < 1e-9, "{par:?} {x} {tx} {t_big} {t}: total {total}");
-                assert!((mean - want).abs() < 1e-7 * (1.0 + want), "{par:?} {x} {tx} {t_big} {t}: mean {mean} vs {want}");
+                assert!(
+                    (mean - want).abs() < 1e-7 * (1.0 + want),
+                    "{par:?} {x} {tx} {t_big} {t}: mean {mean} vs {want}"
+                );
             }
         }
     }

@@ -32,9 +32,13 @@ pub fn summarize(customer: &[i64], period: &[i64], amount: &[f64]) -> Result<Opt
     if n == 0 {
         return Ok(Some(PeriodSummary::default()));
     }
-    let (cmin, cmax) = customer.par_iter().fold(|| (i64::MAX, i64::MIN), |(a, b), &c| (a.min(c), b.max(c)))
+    let (cmin, cmax) = customer
+        .par_iter()
+        .fold(|| (i64::MAX, i64::MIN), |(a, b), &c| (a.min(c), b.max(c)))
         .reduce(|| (i64::MAX, i64::MIN), |x, y| (x.0.min(y.0), x.1.max(y.1)));
-    let (pmin, pmax) = period.par_iter().fold(|| (i64::MAX, i64::MIN), |(a, b), &c| (a.min(c), b.max(c)))
+    let (pmin, pmax) = period
+        .par_iter()
+        .fold(|| (i64::MAX, i64::MIN), |(a, b), &c| (a.min(c), b.max(c)))
         .reduce(|| (i64::MAX, i64::MIN), |x, y| (x.0.min(y.0), x.1.max(y.1)));
     let crange = (cmax as i128 - cmin as i128) as u128;
     let prange = (pmax as i128 - pmin as i128) as u128;

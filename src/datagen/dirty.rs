@@ -3,8 +3,8 @@
 
 use super::rng::Rng;
 // The cleaners' calendar: the generator writes exactly the dates they parse back.
-pub use crate::clean::date::{civil_from_days, days_from_civil};
 use super::vocab::*;
+pub use crate::clean::date::{civil_from_days, days_from_civil};
 
 /// A person as they really are; records are renderings of this.
 #[derive(Clone, Debug)]
@@ -97,7 +97,11 @@ pub fn render_phone(rng: &mut Rng, p: &Person, nsn: &str) -> String {
                 };
                 if rng.chance(0.1) {
                     let ext = digits(rng, 3);
-                    if rng.chance(0.5) { format!("{base}转{ext}") } else { format!("{base} ext. {ext}") }
+                    if rng.chance(0.5) {
+                        format!("{base}转{ext}")
+                    } else {
+                        format!("{base} ext. {ext}")
+                    }
                 } else {
                     base
                 }
@@ -165,11 +169,7 @@ fn typo_cjk(rng: &mut Rng, s: &str) -> String {
         return s.to_string();
     }
     let (i, replacement) = candidates[rng.below(candidates.len())];
-    chars
-        .iter()
-        .enumerate()
-        .map(|(j, c)| if j == i { replacement.to_string() } else { c.to_string() })
-        .collect()
+    chars.iter().enumerate().map(|(j, c)| if j == i { replacement.to_string() } else { c.to_string() }).collect()
 }
 
 fn placeholder(rng: &mut Rng) -> Option<String> {
@@ -267,17 +267,19 @@ pub fn new_email(rng: &mut Rng, p: &Person) -> Option<String> {
             _ => format!("{first}{last}{:02}", year),
         }
     };
-    let domain = if p.chinese && rng.chance(0.85) {
-        rng.pick(EMAIL_DOMAINS_CN)
-    } else {
-        rng.pick(EMAIL_DOMAINS_INTL)
-    };
+    let domain = if p.chinese && rng.chance(0.85) { rng.pick(EMAIL_DOMAINS_CN) } else { rng.pick(EMAIL_DOMAINS_INTL) };
     Some(format!("{local}@{domain}"))
 }
 
 pub fn render_email(rng: &mut Rng, p: &Person, source: &str, dup: bool) -> Option<String> {
     let email = p.email.as_ref()?;
-    let missing = if source == "store" { 0.35 } else if dup { 0.15 } else { 0.05 };
+    let missing = if source == "store" {
+        0.35
+    } else if dup {
+        0.15
+    } else {
+        0.05
+    };
     if rng.chance(missing) {
         return None;
     }
@@ -287,11 +289,7 @@ pub fn render_email(rng: &mut Rng, p: &Person, source: &str, dup: bool) -> Optio
     let mut s = email.clone();
     if rng.chance(0.15) {
         // Mixed case as typed on phones and by autocorrect.
-        s = s
-            .split('@')
-            .map(title)
-            .collect::<Vec<_>>()
-            .join("@");
+        s = s.split('@').map(title).collect::<Vec<_>>().join("@");
         if rng.chance(0.3) {
             s = s.to_uppercase();
         }

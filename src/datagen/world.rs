@@ -96,7 +96,15 @@ impl WorldParams {
         if self.end_day - self.start_day < 2 {
             return bad("the observation window must span at least 2 days (end after start)".into());
         }
-        for (name, v) in [("r", self.r), ("alpha", self.alpha), ("a", self.a), ("b", self.b), ("p", self.p), ("q", self.q), ("gamma", self.gamma)] {
+        for (name, v) in [
+            ("r", self.r),
+            ("alpha", self.alpha),
+            ("a", self.a),
+            ("b", self.b),
+            ("p", self.p),
+            ("q", self.q),
+            ("gamma", self.gamma),
+        ] {
             if !(v.is_finite() && v > 0.0) {
                 return bad(format!("parameter '{name}' must be a positive finite number, got {v}"));
             }
@@ -402,7 +410,8 @@ fn generate_chunk(params: &WorldParams, catalog: &Catalog, chunk: usize, first_i
                 }
             }
             let quantities: Vec<i32> = products.iter().map(|_| [1, 1, 1, 1, 1, 1, 1, 2, 2, 3][rng.below(10)]).collect();
-            let list_total: f64 = products.iter().zip(&quantities).map(|(&pr, &q)| catalog.list_price[pr as usize] * q as f64).sum();
+            let list_total: f64 =
+                products.iter().zip(&quantities).map(|(&pr, &q)| catalog.list_price[pr as usize] * q as f64).sum();
             let gross = amount / (1.0 - discount);
             let scale = if list_total > 0.0 { gross / list_total } else { 1.0 };
             for (&pr, &q) in products.iter().zip(&quantities) {
@@ -533,11 +542,41 @@ fn merge(chunks: Vec<WorldColumns>) -> WorldColumns {
             ($($f:ident),*) => { $( all.$f.append(&mut c.$f); )* };
         }
         take!(
-            rec_customer, rec_source, rec_name, rec_phone, rec_email, rec_birth, rec_gender, rec_city,
-            rec_address, rec_signup_day, cust_id, cust_rate, cust_dropout, cust_nu, cust_first_us,
-            cust_dropout_us, cust_orders, cust_favourite, cust_channel, cust_discount_seeker, cust_name,
-            cust_phone_e164, cust_email, cust_birth_day, ord_customer, ord_us, ord_amount, ord_channel,
-            ord_discount, item_product, item_quantity, item_price, ev_customer, ev_event, ev_us
+            rec_customer,
+            rec_source,
+            rec_name,
+            rec_phone,
+            rec_email,
+            rec_birth,
+            rec_gender,
+            rec_city,
+            rec_address,
+            rec_signup_day,
+            cust_id,
+            cust_rate,
+            cust_dropout,
+            cust_nu,
+            cust_first_us,
+            cust_dropout_us,
+            cust_orders,
+            cust_favourite,
+            cust_channel,
+            cust_discount_seeker,
+            cust_name,
+            cust_phone_e164,
+            cust_email,
+            cust_birth_day,
+            ord_customer,
+            ord_us,
+            ord_amount,
+            ord_channel,
+            ord_discount,
+            item_product,
+            item_quantity,
+            item_price,
+            ev_customer,
+            ev_event,
+            ev_us
         );
     }
     all
@@ -614,7 +653,11 @@ mod tests {
         for o in 0..gross.len() {
             assert!(lines[o] >= 1, "order {o} has no lines");
             let expect = w.ord_amount[o] / (1.0 - w.ord_discount[o]);
-            assert!((gross[o] - expect).abs() <= 0.01 * (lines[o] as f64) * 3.0 + 1e-9, "order {o}: {} vs {expect}", gross[o]);
+            assert!(
+                (gross[o] - expect).abs() <= 0.01 * (lines[o] as f64) * 3.0 + 1e-9,
+                "order {o}: {} vs {expect}",
+                gross[o]
+            );
         }
         assert!(w.item_product.iter().all(|&p| (p as usize) < cat.names.len()));
     }
@@ -625,7 +668,13 @@ mod tests {
         let (w, _) = generate(&p).unwrap();
         let mut reached = vec![[false; 4]; w.n_sessions as usize];
         for (s, e) in w.ev_session.iter().zip(&w.ev_event) {
-            let step = match *e { "view" => 0, "cart" => 1, "checkout" => 2, "purchase" => 3, _ => continue };
+            let step = match *e {
+                "view" => 0,
+                "cart" => 1,
+                "checkout" => 2,
+                "purchase" => 3,
+                _ => continue,
+            };
             reached[*s as usize][step] = true;
         }
         let count = |k: usize| reached.iter().filter(|r| r[k]).count() as f64;

@@ -73,11 +73,7 @@ pub fn pinyin_of(s: &str) -> String {
 /// Every toneless pinyin syllable (from the readings of the CJK Unified Ideographs).
 fn syllables() -> &'static HashSet<String> {
     static SET: OnceLock<HashSet<String>> = OnceLock::new();
-    SET.get_or_init(|| {
-        ('\u{4E00}'..='\u{9FFF}')
-            .filter_map(|c| c.to_pinyin().map(|p| p.plain().to_string()))
-            .collect()
-    })
+    SET.get_or_init(|| ('\u{4E00}'..='\u{9FFF}').filter_map(|c| c.to_pinyin().map(|p| p.plain().to_string())).collect())
 }
 
 /// True when a lower-case ASCII word splits into pinyin syllables ("linping", "xiaoming").
@@ -120,10 +116,7 @@ pub fn name_key(s: &str) -> Option<String> {
         words.sort_unstable();
         return Some(words.join(" "));
     }
-    let mut codes: Vec<String> = s
-        .split(|c: char| c.is_whitespace() || c == '-')
-        .filter_map(soundex)
-        .collect();
+    let mut codes: Vec<String> = s.split(|c: char| c.is_whitespace() || c == '-').filter_map(soundex).collect();
     if codes.is_empty() {
         return None;
     }
@@ -137,8 +130,16 @@ mod tests {
 
     #[test]
     fn soundex_reference() {
-        for (w, code) in [("Robert", "R163"), ("Rupert", "R163"), ("Rubin", "R150"), ("Ashcraft", "A261"),
-                          ("Tymczak", "T522"), ("Pfister", "P236"), ("Honeyman", "H555"), ("Müller", "M460")] {
+        for (w, code) in [
+            ("Robert", "R163"),
+            ("Rupert", "R163"),
+            ("Rubin", "R150"),
+            ("Ashcraft", "A261"),
+            ("Tymczak", "T522"),
+            ("Pfister", "P236"),
+            ("Honeyman", "H555"),
+            ("Müller", "M460"),
+        ] {
             assert_eq!(soundex(w).as_deref(), Some(code), "{w}");
         }
         assert_eq!(soundex("123"), None);

@@ -51,7 +51,13 @@ impl Kind {
 
     pub fn level_names(self) -> &'static [&'static str] {
         match self {
-            Kind::Name => &["different", "jaro-winkler >= 0.70", "jaro-winkler >= 0.88", "jaro-winkler >= 0.94 or same pinyin", "exact"],
+            Kind::Name => &[
+                "different",
+                "jaro-winkler >= 0.70",
+                "jaro-winkler >= 0.88",
+                "jaro-winkler >= 0.94 or same pinyin",
+                "exact",
+            ],
             Kind::Email => &["different", "similar (jaro-winkler >= 0.92)", "same user, other domain", "exact"],
             Kind::Date => &["different", "within a year", "one typo or day/month swapped", "exact"],
             Kind::Address => &["different", "similar (>= 0.70)", "very similar (>= 0.90)", "exact"],
@@ -186,12 +192,20 @@ pub fn prepare(kind: Kind, v: &str) -> Option<Prepared> {
                 .filter(|g| !g.is_empty())
                 .map(|g| g.trim_start_matches('0').to_string())
                 .collect();
-            if groups.is_empty() { Vec::new() } else { vec![groups.join(" ")] }
+            if groups.is_empty() {
+                Vec::new()
+            } else {
+                vec![groups.join(" ")]
+            }
         }
         Kind::Email => {
             let user = text.split('@').next().unwrap_or("");
             let letters: String = user.chars().filter(|c| c.is_ascii_alphabetic()).collect();
-            if letters.is_empty() { Vec::new() } else { vec![letters] }
+            if letters.is_empty() {
+                Vec::new()
+            } else {
+                vec![letters]
+            }
         }
         _ => Vec::new(),
     };

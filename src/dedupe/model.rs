@@ -39,7 +39,14 @@ impl Field {
             }
             let total: u64 = counts.values().map(|&c| c as u64).sum();
             let total = total.max(1) as f32;
-            Some(values.iter().map(|v| v.as_ref().map_or(0.0, |p| counts.get(p.text.as_str()).copied().unwrap_or(1) as f32 / total)).collect())
+            Some(
+                values
+                    .iter()
+                    .map(|v| {
+                        v.as_ref().map_or(0.0, |p| counts.get(p.text.as_str()).copied().unwrap_or(1) as f32 / total)
+                    })
+                    .collect(),
+            )
         } else {
             None
         };
@@ -313,15 +320,17 @@ pub fn fit_em(
     let cand = sorted_patterns(cand);
     let total: f64 = pats.iter().map(|p| p.1).sum();
     let train_m = fixed_m.is_none();
-    let mut m: Vec<Vec<f64>> = fixed_m.unwrap_or_else(|| fields
-        .iter()
-        .map(|field| {
-            let k = field.kind.n_levels();
-            let raw: Vec<f64> = (0..k).map(|l| if l + 1 == k { 20.0 } else { (1 << l) as f64 }).collect();
-            let s: f64 = raw.iter().sum();
-            raw.iter().map(|x| x / s).collect()
-        })
-        .collect());
+    let mut m: Vec<Vec<f64>> = fixed_m.unwrap_or_else(|| {
+        fields
+            .iter()
+            .map(|field| {
+                let k = field.kind.n_levels();
+                let raw: Vec<f64> = (0..k).map(|l| if l + 1 == k { 20.0 } else { (1 << l) as f64 }).collect();
+                let s: f64 = raw.iter().sum();
+                raw.iter().map(|x| x / s).collect()
+            })
+            .collect()
+    });
     let mut lambda = 0.3f64;
     let mut converged = false;
     let mut iterations = 0;
@@ -526,45 +535,45 @@ pub fn score(fields: &[Field], model: &Model, left: &[u32], right: &[u32], level
     let n = left.len();
     let mut weights = vec![0f64; n * nf];
     let mut logit = vec![0f64; n];
-    weights
-        .par_chunks_mut(nf.max(1))
-        .zip(logit.par_iter_mut())
-        .enumerate()
-        .for_each(|(p, (w, out))| {
-            let mut total = prior;
-            for (f, field) in fields.iter().enumerate() {
-                let lv = levels[p * nf + f];
-                let wf = if lv == NULL_LEVEL {
-                    0.0
-                } else {
-                    let lvu = lv as usize;
-                    let top = field.kind.n_levels() - 1;
-                    let (i, j) = (left[p] as usize, right[p] as usize);
-                    let mut u = match (&field.tf, lvu == top) {
-                        (Some(tf), true) => (tf[i] as f64).max(FLOOR),
-                        _ => model.u[f][lvu],
-                    };
-                    // The same e-mail on two records of one name (or spellings of it), when
-                    // it only spells that name: what counts is how often different people
-                    // of one name share such an address, not how rare it is overall.
-                    if field.kind == Kind::Email && lvu == top {
-                        if let (Some(fn_), Some(rate)) = (name_at, model.name_email_u) {
-                            let nfield = &fields[fn_];
-                            let name_lv = levels[p * nf + fn_];
-                            if let (Some(e), Some(n1), Some(n2)) = (&field.values[i], &nfield.values[i], &nfield.values[j]) {
-                                if name_lv != NULL_LEVEL && name_lv >= 3 && (email_spells_name(e, n1) || email_spells_name(e, n2)) {
-                                    u = u.max(rate);
-                                }
+    weights.par_chunks_mut(nf.max(1)).zip(logit.par_iter_mut()).enumerate().for_each(|(p, (w, out))| {
+        let mut total = prior;
+        for (f, field) in fields.iter().enumerate() {
+            let lv = levels[p * nf + f];
+            let wf = if lv == NULL_LEVEL {
+                0.0
+            } else {
+                let lvu = lv as usize;
+                let top = field.kind.n_levels() - 1;
+                let (i, j) = (left[p] as usize, right[p] as usize);
+                let mut u = match (&field.tf, lvu == top) {
+                    (Some(tf), true) => (tf[i] as f64).max(FLOOR),
+                    _ => model.u[f][lvu],
+                };
+                // The same e-mail on two records of one name (or spellings of it), when
+                // it only spells that name: what counts is how often different people
+                // of one name share such an address, not how rare it is overall.
+                if field.kind == Kind::Email && lvu == top {
+                    if let (Some(fn_), Some(rate)) = (name_at, model.name_email_u) {
+                        let nfield = &fields[fn_];
+                        let name_lv = levels[p * nf + fn_];
+                        if let (Some(e), Some(n1), Some(n2)) = (&field.values[i], &nfield.values[i], &nfield.values[j])
+                        {
+                            if name_lv != NULL_LEVEL
+                                && name_lv >= 3
+                                && (email_spells_name(e, n1) || email_spells_name(e, n2))
+                            {
+                                u = u.max(rate);
                             }
                         }
                     }
-                    (model.m[f][lvu] / u).log2()
-                };
-                w[f] = wf;
-                total += wf;
-            }
-            *out = total;
-        });
+                }
+                (model.m[f][lvu] / u).log2()
+            };
+            w[f] = wf;
+            total += wf;
+        }
+        *out = total;
+    });
     (logit, weights)
 }
 
@@ -635,5 +644,4 @@ mod tests {
         // A session on another field masks nothing more.
         assert_eq!(mask_session(&fields, &lv, &[], &spelled), lv);
     }
-
 }

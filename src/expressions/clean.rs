@@ -15,9 +15,7 @@ const PAR_SLICE: usize = 16_384;
 /// integer columns cast when `integers_ok` (an integer phone number or date), anything
 /// else rejected with a message naming the column and its dtype.
 fn strings(inputs: &[Series], what: &str, integers_ok: bool) -> PolarsResult<StringChunked> {
-    let s = inputs
-        .first()
-        .ok_or_else(|| polars_err!(ComputeError: "crmkit.clean.{}: no input column", what))?;
+    let s = inputs.first().ok_or_else(|| polars_err!(ComputeError: "crmkit.clean.{}: no input column", what))?;
     let dt = s.dtype();
     let ok = matches!(dt, DataType::String | DataType::Categorical(..) | DataType::Enum(..) | DataType::Null)
         || (integers_ok && dt.is_integer());

@@ -63,7 +63,17 @@ fn clv_score(inputs: &[Series], kwargs: ScoreKwargs) -> PolarsResult<Series> {
                         Some(sp) => clv::gamma_gamma::conditional_expected_average_profit(sp, x, m),
                         None => m,
                     };
-                    Some(clv::lifetime_value(kind, &par, kwargs.months, kwargs.factor, kwargs.discount_rate, x, tx, tb, spend))
+                    Some(clv::lifetime_value(
+                        kind,
+                        &par,
+                        kwargs.months,
+                        kwargs.factor,
+                        kwargs.discount_rate,
+                        x,
+                        tx,
+                        tb,
+                        spend,
+                    ))
                 }
                 _ => None,
             })

@@ -7,16 +7,10 @@ use crate::basket::{fpgrowth, rules};
 use crate::python::run_detached;
 
 fn slice<'a, T: numpy::Element>(a: &'a PyReadonlyArray1<'_, T>, name: &str) -> PyResult<&'a [T]> {
-    a.as_slice()
-        .map_err(|_| pyo3::exceptions::PyValueError::new_err(format!("{name} must be a contiguous array")))
+    a.as_slice().map_err(|_| pyo3::exceptions::PyValueError::new_err(format!("{name} must be a contiguous array")))
 }
 
-type ItemsetArrays<'py> = (
-    Bound<'py, PyArray1<i64>>,
-    Bound<'py, PyArray1<u32>>,
-    Bound<'py, PyArray1<u64>>,
-    usize,
-);
+type ItemsetArrays<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u64>>, usize);
 
 /// Frequent itemsets of (basket code, item code) pairs: (offsets, items, counts,
 /// number of distinct baskets). Codes lie below `n_slots` / `n_items`; empty slots

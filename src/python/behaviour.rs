@@ -7,8 +7,7 @@ use crate::behaviour::funnel;
 use crate::python::run_detached;
 
 fn slice<'a, T: numpy::Element>(a: &'a PyReadonlyArray1<'_, T>, name: &str) -> PyResult<&'a [T]> {
-    a.as_slice()
-        .map_err(|_| pyo3::exceptions::PyValueError::new_err(format!("{name} must be a contiguous array")))
+    a.as_slice().map_err(|_| pyo3::exceptions::PyValueError::new_err(format!("{name} must be a contiguous array")))
 }
 
 /// Funnel levels per user and shortest times per (user, step), -1 where not reached.

@@ -6,7 +6,10 @@ use pyo3_polars::{PyDataFrame, PySeries};
 
 use crate::dedupe::cluster::{cluster, greedy_one_to_one};
 use crate::dedupe::levels::{Kind, NULL_LEVEL};
-use crate::dedupe::model::{fit_em, m_from_labels, m_from_sessions, pair_levels, probability, random_pairs, score, spelled_email_pairs, u_from_levels, Field, Sampling};
+use crate::dedupe::model::{
+    fit_em, m_from_labels, m_from_sessions, pair_levels, probability, random_pairs, score, spelled_email_pairs,
+    u_from_levels, Field, Sampling,
+};
 use crate::error::{CrmError, Result};
 use crate::python::run_detached;
 
@@ -99,7 +102,17 @@ fn dedupe_score(
             None if !sessions.is_empty() => {
                 // m from per-key sessions (see `m_from_sessions`); the full EM's m is the
                 // fallback for fields every session masked.
-                let full = fit_em(&fields, &levels[..n_train * fields.len()], &random_levels, u.clone(), None, max_iter, tol, n_random, None)?;
+                let full = fit_em(
+                    &fields,
+                    &levels[..n_train * fields.len()],
+                    &random_levels,
+                    u.clone(),
+                    None,
+                    max_iter,
+                    tol,
+                    n_random,
+                    None,
+                )?;
                 let mut sess = Vec::with_capacity(sessions.len());
                 let nf = fields.len();
                 let spelled = spelled_email_pairs(&fields, &l, &r);
@@ -118,7 +131,17 @@ fn dedupe_score(
             }
             None => None,
         };
-        let model = fit_em(&fields, &levels[..n_train * fields.len()], &random_levels, u, fixed_m, max_iter, tol, n_random, Some(n_possible))?;
+        let model = fit_em(
+            &fields,
+            &levels[..n_train * fields.len()],
+            &random_levels,
+            u,
+            fixed_m,
+            max_iter,
+            tol,
+            n_random,
+            Some(n_possible),
+        )?;
         let (logit, weights) = score(&fields, &model, &l, &r, &levels);
         let nf = fields.len();
         let mut out: Vec<Column> = Vec::with_capacity(2 + 2 * nf);
@@ -126,10 +149,16 @@ fn dedupe_score(
         let probs: Vec<f64> = logit.iter().map(|&x| probability(x)).collect();
         out.push(Column::new("match_probability".into(), probs));
         for f in 0..nf {
-            let lv: Vec<Option<u8>> = (0..l.len()).map(|p| {
-                let v = levels[p * nf + f];
-                if v == NULL_LEVEL { None } else { Some(v) }
-            }).collect();
+            let lv: Vec<Option<u8>> = (0..l.len())
+                .map(|p| {
+                    let v = levels[p * nf + f];
+                    if v == NULL_LEVEL {
+                        None
+                    } else {
+                        Some(v)
+                    }
+                })
+                .collect();
             let w: Vec<f64> = (0..l.len()).map(|p| weights[p * nf + f]).collect();
             out.push(Column::new(format!("level_{f}").into(), lv));
             out.push(Column::new(format!("weight_{f}").into(), w));

@@ -17,9 +17,24 @@ pub mod datasets;
 pub mod dedupe;
 pub mod segment;
 
-create_exception!(crmkit, CrmError, PyValueError, "Base class of every error crmkit raises on bad input or failed work.");
-create_exception!(crmkit, SchemaError, CrmError, "A column is missing, has the wrong dtype, or holds nulls where keys are required.");
-create_exception!(crmkit, TooLargeError, CrmError, "The request would exceed a safety limit (candidate pairs, itemsets, memory).");
+create_exception!(
+    crmkit,
+    CrmError,
+    PyValueError,
+    "Base class of every error crmkit raises on bad input or failed work."
+);
+create_exception!(
+    crmkit,
+    SchemaError,
+    CrmError,
+    "A column is missing, has the wrong dtype, or holds nulls where keys are required."
+);
+create_exception!(
+    crmkit,
+    TooLargeError,
+    CrmError,
+    "The request would exceed a safety limit (candidate pairs, itemsets, memory)."
+);
 create_exception!(crmkit, ConvergenceError, CrmError, "An iterative fit stopped without converging.");
 
 pub fn to_pyerr(e: KernelError) -> PyErr {

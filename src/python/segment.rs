@@ -41,26 +41,17 @@ fn kmeans_fit<'py>(
         ("array", Some(c)) => kmeans::Init::Centers(slice2(c, "KMeans init")?.0.to_vec()),
         (other, _) => {
             return Err(to_pyerr(CrmError::invalid(format!(
-                "KMeans: init must be 'k-means++', 'random' or an array of shape (n_clusters, n_features), found {other:?}"
-            ))))
+            "KMeans: init must be 'k-means++', 'random' or an array of shape (n_clusters, n_features), found {other:?}"
+        ))))
         }
     };
     let w = match &sample_weight {
-        Some(w) => Some(
-            w.as_slice()
-                .map_err(|_| to_pyerr(CrmError::invalid("KMeans.fit: sample_weight must be a contiguous float64 array")))?,
-        ),
+        Some(w) => Some(w.as_slice().map_err(|_| {
+            to_pyerr(CrmError::invalid("KMeans.fit: sample_weight must be a contiguous float64 array"))
+        })?),
         None => None,
     };
-    let params = kmeans::Params {
-        n_clusters,
-        init,
-        n_init,
-        max_iter,
-        tol,
-        seed,
-        bounded,
-    };
+    let params = kmeans::Params { n_clusters, init, n_init, max_iter, tol, seed, bounded };
     let fit = run_detached(py, || {
         let data = kmeans::Data::new(xs, n, d, w)?;
         kmeans::fit(&data, &params)
@@ -105,9 +96,7 @@ fn silhouette_samples<'py>(
         .as_slice()
         .map_err(|_| to_pyerr(CrmError::invalid("silhouette: labels must be a contiguous int64 array")))?;
     if let Some(bad) = ls.iter().find(|&&l| l < 0 || l > u32::MAX as i64) {
-        return Err(to_pyerr(CrmError::invalid(format!(
-            "silhouette: labels must be integers >= 0, found {bad}"
-        ))));
+        return Err(to_pyerr(CrmError::invalid(format!("silhouette: labels must be integers >= 0, found {bad}"))));
     }
     let lu: Vec<u32> = ls.iter().map(|&l| l as u32).collect();
     let s = run_detached(py, || silhouette::silhouette_samples(xs, n, d, &lu))?;

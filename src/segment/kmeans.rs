@@ -11,8 +11,8 @@
 
 use rayon::prelude::*;
 
-use crate::rng::Rng;
 use crate::error::{CrmError, Result};
+use crate::rng::Rng;
 
 /// Rows per parallel work unit. Fixed, so that summation order (and therefore
 /// every floating-point result) does not depend on the thread count.
@@ -321,12 +321,7 @@ fn assign(data: &Data, centers: &[f64], k: usize, labels: &mut [u32]) -> StepRes
                     *s += w * v;
                 }
             }
-            StepResult {
-                sums,
-                weights,
-                inertia,
-                changed,
-            }
+            StepResult { sums, weights, inertia, changed }
         })
         .collect();
     sum_parts(parts, k, d)
@@ -384,20 +379,11 @@ struct Moves {
 
 impl Moves {
     fn none(k: usize) -> Self {
-        Moves {
-            shift: vec![0.0; k],
-            max: 0.0,
-            argmax: 0,
-            second: 0.0,
-        }
+        Moves { shift: vec![0.0; k], max: 0.0, argmax: 0, second: 0.0 }
     }
 
     fn between(old: &[f64], new: &[f64], d: usize) -> Self {
-        let shift: Vec<f64> = old
-            .chunks_exact(d)
-            .zip(new.chunks_exact(d))
-            .map(|(a, b)| sq_dist(a, b).sqrt())
-            .collect();
+        let shift: Vec<f64> = old.chunks_exact(d).zip(new.chunks_exact(d)).map(|(a, b)| sq_dist(a, b).sqrt()).collect();
         let (mut max, mut argmax, mut second) = (0.0f64, 0usize, 0.0f64);
         for (j, &p) in shift.iter().enumerate() {
             if p > max {
@@ -408,12 +394,7 @@ impl Moves {
                 second = p;
             }
         }
-        Moves {
-            shift,
-            max,
-            argmax,
-            second,
-        }
+        Moves { shift, max, argmax, second }
     }
 }
 
@@ -496,12 +477,7 @@ fn assign_bounded(
                     *s += w * v;
                 }
             }
-            StepResult {
-                sums,
-                weights,
-                inertia: 0.0,
-                changed,
-            }
+            StepResult { sums, weights, inertia: 0.0, changed }
         })
         .collect();
     sum_parts(parts, k, d)
@@ -510,12 +486,7 @@ fn assign_bounded(
 /// Adds the per-chunk partial results in chunk order, so totals do not depend on
 /// which thread finished first.
 fn sum_parts(parts: Vec<StepResult>, k: usize, d: usize) -> StepResult {
-    let mut total = StepResult {
-        sums: vec![0.0; k * d],
-        weights: vec![0.0; k],
-        inertia: 0.0,
-        changed: 0,
-    };
+    let mut total = StepResult { sums: vec![0.0; k * d], weights: vec![0.0; k], inertia: 0.0, changed: 0 };
     for p in parts {
         for (t, v) in total.sums.iter_mut().zip(&p.sums) {
             *t += v;
@@ -535,14 +506,8 @@ pub fn lloyd(data: &Data, init: Vec<f64>, k: usize, max_iter: usize, tol_abs: f6
     let d = data.d;
     let mut centers = init;
     let mut labels = vec![u32::MAX; data.n];
-    let mut bounds = if bounded {
-        Some(Bounds {
-            upper: vec![f64::INFINITY; data.n],
-            lower: vec![0.0; data.n],
-        })
-    } else {
-        None
-    };
+    let mut bounds =
+        if bounded { Some(Bounds { upper: vec![f64::INFINITY; data.n], lower: vec![0.0; data.n] }) } else { None };
     let mut moves = Moves::none(k);
     let mut force_full = true;
     let mut n_iter = 0;
@@ -570,11 +535,7 @@ pub fn lloyd(data: &Data, init: Vec<f64>, k: usize, max_iter: usize, tol_abs: f6
                 }
             }
         }
-        let shift: f64 = new_centers
-            .chunks_exact(d)
-            .zip(centers.chunks_exact(d))
-            .map(|(a, b)| sq_dist(a, b))
-            .sum();
+        let shift: f64 = new_centers.chunks_exact(d).zip(centers.chunks_exact(d)).map(|(a, b)| sq_dist(a, b)).sum();
         if bounds.is_some() {
             moves = Moves::between(&centers, &new_centers, d);
         }
@@ -585,12 +546,7 @@ pub fn lloyd(data: &Data, init: Vec<f64>, k: usize, max_iter: usize, tol_abs: f6
     }
     // Final assignment so that labels and inertia agree with the returned centres.
     let last = assign(data, &centers, k, &mut labels);
-    Fit {
-        centers,
-        labels,
-        inertia: last.inertia,
-        n_iter,
-    }
+    Fit { centers, labels, inertia: last.inertia, n_iter }
 }
 
 /// Fits k-means `n_init` times and keeps the run with the lowest inertia
@@ -662,17 +618,15 @@ pub fn predict(data: &Data, centers: &[f64]) -> Result<(Vec<u32>, Vec<f64>)> {
     }
     let mut labels = vec![0u32; data.n];
     let mut dists = vec![0.0; data.n];
-    labels
-        .par_chunks_mut(CHUNK)
-        .zip(dists.par_chunks_mut(CHUNK))
-        .zip(data.x.par_chunks(CHUNK * d))
-        .for_each(|((l, ds), xs)| {
+    labels.par_chunks_mut(CHUNK).zip(dists.par_chunks_mut(CHUNK)).zip(data.x.par_chunks(CHUNK * d)).for_each(
+        |((l, ds), xs)| {
             for ((row, li), di) in xs.chunks_exact(d).zip(l.iter_mut()).zip(ds.iter_mut()) {
                 let (j, dist) = nearest(row, centers, d);
                 *li = j;
                 *di = dist;
             }
-        });
+        },
+    );
     Ok((labels, dists))
 }
 
@@ -697,15 +651,7 @@ mod tests {
     }
 
     fn params(k: usize, seed: u64) -> Params {
-        Params {
-            n_clusters: k,
-            init: Init::KMeansPlusPlus,
-            n_init: 3,
-            max_iter: 300,
-            tol: 1e-4,
-            seed,
-            bounded: true,
-        }
+        Params { n_clusters: k, init: Init::KMeansPlusPlus, n_init: 3, max_iter: 300, tol: 1e-4, seed, bounded: true }
     }
 
     #[test]

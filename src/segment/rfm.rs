@@ -33,7 +33,13 @@ pub struct DenseRfm {
 /// (max - min + 1) exceeds `max_range` (the caller falls back to a hash group-by),
 /// or when there are no rows. In `net` mode a row with `amount < 0` is a return:
 /// it adds to `monetary` and `last_row` but is not a purchase.
-pub fn dense_rfm(customer: &[i64], date: &[i64], amount: &[f64], net: bool, max_range: usize) -> Result<Option<DenseRfm>> {
+pub fn dense_rfm(
+    customer: &[i64],
+    date: &[i64],
+    amount: &[f64],
+    net: bool,
+    max_range: usize,
+) -> Result<Option<DenseRfm>> {
     let n = customer.len();
     if date.len() != n || amount.len() != n {
         return Err(CrmError::invalid(format!(
@@ -117,13 +123,7 @@ struct Slot {
 }
 
 impl Slot {
-    const EMPTY: Slot = Slot {
-        last_purchase: i64::MIN,
-        last_row: i64::MIN,
-        sum: 0.0,
-        rows: 0,
-        freq: 0,
-    };
+    const EMPTY: Slot = Slot { last_purchase: i64::MIN, last_row: i64::MIN, sum: 0.0, rows: 0, freq: 0 };
 }
 
 #[cfg(test)]
@@ -143,13 +143,8 @@ mod tests {
                 e.0 = e.0.max(t[i]);
             }
         }
-        let mut out = DenseRfm {
-            ids: vec![],
-            last_purchase: vec![],
-            frequency: vec![],
-            monetary: vec![],
-            last_row: vec![],
-        };
+        let mut out =
+            DenseRfm { ids: vec![], last_purchase: vec![], frequency: vec![], monetary: vec![], last_row: vec![] };
         for (id, (lp, f, s, lr)) in m {
             out.ids.push(id);
             out.last_purchase.push(lp);
