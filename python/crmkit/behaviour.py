@@ -619,7 +619,10 @@ def cohorts(
     if value is not None:
         cols[value] = "numeric"
     require_columns(lf, cols, function=fn, argument="orders")
-    day = pl.col(date).cast(pl.Date)
+    # The calendar day where the order happened: a time-zone-aware timestamp counts in
+    # its own zone (a cast would take the UTC day).
+    is_datetime = lf.collect_schema()[date] != pl.Date
+    day = pl.col(date).dt.date() if is_datetime else pl.col(date)
     if unit in ("mo", "q", "y"):
         months = every * {"mo": 1, "q": 3, "y": 12}[unit]
         absolute = day.dt.year().cast(pl.Int64) * 12 + day.dt.month().cast(pl.Int64) - 1

@@ -315,7 +315,10 @@ def profile(
     last = pl.col("_last").cast(to_dt)
     if as_of is None:
         end = last.max() if ret_last is None else pl.max_horizontal(last.max(), pl.lit(ret_last, pl.Int64).cast(to_dt))
-        as_of_dt = end.dt.truncate("1d") + pl.duration(days=1)
+        if getattr(dtype, "time_zone", None) is None:
+            as_of_dt = end.dt.truncate("1d") + pl.duration(days=1)
+        else:  # the next midnight where the orders happened, not in UTC
+            as_of_dt = _naive_utc(_from_naive_utc(end, dtype).dt.truncate("1d") + pl.duration(days=1), dtype)
     else:
         as_of_dt = _naive_utc(_as_of_literal(as_of, dtype), dtype)
     back = lambda e: _from_naive_utc(e, dtype)  # noqa: E731
