@@ -364,3 +364,20 @@ def test_empty_logs_give_empty_tables():
     assert crmkit.cohort_matrix(pl.DataFrame(schema={"customer_id": pl.Int64, "order_date": pl.Date})).height == 0
     empty_pipeline = crmkit.pipeline_funnel(pl.DataFrame(schema={"stage": pl.String, "amount": pl.Float64}), order=["a", "b"])
     assert empty_pipeline["reached"].to_list() == [0, 0] and empty_pipeline["win_rate"].null_count() == 2
+
+
+def test_null_timestamps_and_dates_are_named_as_the_user_named_them():
+    log = pl.DataFrame({"customer_id": [1, 1, 2], "event": ["view", "cart", "view"], "ts": [1, None, 3]})
+    for call in (
+        lambda: crmkit.funnel(log, ["view", "cart"], timestamp="ts", window=5),
+        lambda: crmkit.paths(log, timestamp="ts"),
+        lambda: crmkit.transitions(log.lazy(), timestamp="ts"),
+        lambda: crmkit.next_steps(log, "view", timestamp="ts"),
+    ):
+        with pytest.raises(SchemaError, match=r"column 'ts' in 'events' holds 1 null"):
+            call()
+    with pytest.raises(SchemaError, match=r"crmkit.next_steps: column 'customer_id'"):
+        crmkit.next_steps(log.with_columns(pl.lit(None, pl.Int64).alias("customer_id")), "view", timestamp="ts")
+    orders = pl.DataFrame({"cid": [1, 2], "day": [date(2024, 1, 3), None]})
+    with pytest.raises(SchemaError, match=r"column 'day' in 'orders' holds 1 null"):
+        crmkit.cohorts(orders, customer="cid", date="day")

@@ -8,7 +8,7 @@ was found, instead of a deep polars or Rust error.
 from __future__ import annotations
 
 import difflib
-from typing import Any, Iterable, Literal, Mapping, Union
+from typing import Any, Iterable, Literal, Mapping, Optional, Union
 
 import polars as pl
 
@@ -115,26 +115,36 @@ def require_rows(data: pl.DataFrame, *, function: str, argument: str = "data") -
 
 
 def require_no_nulls(
-    data: pl.DataFrame, columns: Iterable[str], *, function: str, argument: str = "data"
+    data: Union[pl.DataFrame, pl.LazyFrame],
+    columns: Iterable[str],
+    *,
+    function: str,
+    argument: str = "data",
+    names: Optional[dict[str, str]] = None,
 ) -> None:
-    """Raises SchemaError when key columns hold nulls (or NaN in float keys)."""
+    """Raises SchemaError when key columns hold nulls (or NaN in float keys). A
+    LazyFrame is checked in one streaming pass. ``names`` maps internal column names
+    (derived keys) to the user's column named in the message."""
     columns = list(columns)
     if not columns:
         return
-    counts = data.select(
-        [
-            (pl.col(c).is_null() | pl.col(c).is_nan()).sum().alias(c)
-            if data.schema[c].is_float()
-            else pl.col(c).null_count().alias(c)
-            for c in columns
-        ]
-    ).row(0)
+    schema = data.collect_schema() if isinstance(data, pl.LazyFrame) else data.schema
+    exprs = [
+        (pl.col(c).is_null() | pl.col(c).is_nan()).sum().alias(c) if schema[c].is_float() else pl.col(c).null_count().alias(c)
+        for c in columns
+    ]
+    if isinstance(data, pl.LazyFrame):
+        counts = data.select(*exprs, pl.len().alias("__rows")).collect(engine="streaming").row(0)
+        *counts, height = counts
+    else:
+        counts, height = data.select(exprs).row(0), data.height
     for column, n in zip(columns, counts):
         if n:
+            shown = (names or {}).get(column, column)
             raise SchemaError(
-                f"{function}: column '{column}' in '{argument}' holds {n} null/NaN value(s) of "
-                f"{data.height}; a key column must be complete. Drop or fill them first "
-                f"(for example data.drop_nulls('{column}'))."
+                f"{function}: column '{shown}' in '{argument}' holds {n} null/NaN value(s) of "
+                f"{height}; a key column must be complete. Drop or fill them first "
+                f"(for example {argument}.drop_nulls('{shown}'))."
             )
 
 

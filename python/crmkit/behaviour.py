@@ -173,7 +173,7 @@ def _levels(
         .sort([*keys, user])
         .collect()
     )
-    require_no_nulls(matched, [user, "_t"], function=function, argument="events")
+    require_no_nulls(matched, [user, "_t"], function=function, argument="events", names={"_t": timestamp})
     if matched.height == 0:
         return matched.select(*keys, user).clear().with_columns(pl.lit(0, pl.UInt32).alias("level")), np.zeros(
             (0, len(steps)), dtype=np.int64
@@ -456,6 +456,8 @@ def _journeys(
         cols[session] = "any"
     schema = require_columns(lf, cols, function=function, argument="events")
     keys = [user] if session is None else [user, session]
+    # Journeys are ordered by time: a row without a user or a timestamp has no place.
+    require_no_nulls(lf, [*keys, timestamp], function=function, argument="events")
     out = lf.select(*keys, pl.col(timestamp), _event_expr(event, schema[event]).alias(event)).sort(
         [*keys, timestamp], maintain_order=True
     )
@@ -531,7 +533,11 @@ def transitions(
     >>> transitions(ev).rows()
     [('cart', 'buy', 1, 1.0), ('view', 'cart', 1, 0.5), ('view', 'view', 1, 0.5)]
     """
-    fn = "crmkit.transitions"
+    return _transitions(events, user, event, timestamp, session, start_end, "crmkit.transitions")
+
+
+def _transitions(events: Any, user: str, event: str, timestamp: str, session: Optional[str], start_end: bool,
+                 fn: str) -> pl.DataFrame:
     lf, keys = _journeys(events, user, event, timestamp, session, fn)
     ev = pl.col(event)
     if start_end:
@@ -572,7 +578,7 @@ def next_steps(
     [('(end)', 1, 0.3333333333333333), ('buy', 1, 0.3333333333333333), ('view', 1, 0.3333333333333333)]
     """
     require_positive_int(k, "k", function="crmkit.next_steps")
-    table = transitions(events, user=user, event=event, timestamp=timestamp, session=session, start_end=True)
+    table = _transitions(events, user, event, timestamp, session, True, "crmkit.next_steps")
     return table.filter(pl.col("from") == str(after)).select("to", "count", "probability").head(k)
 
 
@@ -641,7 +647,7 @@ def cohorts(
         start.alias("_start"),
         *([pl.col(value).cast(pl.Float64).alias("_value")] if value else []),
     ).collect()
-    require_no_nulls(base, [customer, "_slot"], function=fn, argument="orders")
+    require_no_nulls(base, [customer, "_slot"], function=fn, argument="orders", names={"_slot": date})
     if base.height == 0:
         schema = {"cohort": pl.Date, "period_index": pl.Int64, "customers": pl.UInt32, "cohort_size": pl.UInt32, "retention": pl.Float64}
         if value:
