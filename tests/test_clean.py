@@ -212,3 +212,15 @@ def test_customers_explicit_columns_and_errors():
     assert res.data.height == 0 and res.report["non_null_before"].to_list() == [0]
     lazy = crmkit.clean.customers(df.lazy(), columns={"a": "phone"})
     assert lazy.data["a"][0] == "+8613812345678"
+
+
+def test_inferred_kinds_leave_timestamps_alone():
+    """A Datetime named like a date keeps its time of day unless a kind is asked for."""
+    import datetime as dt
+
+    df = pl.DataFrame({"signup_date": [dt.datetime(2024, 1, 1, 13, 5), None], "birth_date": ["1990/1/2", "N/A"]})
+    res = crmkit.clean.customers(df)
+    assert res.data["signup_date"].equals(df["signup_date"])
+    assert res.report["column"].to_list() == ["birth_date"]
+    asked = crmkit.clean.customers(df, columns={"signup_date": "date"})
+    assert asked.data["signup_date"].to_list() == [dt.date(2024, 1, 1), None]

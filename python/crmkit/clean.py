@@ -186,8 +186,8 @@ def infer_kind(column: str, dtype: pl.DataType) -> str:
         if has_hint(column, _NAME_HINTS[kind]):
             if kind == "phone" and not (is_text or dtype.is_integer()):
                 return "skip"
-            if kind == "date" and not (is_text or dtype.is_integer() or dtype == pl.Date or isinstance(dtype, pl.Datetime)):
-                return "skip"
+            if kind == "date" and not (is_text or dtype.is_integer() or dtype == pl.Date):
+                return "skip"  # a Datetime keeps its time of day: nothing to clean
             if kind == "amount" and not (is_text or dtype.is_numeric()):
                 return "skip"
             if kind in ("email", "name") and not is_text:
@@ -241,8 +241,9 @@ def customers(
 
     ``columns`` maps column -> kind ('text', 'name', 'phone', 'email', 'date',
     'amount', 'skip'); when None, kinds are inferred from column names and dtypes
-    (see :func:`infer_kind`), id columns are left as they are. The report counts, per
-    column, values changed, values nulled as invalid and placeholders removed.
+    (see :func:`infer_kind`); id columns and timestamps (Datetime, which keep their
+    time of day) are left as they are. The report counts, per column, values
+    changed, values nulled as invalid and placeholders removed.
 
     >>> import polars as pl, crmkit
     >>> df = pl.DataFrame({"record_id": [1, 2, 3], "name": ["张 伟", "N/A", "li na"],
