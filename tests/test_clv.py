@@ -630,3 +630,18 @@ def test_lifetimes_save_model_and_load_model_names(tmp_path, bgf):
     path.write_text(json.dumps(doc))
     with pytest.raises(CrmError, match="pass max_frequency and max_recency"):
         clv.load(path).conditional_probability_alive_matrix()
+
+
+def test_horizon_and_discount_rate_are_checked(cdnow, cdnow_spend, bgf):
+    gg = clv.GammaGammaFitter().fit(cdnow_spend.filter(pl.col("x") > 0)["x"], cdnow_spend.filter(pl.col("x") > 0)["zbar"])
+    summary = cdnow_spend.rename({"x": "frequency", "t_x": "recency", "zbar": "monetary_value"})
+    for bad in (-1, float("nan"), float("inf"), 10_000, "12", True):
+        with pytest.raises(CrmError, match="'horizon' must be a number of months"):
+            clv.predict(summary, bgf, gg, horizon=bad, freq="W")
+        with pytest.raises(CrmError, match="'time' must be a number of months"):
+            gg.customer_lifetime_value(bgf, [1], [5.0], [30.0], [20.0], time=bad, freq="W")
+    for bad in (-1.0, float("nan"), "0.01"):
+        with pytest.raises(CrmError, match="discount_rate"):
+            clv.predict(summary, bgf, gg, horizon=12, freq="W", discount_rate=bad)
+    zero = clv.predict(summary, bgf, gg, horizon=0, freq="W")
+    assert (zero["expected_purchases"] == 0).all() and (zero["clv"] == 0).all()

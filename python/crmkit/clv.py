@@ -847,6 +847,7 @@ class GammaGammaFitter(_BaseFitter):
         increments of expected purchases times the expected spend, discounted at
         ``discount_rate`` per month. ``freq`` is the time unit of recency and T."""
         fn = "GammaGammaFitter.customer_lifetime_value"
+        _check_horizon(time, discount_rate, "time", fn)
         if freq not in _MONTH_FACTOR:
             raise CrmError(f"{fn}: argument 'freq' must be one of {sorted(_MONTH_FACTOR)}, found {freq!r}")
         x, tx, t, m = (_vector(v, n, fn) for v, n in
@@ -855,6 +856,18 @@ class GammaGammaFitter(_BaseFitter):
         values = _core.clv_value(transaction_prediction_model._model, transaction_prediction_model._params(), int(time),
                                  _MONTH_FACTOR[freq], float(discount_rate), x, tx, t, np.asarray(spend, dtype=np.float64))
         return _result(values, "clv", frequency, recency, T, monetary_value)
+
+
+def _check_horizon(months: Any, discount_rate: Any, name: str, function: str) -> None:
+    """Months ahead and a monthly discount rate that make sense (the value is summed
+    month by month, so a century is the most that is computed)."""
+    if isinstance(months, bool) or not isinstance(months, (int, float, np.integer, np.floating)) \
+            or not (0 <= months <= 1200):
+        raise CrmError(f"{function}: '{name}' must be a number of months from 0 to 1200, found {months!r}")
+    if isinstance(discount_rate, bool) or not isinstance(discount_rate, (int, float, np.integer, np.floating)) \
+            or not (-1 < discount_rate < 10):
+        raise CrmError(f"{function}: 'discount_rate' must be a monthly rate above -1 (0.01 is 1% a month), "
+                       f"found {discount_rate!r}")
 
 
 _CLASSES = {c.__name__: c for c in (BetaGeoFitter, ModifiedBetaGeoFitter, ParetoNBDFitter, BetaGeoBetaBinomFitter,
@@ -931,6 +944,7 @@ def predict(
         raise CrmError(f"{fn}: transaction_model must be a fitted BetaGeoFitter, ModifiedBetaGeoFitter or ParetoNBDFitter")
     if freq not in _MONTH_FACTOR:
         raise CrmError(f"{fn}: argument 'freq' must be one of {sorted(_MONTH_FACTOR)}, found {freq!r}")
+    _check_horizon(horizon, discount_rate, "horizon", fn)
     lazy = as_lazy(summary, argument="summary")
     need = {frequency: "numeric", recency: "numeric", T: "numeric"}
     if spend_model is not None:
