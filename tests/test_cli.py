@@ -8,6 +8,7 @@ import pytest
 
 from crmkit import datasets
 from crmkit.cli import main
+from crmkit.errors import CrmError
 
 
 def crmkit(*args):
@@ -72,3 +73,34 @@ def test_run_argument_errors(argv, text, capsys, tmp_path, monkeypatch):
 def test_generate_writes_files(tmp_path):
     assert main(["generate", "--customers", "30", "--out", str(tmp_path), "--format", "csv"]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["customers.csv", "events.csv", "items.csv", "orders.csv"]
+
+
+def test_run_reads_text_dates_and_amounts_as_exports_write_them(tmp_path):
+    """Chinese headers, '¥1,234.50' amounts, '2024/03/05 14:00' times, placeholders."""
+    from crmkit.cli import _conform
+
+    w = datasets.generate(n_customers=100, seed=6)
+    orders = w.orders.head(50).select(
+        pl.col("customer_id").alias("会员编号"),
+        pl.col("order_date").dt.strftime("%Y/%m/%d %H:%M").alias("下单时间"),
+        pl.col("amount").map_elements(lambda v: f"¥{v:,.2f}", return_dtype=pl.String).alias("金额"),
+    )
+    orders = orders.with_columns(
+        pl.when(pl.int_range(pl.len()) == 3).then(pl.lit("N/A")).otherwise(pl.col("金额")).alias("金额"),
+        pl.when(pl.int_range(pl.len()) == 4).then(pl.lit("2024年3月5日")).otherwise(pl.col("下单时间")).alias("下单时间"),
+    )
+    maps = {"customer_id": "会员编号", "order_date": "下单时间", "amount": "金额"}
+    got = _conform(orders, "orders", maps)
+    assert got.schema["order_date"] == pl.Datetime("us") and got.schema["amount"] == pl.Float64
+    want_amount = w.orders.head(50)["amount"].to_list()
+    assert got["amount"][3] is None  # the placeholder
+    assert got["amount"].to_list()[:3] + got["amount"].to_list()[4:] == pytest.approx(want_amount[:3] + want_amount[4:])
+    assert got["order_date"][4].date().isoformat() == "2024-03-05"
+    assert got["order_date"][0] == w.orders["order_date"][0].replace(second=0, microsecond=0)
+
+    bad = orders.with_columns(pl.when(pl.int_range(pl.len()) < 2).then(pl.lit("soon")).otherwise(pl.col("下单时间")).alias("下单时间"))
+    with pytest.raises(CrmError, match=r"column 'order_date' holds 2 value\(s\) that are not dates.*\['soon'\]"):
+        _conform(bad, "orders", maps)
+    bad = orders.with_columns(pl.lit("free").alias("金额"))
+    with pytest.raises(CrmError, match=r"column 'amount' holds 50 value\(s\) that are not amounts"):
+        _conform(bad, "orders", maps)

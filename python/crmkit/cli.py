@@ -41,6 +41,33 @@ def _read(path: str, table: str) -> pl.DataFrame:
     raise CrmError(f"--{table}: cannot read '{path}': expected a .csv, .tsv, .parquet or .arrow file")
 
 
+def _parse_text(df: pl.DataFrame, table: str, column: str, kind: str) -> pl.Series:
+    """Text dates and amounts as exports write them ('2024/3/5 14:00', '2024年3月5日',
+    Excel serials, '¥1,234.50', '1.234,50 €') through crmkit's cleaners. Placeholders
+    ('N/A', '-', '无', ...) become nulls; text that is neither is an error naming examples."""
+    from crmkit import clean
+
+    col = pl.col(column)
+    if kind == "temporal":
+        parsed = pl.coalesce(
+            col.str.to_datetime(strict=False, time_unit="us"),
+            clean.date(col).cast(pl.Datetime("us")),
+        )
+        expected = "dates or datetimes (2024-03-05, 2024/3/5, 2024-03-05 14:00:00, 2024年3月5日, ...)"
+    else:
+        parsed = clean.amount(col)
+        expected = "amounts (1234.5, ¥1,234.50, 1.234,50 €, (12.00), ...)"
+    out = df.select(parsed.alias(column), (parsed.is_null() & clean.text(col).is_not_null()).alias("_bad"))
+    n_bad = int(out["_bad"].sum())
+    if n_bad:
+        examples = df.filter(out["_bad"])[column].unique(maintain_order=True).head(3).to_list()
+        raise CrmError(
+            f"--{table}: column '{column}' holds {n_bad} value(s) that are not {expected}, "
+            f"for example {examples}"
+        )
+    return out[column]
+
+
 def _conform(df: pl.DataFrame, table: str, mapping: dict[str, str]) -> pl.DataFrame:
     """Renames the user's columns to crmkit's and parses text dates."""
     from crmkit._validate import require_columns
@@ -49,19 +76,8 @@ def _conform(df: pl.DataFrame, table: str, mapping: dict[str, str]) -> pl.DataFr
     df = df.rename(renames)
     needed = STANDARD_COLUMNS[table]
     for column, kind in needed.items():
-        if kind == "temporal" and column in df.columns and df.schema[column] == pl.String:
-            parsed = df.select(
-                pl.coalesce(
-                    pl.col(column).str.to_datetime(strict=False),
-                    pl.col(column).str.to_date(strict=False).cast(pl.Datetime("us")),
-                ).alias(column)
-            )
-            if parsed.null_count().item() > df[column].null_count():
-                raise CrmError(
-                    f"--{table}: column '{column}' holds text that is not a date or datetime; "
-                    f"write it as ISO dates (2024-03-05 or 2024-03-05 14:00:00)"
-                )
-            df = df.with_columns(parsed)
+        if column in df.columns and df.schema[column] == pl.String and kind in ("temporal", "numeric"):
+            df = df.with_columns(_parse_text(df, table, column, kind))
     if table == "orders" and "order_id" not in df.columns:
         # Order ids are optional: one row is one order.
         df = df.with_row_index("order_id", offset=1).with_columns(pl.col("order_id").cast(pl.Int64))
