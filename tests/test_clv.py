@@ -645,3 +645,24 @@ def test_horizon_and_discount_rate_are_checked(cdnow, cdnow_spend, bgf):
             clv.predict(summary, bgf, gg, horizon=12, freq="W", discount_rate=bad)
     zero = clv.predict(summary, bgf, gg, horizon=0, freq="W")
     assert (zero["expected_purchases"] == 0).all() and (zero["clv"] == 0).all()
+
+
+def test_lifetimes_named_summaries_are_drop_in(cdnow_master):
+    """Same call, same columns (in order) and values as lifetimes.utils, text dates too."""
+    part = cdnow_master.filter(pl.col("customer_id") % 5 == 0)
+    text = part.with_columns(pl.col("order_date").dt.strftime("%Y%m%d"))
+    ours = clv.summary_data_from_transaction_data(text, "customer_id", "order_date", "amount", datetime_format="%Y%m%d",
+                                                  observation_period_end="19980630", freq="W")
+    theirs = lt_utils.summary_data_from_transaction_data(text.to_pandas(), "customer_id", "order_date", "amount",
+                                                         datetime_format="%Y%m%d",
+                                                         observation_period_end="19980630", freq="W")
+    assert ours.columns[1:] == list(theirs.columns)
+    _compare(ours, theirs, {c: c for c in theirs.columns})
+    ours = clv.calibration_and_holdout_data(part.to_pandas(), "customer_id", "order_date", "1997-09-30", "1998-06-30",
+                                            monetary_value_col="amount")
+    theirs = lt_utils.calibration_and_holdout_data(part.to_pandas(), "customer_id", "order_date", "1997-09-30",
+                                                   "1998-06-30", monetary_value_col="amount")
+    assert ours.columns[1:] == list(theirs.columns)
+    _compare(ours, theirs, {c: c for c in theirs.columns})
+    with pytest.raises(CrmError, match="does not parse as a date with format '%d.%m.%Y'"):
+        clv.summary_data_from_transaction_data(text, "customer_id", "order_date", datetime_format="%d.%m.%Y")

@@ -8,9 +8,11 @@ change of import; they fit by maximum likelihood in Rust with analytic
 gradients, after compressing identical customer histories into weights.
 
 Coming from lifetimes: ``summary_data_from_transaction_data`` and
-``calibration_and_holdout_data`` are both ``clv.summary`` (the calibration
-columns keep the names frequency/recency/T so a fitter takes the frame as is);
-``save_model``/``load_model`` become ``save``/``clv.load`` (JSON); ``summary``,
+``calibration_and_holdout_data`` exist under those names with lifetimes'
+arguments and columns (``*_cal`` included), and both are ``clv.summary``
+underneath (whose calibration columns keep the names frequency/recency/T so a
+fitter takes the frame as is); ``save_model``/``load_model`` write and read JSON,
+never pickles; ``summary``,
 ``params_`` and the prediction methods keep their names; ``clv.predict`` scores a
 whole frame (lazily too) and ``clv.calibration_holdout`` gives the numbers behind
 lifetimes' calibration/holdout plot.
@@ -54,6 +56,8 @@ from crmkit.errors import ConvergenceError, CrmError, SchemaError
 
 __all__ = [
     "summary",
+    "summary_data_from_transaction_data",
+    "calibration_and_holdout_data",
     "predict",
     "calibration_holdout",
     "BetaGeoFitter",
@@ -856,6 +860,91 @@ class GammaGammaFitter(_BaseFitter):
         values = _core.clv_value(transaction_prediction_model._model, transaction_prediction_model._params(), int(time),
                                  _MONTH_FACTOR[freq], float(discount_rate), x, tx, t, np.asarray(spend, dtype=np.float64))
         return _result(values, "clv", frequency, recency, T, monetary_value)
+
+
+def _with_parsed_dates(transactions: Any, column: str, datetime_format: Optional[str], function: str) -> Any:
+    """Text dates parsed as lifetimes' pandas.to_datetime would (with ``datetime_format``
+    when given); other dtypes pass through to summary's own checks."""
+    lazy = as_lazy(transactions, argument="transactions")
+    schema = lazy.collect_schema()
+    if column not in schema or schema[column] != pl.String:
+        return lazy if not isinstance(transactions, pl.DataFrame) else transactions
+    parsed = lazy.with_columns(pl.col(column).str.to_datetime(format=datetime_format, strict=True, time_unit="us"))
+    try:
+        return parsed.collect() if isinstance(transactions, pl.DataFrame) else parsed.collect().lazy()
+    except pl.exceptions.PolarsError as e:
+        raise CrmError(f"{function}: column '{column}' holds text that does not parse as a date"
+                       f"{' with format ' + repr(datetime_format) if datetime_format else ''}: {e}") from None
+
+
+def _parse_end(value: Any, datetime_format: Optional[str], name: str, function: str) -> Any:
+    """lifetimes reads the period ends with the same ``datetime_format`` as the dates."""
+    if datetime_format is None or not isinstance(value, str):
+        return value
+    try:
+        return _dt.datetime.strptime(value, datetime_format)
+    except ValueError:
+        raise CrmError(f"{function}: {name} {value!r} does not match datetime_format {datetime_format!r}") from None
+
+
+def summary_data_from_transaction_data(
+    transactions: Any,
+    customer_id_col: str,
+    datetime_col: str,
+    monetary_value_col: Optional[str] = None,
+    datetime_format: Optional[str] = None,
+    observation_period_end: Any = None,
+    freq: str = "D",
+    freq_multiplier: float = 1,
+    include_first_transaction: bool = False,
+) -> pl.DataFrame:
+    """lifetimes' ``summary_data_from_transaction_data``, same arguments and columns
+    (a polars frame with the customer as a column instead of a pandas index);
+    ``transactions`` may be a polars or pandas frame, dates may be text.
+
+    >>> import polars as pl
+    >>> from crmkit.clv import summary_data_from_transaction_data
+    >>> tx = pl.DataFrame({"id": [1, 1, 2], "date": ["2024-01-01", "2024-01-08", "2024-01-02"]})
+    >>> summary_data_from_transaction_data(tx, "id", "date", observation_period_end="2024-01-15").rows()
+    [(1, 1, 7.0, 14.0), (2, 0, 0.0, 13.0)]
+    """
+    fn = "clv.summary_data_from_transaction_data"
+    tx = _with_parsed_dates(transactions, datetime_col, datetime_format, fn)
+    end = _parse_end(observation_period_end, datetime_format, "observation_period_end", fn)
+    return summary(tx, customer=customer_id_col, date=datetime_col, amount=monetary_value_col, freq=freq,
+                   observation_end=end, freq_multiplier=freq_multiplier,
+                   include_first_transaction=include_first_transaction)
+
+
+def calibration_and_holdout_data(
+    transactions: Any,
+    customer_id_col: str,
+    datetime_col: str,
+    calibration_period_end: Any,
+    observation_period_end: Any = None,
+    freq: str = "D",
+    freq_multiplier: float = 1,
+    datetime_format: Optional[str] = None,
+    monetary_value_col: Optional[str] = None,
+    include_first_transaction: bool = False,
+) -> pl.DataFrame:
+    """lifetimes' ``calibration_and_holdout_data``, same arguments and columns:
+    ``frequency_cal``, ``recency_cal``, ``T_cal`` (``monetary_value_cal``),
+    ``frequency_holdout`` (``monetary_value_holdout``), ``duration_holdout``.
+
+    >>> import polars as pl
+    >>> from crmkit.clv import calibration_and_holdout_data
+    >>> tx = pl.DataFrame({"id": [1, 1, 2, 1], "date": ["2024-01-01", "2024-01-08", "2024-01-02", "2024-02-01"]})
+    >>> calibration_and_holdout_data(tx, "id", "date", "2024-01-15").columns
+    ['id', 'frequency_cal', 'recency_cal', 'T_cal', 'frequency_holdout', 'duration_holdout']
+    """
+    fn = "clv.calibration_and_holdout_data"
+    tx = _with_parsed_dates(transactions, datetime_col, datetime_format, fn)
+    out = summary(tx, customer=customer_id_col, date=datetime_col, amount=monetary_value_col, freq=freq,
+                  observation_end=_parse_end(observation_period_end, datetime_format, "observation_period_end", fn),
+                  calibration_end=_parse_end(calibration_period_end, datetime_format, "calibration_period_end", fn),
+                  freq_multiplier=freq_multiplier, include_first_transaction=include_first_transaction)
+    return out.rename({c: f"{c}_cal" for c in ("frequency", "recency", "T", "monetary_value") if c in out.columns})
 
 
 def _check_horizon(months: Any, discount_rate: Any, name: str, function: str) -> None:
