@@ -208,15 +208,18 @@ def test_recommend_equals_brute_force():
     customers = pl.DataFrame(
         {"customer_id": rng.integers(0, 40, 150), "product": [f"p{k:02d}" for k in rng.integers(0, 10, 150)]}
     )
-    got = basket.recommend(customers, rules, k=3)
     owned = {c: set(g) for c, g in customers.to_pandas().groupby("customer_id")["product"]}
-    expected = brute_recommend(owned, rules, 3)
-    result: dict = {}
-    for row in got.iter_rows(named=True):
-        result.setdefault(row["customer_id"], []).append((row["item"], row["score"]))
-        assert row["rank"] == len(result[row["customer_id"]])
-        assert set(row["because"]) <= owned[row["customer_id"]]
-    assert result == expected
+    assert (rules["lift"] <= 1).any() and (rules["lift"] > 1).any()
+    # By default only rules that make the item more likely (lift > 1) recommend.
+    for min_lift, usable in ((1.0, rules.filter(pl.col("lift") > 1)), (None, rules), (1.5, rules.filter(pl.col("lift") > 1.5))):
+        got = basket.recommend(customers, rules, k=3, min_lift=min_lift)
+        expected = brute_recommend(owned, usable, 3)
+        result: dict = {}
+        for row in got.iter_rows(named=True):
+            result.setdefault(row["customer_id"], []).append((row["item"], row["score"]))
+            assert row["rank"] == len(result[row["customer_id"]])
+            assert set(row["because"]) <= owned[row["customer_id"]]
+        assert result == expected, min_lift
 
 
 def test_recommend_bad_input():
@@ -225,6 +228,8 @@ def test_recommend_bad_input():
         basket.recommend(pl.DataFrame({"cust": [1], "product": ["a"]}), rules)
     with pytest.raises(CrmError, match="'k'"):
         basket.recommend(pl.DataFrame({"customer_id": [1], "product": ["a"]}), rules, k=0)
+    with pytest.raises(CrmError, match="'min_lift'"):
+        basket.recommend(pl.DataFrame({"customer_id": [1], "product": ["a"]}), rules, min_lift="1")
     none = basket.recommend(pl.DataFrame({"customer_id": [1], "product": ["z"]}), rules)
     assert none.height == 0 and none.columns == ["customer_id", "item", "score", "rank", "because"]
 

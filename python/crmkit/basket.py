@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Optional
 
 import numpy as np
@@ -255,6 +256,7 @@ def recommend(
     customer: str = "customer_id",
     item: str = "product",
     metric: str = "confidence",
+    min_lift: Optional[float] = 1.0,
 ) -> pl.DataFrame:
     """Top-``k`` cross-sell items per customer from association rules.
 
@@ -263,7 +265,10 @@ def recommend(
     becomes a candidate scored by the rule's ``metric``. A candidate's score is
     its best applicable rule's; ties break by item. Columns: customer, ``item``,
     ``score``, ``rank`` (1 = best), ``because`` (antecedents of the best rule).
-    Customers no rule applies to get no rows.
+    Customers no rule applies to get no rows. When the rules have a ``lift``
+    column, only rules with lift above ``min_lift`` are used: by default a rule
+    whose antecedents make the item *less* likely (lift <= 1) recommends nothing,
+    however high its confidence (None uses every rule).
 
     >>> import polars as pl
     >>> rules = pl.DataFrame({"antecedents": [["tea"]], "consequents": [["cups"]], "confidence": [0.9]})
@@ -296,6 +301,11 @@ def recommend(
                 f"{fn}: column '{item}' in 'customer_items' has dtype {owned.schema['item']}, "
                 f"but the rules hold items of dtype {inner}; cast one to the other"
             ) from exc
+    if min_lift is not None:
+        if isinstance(min_lift, bool) or not isinstance(min_lift, (int, float)) or not math.isfinite(min_lift):
+            raise CrmError(f"{fn}: argument 'min_lift' must be a number or None, found {min_lift!r}")
+        if "lift" in rschema:
+            rules_lf = rules_lf.filter(pl.col("lift") > min_lift)
     r = (
         rules_lf.select(
             pl.col("antecedents"),
