@@ -194,6 +194,39 @@ pub fn evaluate(kind: Kind, par: &[f64], rows: &Rows, grad: bool, hess: bool) ->
     total
 }
 
+/// The fitted objective on the log-parameter scale: the negative log-likelihood over
+/// `div` plus the penalty, its gradient and (when `with_hess`) Hessian in theta.
+fn objective_on<'a>(
+    kind: Kind,
+    rows: &'a Rows,
+    div: f64,
+    pen: f64,
+    with_hess: bool,
+) -> impl Fn(&[f64], bool) -> optim::Objective + 'a {
+    let np = kind.n_params();
+    move |theta: &[f64], want: bool| -> optim::Objective {
+        let p: Vec<f64> = theta.iter().map(|t| t.exp()).collect();
+        let acc = evaluate(kind, &p, rows, want, want && with_hess);
+        if !acc.ok || p.iter().any(|v| !v.is_finite() || *v <= 0.0) {
+            return optim::Objective { value: f64::INFINITY, grad: vec![0.0; np], hess: None };
+        }
+        let value = -acc.ll / div + pen * p.iter().map(|v| v * v).sum::<f64>();
+        let fp: Vec<f64> = (0..np).map(|i| -acc.g[i] / div + 2.0 * pen * p[i]).collect();
+        let grad: Vec<f64> = (0..np).map(|i| p[i] * fp[i]).collect();
+        let hess = (want && with_hess).then(|| {
+            let mut h = vec![0.0; np * np];
+            for i in 0..np {
+                for j in 0..np {
+                    let fpp = -acc.h[i * HESS_STRIDE + j] / div + if i == j { 2.0 * pen } else { 0.0 };
+                    h[i * np + j] = p[i] * p[j] * fpp + if i == j { p[i] * fp[i] } else { 0.0 };
+                }
+            }
+            h
+        });
+        optim::Objective { value, grad, hess }
+    }
+}
+
 fn params_scaled_sq(theta: &[f64]) -> f64 {
     theta.iter().map(|t| (2.0 * t).exp()).sum()
 }
@@ -253,27 +286,7 @@ pub fn fit(kind: Kind, rows: &Rows, opts: &FitOptions) -> Result<FitResult> {
     let pen = opts.penalizer;
     let div = opts.divisor;
     let with_hess = kind.has_hessian();
-    let objective = |theta: &[f64], want: bool| -> optim::Objective {
-        let p: Vec<f64> = theta.iter().map(|t| t.exp()).collect();
-        let acc = evaluate(kind, &p, &scaled, want, want && with_hess);
-        if !acc.ok || p.iter().any(|v| !v.is_finite() || *v <= 0.0) {
-            return optim::Objective { value: f64::INFINITY, grad: vec![0.0; np], hess: None };
-        }
-        let value = -acc.ll / div + pen * p.iter().map(|v| v * v).sum::<f64>();
-        let fp: Vec<f64> = (0..np).map(|i| -acc.g[i] / div + 2.0 * pen * p[i]).collect();
-        let grad: Vec<f64> = (0..np).map(|i| p[i] * fp[i]).collect();
-        let hess = (want && with_hess).then(|| {
-            let mut h = vec![0.0; np * np];
-            for i in 0..np {
-                for j in 0..np {
-                    let fpp = -acc.h[i * HESS_STRIDE + j] / div + if i == j { 2.0 * pen } else { 0.0 };
-                    h[i * np + j] = p[i] * p[j] * fpp + if i == j { p[i] * fp[i] } else { 0.0 };
-                }
-            }
-            h
-        });
-        optim::Objective { value, grad, hess }
-    };
+    let objective = objective_on(kind, &scaled, div, pen, with_hess);
     let x0: Vec<f64> = match &opts.initial {
         Some(init) => {
             let mut v: Vec<f64> = init.clone();
@@ -292,26 +305,27 @@ pub fn fit(kind: Kind, rows: &Rows, opts: &FitOptions) -> Result<FitResult> {
     // Without an analytic Hessian, BFGS stops earlier and Newton steps with a
     // Hessian from differences of the analytic gradient finish the job.
     let bfgs_tol = if with_hess { gtol } else { 1e-6 * (w_total / div).max(1.0) };
-    // Large data without an analytic Hessian: warm-start from a fit on every k-th
-    // (sorted, so deterministic) row, weights scaled by k; the full-data fit then
-    // needs only a few iterations.
+    // Large data: warm-start from a fit on every k-th (sorted, so deterministic) row,
+    // weights scaled by k; the full-data fit then needs only a few evaluations.
     let mut x0 = x0;
-    if !with_hess && scaled.len() > 40_000 {
+    let subsample = (scaled.len() > 40_000).then(|| {
         let k = scaled.len() / 20_000;
         let pick = |v: &Vec<f64>| v.iter().step_by(k).copied().collect::<Vec<f64>>();
-        let sub = Rows { x: pick(&scaled.x), a: pick(&scaled.a), b: pick(&scaled.b), w: pick(&scaled.w) };
+        Rows { x: pick(&scaled.x), a: pick(&scaled.a), b: pick(&scaled.b), w: pick(&scaled.w) }
+    });
+    if let (Some(sub), true) = (&subsample, with_hess) {
+        // Newton with the analytic Hessian on the subsample, then on the full data.
+        let sub_w: f64 = sub.w.iter().sum();
+        let sub_obj = objective_on(kind, sub, div * sub_w / w_total, pen, true);
+        let warm = optim::minimize(&sub_obj, &x0, 1e-6 * (w_total / div).max(1.0), opts.max_iter);
+        if warm.value.is_finite() && objective(&warm.x, false).value.is_finite() {
+            x0 = warm.x;
+        }
+    }
+    if let (Some(sub), false) = (&subsample, with_hess) {
         let sub_w: f64 = sub.w.iter().sum();
         let sub_div = div * sub_w / w_total;
-        let sub_obj = |theta: &[f64], want: bool| -> optim::Objective {
-            let p: Vec<f64> = theta.iter().map(|t| t.exp()).collect();
-            let acc = evaluate(kind, &p, &sub, want, false);
-            if !acc.ok || p.iter().any(|v| !v.is_finite() || *v <= 0.0) {
-                return optim::Objective { value: f64::INFINITY, grad: vec![0.0; np], hess: None };
-            }
-            let value = -acc.ll / sub_div + pen * p.iter().map(|v| v * v).sum::<f64>();
-            let grad = (0..np).map(|i| p[i] * (-acc.g[i] / sub_div + 2.0 * pen * p[i])).collect();
-            optim::Objective { value, grad, hess: None }
-        };
+        let sub_obj = objective_on(kind, sub, sub_div, pen, false);
         let warm = optim::minimize(&sub_obj, &x0, 1e-5 * (sub_w / sub_div).max(1.0), opts.max_iter);
         if warm.value.is_finite() && objective(&warm.x, false).value.is_finite() {
             // The subsample's Hessian (same normalisation as the full objective) drives
