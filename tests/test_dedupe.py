@@ -247,6 +247,37 @@ def test_chain_safeguard():
     assert out.group_by("entity_id").len()["len"].max() <= 5
 
 
+def test_weak_links_need_a_second_link_to_join_groups():
+    """strong_link = threshold is plain connected components of the links (checked
+    against a union-find here); the default only differs where a lone weak link
+    joined two groups, and then precision can only rise."""
+    customers, truth = _generated(3_000, seed=8)
+    pairs = crmkit.dedupe_pairs(customers, id="record_id", threshold=0.5)
+    parent = {i: i for i in customers["record_id"].to_list()}
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in pairs.select("record_id_l", "record_id_r").rows():
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    plain = crmkit.dedupe(customers, id="record_id", strong_link=0.5)
+    groups = {}
+    for rid, ent in plain.select("record_id", "entity_id").rows():
+        groups.setdefault(ent, set()).add(find(rid))
+    assert all(len(g) == 1 for g in groups.values())
+    assert len(groups) == len({find(i) for i in parent})
+    default = crmkit.dedupe(customers, id="record_id")
+    assert default["entity_id"].n_unique() >= plain["entity_id"].n_unique()
+    assert _precision_recall(default, truth)[0] >= _precision_recall(plain, truth)[0]
+    with pytest.raises(CrmError, match="strong_link"):
+        crmkit.dedupe(customers, id="record_id", strong_link=1.5)
+
+
 def test_bad_input():
     df = _chinese_people()
     with pytest.raises(SchemaError, match="'nope'"):

@@ -4,12 +4,14 @@ The model is Fellegi–Sunter: each candidate pair gets an agreement level per f
 (exact, close, different, or missing), u-probabilities come from random record pairs,
 m-probabilities and the match prior from EM over the candidate pairs (unsupervised),
 and exact agreement on a rare value weighs more than on a common one (term
-frequencies). Candidate pairs come from a union of blocking keys (phone, e-mail,
-name sound/pinyin keys combined with birth date, postcode, ...); a key that would
-explode into too many pairs is reported and cut to its rare values (or refused). Comparisons work by character,
-so Chinese names compare correctly, with pinyin for homophones. Matched pairs are
-clustered into entities (connected components, strongest links first, with a size
-cap that cuts long chains). Everything heavy runs in Rust with the GIL released.
+frequencies). Candidate pairs come from a union of blocking keys (phone, e-mail, the
+address without its leading province/city, name sound/pinyin keys combined with
+birth date, postcode, ...); a key that would explode into too many pairs is reported
+and cut to its rare values (or refused). Comparisons work by character, so Chinese
+names compare correctly, with pinyin for homophones. Matched pairs are clustered
+into entities: connected components, strongest links first, where a lone weak link
+cannot join two groups and a size cap cuts long chains. Everything heavy runs in
+Rust with the GIL released.
 
 >>> import polars as pl, crmkit
 >>> df = pl.DataFrame({"rid": [1, 2, 3, 4],
@@ -192,7 +194,21 @@ def _key_expr(spec: Union[str, pl.Expr], fields: dict[str, str], function: str) 
     e = pl.col(f"_f{j}")
     if fields[spec] == "name":
         return _clean.name_key(e), f"{spec}~sound"
+    if fields[spec] == "address":
+        return _address_key(e), f"{spec}~normalised"
     return e, spec
+
+
+def _address_key(e: pl.Expr) -> pl.Expr:
+    """An address as a blocking key: without spaces and punctuation, and without a
+    leading province or city (深圳市宝安区... and 宝安区... are one address, as the
+    comparison already treats them)."""
+    return (
+        e.str.replace_all(r"[\s,，.。·\-/#]", "")
+        .str.replace(r"^[^\x00-\x7f区县镇乡路街道号]{1,7}?(省|自治区)", "")
+        .str.replace(r"^[^\x00-\x7f区县镇乡路街道号]{1,7}?市", "")
+        .replace("", None)
+    )
 
 
 def _default_rules(fields: dict[str, str], distinct: dict[str, int]) -> list[list[str]]:
@@ -203,6 +219,9 @@ def _default_rules(fields: dict[str, str], distinct: dict[str, int]) -> list[lis
     # matches they give EM the non-matching pairs it needs to tell the two classes apart.
     others = [c for c, k in fields.items() if k in ("postcode", "address", "text") and distinct.get(c, 0) >= 2]
     rules: list[list[str]] = [[c] for c in strong]
+    # A street address down to the flat is nearly as specific as a phone number;
+    # shared ones (families, offices) are caught by the pair-limit guard.
+    rules += [[c] for c in others if fields[c] == "address"]
     if names:
         rules.append(list(names))
     for n in names:
@@ -362,7 +381,9 @@ def _score(prep: _Prepared, pairs: pl.DataFrame, training_pairs: Optional[tuple[
     cols = [prep.reps[f"_f{j}"] for j in range(len(names))]
     kinds = [prep.fields[c] for c in names]
     tl, tr = training_pairs if training_pairs is not None else (None, None)
-    n_random = int(min(200_000, max(20_000, prep.reps.height * 5)))
+    # Random pairs estimate u (agreement among non-matches): two per record, at least
+    # 20k and at most 200k, is plenty for level shares of 1e-3 and up.
+    n_random = int(min(200_000, max(20_000, prep.reps.height * 2)))
     scored, model_json = _core.dedupe_score(
         cols, names, kinds, [term_frequency] * len(names), left, right, int((~pairs["_broad"]).sum()) if "_broad" in pairs.columns else pairs.height,
         n_left=prep.n_left, labelled_left=tl, labelled_right=tr, n_random=n_random, seed=seed,
@@ -453,6 +474,7 @@ def dedupe(
     training_pairs: Optional[pl.DataFrame] = None,
     max_pairs_per_key: Optional[int] = None,
     max_cluster_size: int = 50,
+    strong_link: float = 0.6,
     term_frequency: bool = True,
     seed: int = 42,
 ) -> pl.DataFrame:
@@ -471,8 +493,13 @@ def dedupe(
     rare enough; an explicit key over the limit raises TooLargeError. ``threshold`` is the match probability
     above which a pair links (default ``DEFAULT_THRESHOLD``, 0.5). ``training_pairs`` (columns id_l, id_r and
     optionally a boolean is_match) estimates the m-probabilities from labelled matches
-    instead of EM. Entities never exceed ``max_cluster_size`` records: links that would
-    chain more together are refused (strongest links are kept first).
+    instead of EM. Links are applied strongest first, and two rules keep one
+    coincidence from merging two people: a link with probability below
+    ``strong_link`` that would join two groups into an entity of three or more
+    records needs a second link between the two groups (one person's records link to
+    one another many times over; two people link through one weak coincidence;
+    ``strong_link=threshold`` gives plain connected components), and entities never
+    exceed ``max_cluster_size`` records.
 
     >>> import polars as pl, crmkit
     >>> df = pl.DataFrame({"id": ["a", "b", "c"], "name": ["Anna Smith", "anna  smith", "Bob Jones"],
@@ -484,6 +511,8 @@ def dedupe(
     thr = _check_threshold(threshold, function)
     if isinstance(max_cluster_size, bool) or not isinstance(max_cluster_size, int) or max_cluster_size < 2:
         raise CrmError(f"{function}: 'max_cluster_size' must be an integer >= 2, found {max_cluster_size!r}")
+    if isinstance(strong_link, bool) or not isinstance(strong_link, (int, float)) or not 0 <= strong_link <= 1:
+        raise CrmError(f"{function}: 'strong_link' must be a probability between 0 and 1, found {strong_link!r}")
     frame, prep, scored, model, report = _run(df, id, fields, blocking, region, training_pairs, max_pairs_per_key, seed, term_frequency, function)
     ids = frame[id]
     if scored is None:
@@ -492,7 +521,9 @@ def dedupe(
     pair_part = scored.head(n_pairs)
     self_part = scored.slice(n_pairs)
     n = prep.reps.height
-    entity, best, _n_links, n_refused = _core.dedupe_cluster(n, pair_part["l"], pair_part["r"], pair_part["match_probability"], thr, max_cluster_size)
+    entity, best, _n_links, n_refused, _n_unsupported = _core.dedupe_cluster(
+        n, pair_part["l"], pair_part["r"], pair_part["match_probability"], thr, max_cluster_size, float(strong_link)
+    )
     if n_refused:
         warnings.warn(
             f"{function}: {n_refused} link(s) above the threshold were refused because they would chain more "

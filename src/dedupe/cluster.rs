@@ -1,8 +1,12 @@
 //! Clustering matched pairs into entities: single linkage (connected components),
-//! taking the strongest links first, with a safeguard against chains: a link that
-//! would join two groups into one larger than `max_size` records is refused and counted.
-//! Weak links that chain many different people together are thus cut, while the
-//! strong links inside each person's records are kept.
+//! taking the strongest links first, with two safeguards against false merges:
+//! - a link below `strong` that would join two groups into one of three or more
+//!   records needs a second link between the two groups (a lone weak link between
+//!   groups is the typical false merge: the records of one person are linked to one
+//!   another many times over, two people through one coincidence);
+//! - a link that would join two groups into one larger than `max_size` records is
+//!   refused.
+//! Both kinds of refusal are counted.
 
 pub struct Clustering {
     /// Per record: the smallest record index of its entity.
@@ -13,6 +17,8 @@ pub struct Clustering {
     pub n_links: usize,
     /// Links refused by the size safeguard.
     pub n_refused: usize,
+    /// Weak links refused for lack of a second link between the two groups.
+    pub n_unsupported: usize,
 }
 
 fn find(parent: &mut [u32], mut x: u32) -> u32 {
@@ -24,7 +30,15 @@ fn find(parent: &mut [u32], mut x: u32) -> u32 {
     x
 }
 
-pub fn cluster(n: usize, left: &[u32], right: &[u32], prob: &[f64], threshold: f64, max_size: usize) -> Clustering {
+pub fn cluster(
+    n: usize,
+    left: &[u32],
+    right: &[u32],
+    prob: &[f64],
+    threshold: f64,
+    max_size: usize,
+    strong: f64,
+) -> Clustering {
     let mut best = vec![f64::NAN; n];
     for p in 0..left.len() {
         for &i in &[left[p], right[p]] {
@@ -38,21 +52,80 @@ pub fn cluster(n: usize, left: &[u32], right: &[u32], prob: &[f64], threshold: f
     order.sort_unstable_by(|&a, &b| {
         prob[b].total_cmp(&prob[a]).then(left[a].cmp(&left[b])).then(right[a].cmp(&right[b]))
     });
+    // Links per record (compressed rows), to count the links between two groups.
+    let mut start = vec![0usize; n + 1];
+    for &p in &order {
+        start[left[p] as usize + 1] += 1;
+        start[right[p] as usize + 1] += 1;
+    }
+    for i in 0..n {
+        start[i + 1] += start[i];
+    }
+    let mut fill = start.clone();
+    let mut neighbours = vec![0u32; start[n]];
+    for &p in &order {
+        let (a, b) = (left[p] as usize, right[p] as usize);
+        neighbours[fill[a]] = b as u32;
+        fill[a] += 1;
+        neighbours[fill[b]] = a as u32;
+        fill[b] += 1;
+    }
     let mut parent: Vec<u32> = (0..n as u32).collect();
+    let mut members: Vec<Vec<u32>> = Vec::new();
+    let mut member_slot = vec![u32::MAX; n]; // root -> index into `members` (groups of 2+)
     let mut size = vec![1u32; n];
-    let mut n_refused = 0;
+    let (mut n_refused, mut n_unsupported) = (0, 0);
     for &p in &order {
         let (a, b) = (find(&mut parent, left[p]), find(&mut parent, right[p]));
         if a == b {
             continue;
         }
-        if (size[a as usize] + size[b as usize]) as usize > max_size {
+        let joined = (size[a as usize] + size[b as usize]) as usize;
+        if joined > max_size {
             n_refused += 1;
             continue;
+        }
+        if joined > 2 && prob[p] < strong {
+            // Count links from the smaller group into the other, up to two.
+            let (small, other) = if size[a as usize] <= size[b as usize] { (a, b) } else { (b, a) };
+            let group: Vec<u32> = match member_slot[small as usize] {
+                u32::MAX => vec![small],
+                slot => members[slot as usize].clone(),
+            };
+            let mut support = 0;
+            'count: for &u in &group {
+                for &v in &neighbours[start[u as usize]..start[u as usize + 1]] {
+                    if find(&mut parent, v) == other {
+                        support += 1;
+                        if support >= 2 {
+                            break 'count;
+                        }
+                    }
+                }
+            }
+            if support < 2 {
+                n_unsupported += 1;
+                continue;
+            }
         }
         let (keep, gone) = if a < b { (a, b) } else { (b, a) };
         parent[gone as usize] = keep;
         size[keep as usize] += size[gone as usize];
+        let take = |slot: u32, root: u32, members: &mut Vec<Vec<u32>>| -> Vec<u32> {
+            if slot == u32::MAX {
+                vec![root]
+            } else {
+                std::mem::take(&mut members[slot as usize])
+            }
+        };
+        let mut merged = take(member_slot[keep as usize], keep, &mut members);
+        merged.extend(take(member_slot[gone as usize], gone, &mut members));
+        if member_slot[keep as usize] == u32::MAX {
+            member_slot[keep as usize] = members.len() as u32;
+            members.push(merged);
+        } else {
+            members[member_slot[keep as usize] as usize] = merged;
+        }
     }
     // Representative: the smallest index of each component.
     let mut min_of = vec![u32::MAX; n];
@@ -61,7 +134,7 @@ pub fn cluster(n: usize, left: &[u32], right: &[u32], prob: &[f64], threshold: f
         min_of[r as usize] = min_of[r as usize].min(i as u32);
     }
     let entity = roots.iter().map(|&r| min_of[r as usize]).collect();
-    Clustering { entity, best, n_links: order.len(), n_refused }
+    Clustering { entity, best, n_links: order.len(), n_refused, n_unsupported }
 }
 
 #[cfg(test)]
@@ -74,7 +147,7 @@ mod tests {
         let l = [0, 1, 3, 2];
         let r = [1, 2, 4, 3];
         let p = [0.99, 0.95, 0.9, 0.2];
-        let c = cluster(6, &l, &r, &p, 0.5, 100);
+        let c = cluster(6, &l, &r, &p, 0.5, 100, 0.5);
         assert_eq!(c.entity, vec![0, 0, 0, 3, 3, 5]);
         assert!(c.best[5].is_nan());
         assert_eq!(c.best[3], 0.9);
@@ -82,13 +155,35 @@ mod tests {
         let l: Vec<u32> = (0..9).collect();
         let r: Vec<u32> = (1..10).collect();
         let p: Vec<f64> = (0..9).map(|i| 0.9 + i as f64 * 0.001).collect();
-        let c = cluster(10, &l, &r, &p, 0.5, 4);
+        let c = cluster(10, &l, &r, &p, 0.5, 4, 0.5);
         let mut sizes = std::collections::HashMap::new();
         for e in &c.entity {
             *sizes.entry(*e).or_insert(0) += 1;
         }
         assert!(sizes.values().all(|&s| s <= 4));
         assert!(c.n_refused >= 2);
+    }
+
+    #[test]
+    fn a_lone_weak_link_does_not_join_two_groups() {
+        // Person A: 0, 1, 2 (strongly linked); person B: 3, 4. One weak link 2-3.
+        let l = [0, 1, 0, 3, 2];
+        let r = [1, 2, 2, 4, 3];
+        let p = [0.99, 0.99, 0.98, 0.97, 0.6];
+        let c = cluster(5, &l, &r, &p, 0.5, 50, 0.8);
+        assert_eq!(c.entity, vec![0, 0, 0, 3, 3]);
+        assert_eq!(c.n_unsupported, 1);
+        // A second weak link between the groups is agreement: they merge.
+        let l2 = [0, 1, 0, 3, 2, 1];
+        let r2 = [1, 2, 2, 4, 3, 4];
+        let p2 = [0.99, 0.99, 0.98, 0.97, 0.6, 0.55];
+        assert_eq!(cluster(5, &l2, &r2, &p2, 0.5, 50, 0.8).entity, vec![0; 5]);
+        // A weak link between two single records, or a strong one between groups, links.
+        assert_eq!(cluster(2, &[0], &[1], &[0.6], 0.5, 50, 0.8).entity, vec![0, 0]);
+        let p3 = [0.99, 0.99, 0.98, 0.97, 0.85];
+        assert_eq!(cluster(5, &l, &r, &p3, 0.5, 50, 0.8).entity, vec![0; 5]);
+        // strong = threshold: plain connected components.
+        assert_eq!(cluster(5, &l, &r, &p, 0.5, 50, 0.5).entity, vec![0; 5]);
     }
 }
 

@@ -180,7 +180,8 @@ fn dedupe_cluster(
     prob: PySeries,
     threshold: f64,
     max_size: usize,
-) -> PyResult<(PySeries, PySeries, usize, usize)> {
+    strong: f64,
+) -> PyResult<(PySeries, PySeries, usize, usize, usize)> {
     let (left, right, prob) = (left.0, right.0, prob.0);
     run_detached(py, move || {
         let l = indices(&left, "left", n)?;
@@ -189,13 +190,14 @@ fn dedupe_cluster(
         if l.len() != r.len() || r.len() != p.len() {
             return Err(CrmError::invalid("dedupe_cluster: left, right and prob differ in length"));
         }
-        let c = cluster(n, &l, &r, &p, threshold, max_size.max(1));
+        let c = cluster(n, &l, &r, &p, threshold, max_size.max(1), strong);
         let best: Vec<Option<f64>> = c.best.iter().map(|&b| if b.is_nan() { None } else { Some(b) }).collect();
         Ok((
             PySeries(Series::new("entity".into(), c.entity)),
             PySeries(Series::new("best".into(), best)),
             c.n_links,
             c.n_refused,
+            c.n_unsupported,
         ))
     })
 }
