@@ -355,6 +355,15 @@ def test_null_dates_and_amounts_are_dropped_with_a_warning(orders):
         assert same_rfm(crmkit.rfm(o.lazy(), segments=None), clean)
 
 
+def test_customers_left_without_orders_are_counted_in_the_warning():
+    o = pl.DataFrame({"customer_id": [1, 1, 2, 3], "order_date": [date(2024, 1, 1), date(2024, 1, 5), date(2024, 1, 2), None],
+                      "amount": [5.0, None, None, 3.0]})
+    for data in (o, o.lazy()):
+        with pytest.warns(UserWarning, match=r"null 'amount' \(2\).*; 2 customer\(s\) had no other order to count"):
+            r = crmkit.rfm(data, segments=None)
+        assert r["customer_id"].to_list() == [1]
+
+
 def test_null_customer_ids_raise(orders):
     o = orders.with_columns(pl.when(pl.col("order_id") == 3).then(None).otherwise(pl.col("customer_id")).alias("customer_id"))
     with pytest.raises(SchemaError, match="'customer_id'.*1 null"):

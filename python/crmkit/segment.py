@@ -467,11 +467,11 @@ def rfm(
                 f"column must be complete. Drop or fill them first (orders.drop_nulls('{c}'))."
             )
     n_null_date, n_null_amount, nan_amount = stats[f"null:{date}"], stats[f"null:{amount}"], stats["nan"]
-    if n_null_date + n_null_amount + nan_amount:
-        _warn(
-            f"{_FUNC}: dropped rows with a null '{date}' ({n_null_date}), a null '{amount}' "
-            f"({n_null_amount}) or a NaN '{amount}' ({nan_amount}) before computing RFM"
-        )
+    # Customers of the dropped rows, to say afterwards which of them vanished entirely.
+    dropped_customers = (
+        lf.filter(~valid).select(customer).unique().collect(engine="streaming" if eager is None else "auto")
+        if n_null_date + n_null_amount + nan_amount else None
+    )
     n_future = stats.get("future", 0)
     if n_future:
         _warn(f"{_FUNC}: ignored {n_future} row(s) dated after as_of={as_of}")
@@ -530,6 +530,14 @@ def rfm(
                 f"(no purchase with '{amount}' >= 0)"
             )
             agg = agg.filter(pl.col("frequency") > 0)
+
+    if dropped_customers is not None:
+        lost = dropped_customers.join(agg.select(customer), on=customer, how="anti").height
+        _warn(
+            f"{_FUNC}: dropped rows with a null '{date}' ({n_null_date}), a null '{amount}' "
+            f"({n_null_amount}) or a NaN '{amount}' ({nan_amount}) before computing RFM"
+            + (f"; {lost} customer(s) had no other order to count and are not in the result" if lost else "")
+        )
 
     out_schema = {
         customer: schema[customer],
