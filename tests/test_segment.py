@@ -362,6 +362,9 @@ def test_customers_left_without_orders_are_counted_in_the_warning():
         with pytest.warns(UserWarning, match=r"null 'amount' \(2\).*; 2 customer\(s\) had no other order to count"):
             r = crmkit.rfm(data, segments=None)
         assert r["customer_id"].to_list() == [1]
+        with pytest.warns(UserWarning, match=r"dropped 1 row\(s\) with a null 'order_date'; 1 customer\(s\) had no other"):
+            p = crmkit.profile(data)
+        assert p["customer_id"].to_list() == [1, 2]
 
 
 def test_null_customer_ids_raise(orders):

@@ -165,8 +165,10 @@ def profile(
             )
     n_ret = int(stats["returns"] or 0)
     n_null_date = stats[f"null:{date}"]
+    dropped_customers = None
     if n_null_date:
-        warnings.warn(f"{_FUNC}: dropped {n_null_date} row(s) with a null '{date}'", UserWarning, stacklevel=2)
+        dropped_customers = lf.filter(d.is_null()).select(customer).unique().collect(
+            engine="streaming" if eager is None else "auto")
         lf = lf.filter(d.is_not_null())
 
     if as_of_lit is not None:
@@ -303,6 +305,13 @@ def profile(
         ev_table = ev.group_by(customer).agg(ev_aggs).collect(engine="streaming")
 
     out = per.collect(engine="streaming" if eager is None else "auto")
+    if dropped_customers is not None:
+        lost = dropped_customers.join(out.select(customer), on=customer, how="anti").height
+        warnings.warn(
+            f"{_FUNC}: dropped {n_null_date} row(s) with a null '{date}'"
+            + (f"; {lost} customer(s) had no other order and are not in the result" if lost else ""),
+            UserWarning, stacklevel=2,
+        )
     if ret_table is not None:
         out = out.join(ret_table, on=customer, how="left").with_columns(
             pl.col("returns").fill_null(0),
