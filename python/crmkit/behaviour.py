@@ -30,7 +30,6 @@ from crmkit._validate import (
     require_columns,
     require_no_nulls,
     require_positive_int,
-    schema_of,
 )
 from crmkit.errors import CrmError, SchemaError
 
@@ -265,7 +264,6 @@ def funnel(
     fn = "crmkit.funnel"
     users, times, steps, keys, integer_time = _levels(events, steps, user, event, timestamp, window, mode, by, fn)
     n_steps = len(steps)
-    n_users = users.height
     # Long table of (user, step, time) for every step each user reached.
     mask = times >= 0
     uidx, sidx = np.nonzero(mask)

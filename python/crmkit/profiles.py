@@ -18,9 +18,8 @@ aggregation on the streaming engine where polars can.
 
 from __future__ import annotations
 
-import datetime as _dt
 import warnings
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Mapping, Optional
 
 import polars as pl
 
@@ -277,7 +276,6 @@ def profile(
         )
         per = per.join(fav, on=customer, how="left")
 
-    tables = []
     if items is not None:
         it = as_lazy(items, argument="items")
         order_key = order or "order_id"

@@ -41,7 +41,6 @@ from crmkit._validate import (
     as_lazy,
     require_choice,
     require_columns,
-    schema_of,
 )
 from crmkit.errors import CrmError, SchemaError
 
