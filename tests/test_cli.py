@@ -104,3 +104,7 @@ def test_run_reads_text_dates_and_amounts_as_exports_write_them(tmp_path):
     bad = orders.with_columns(pl.lit("free").alias("金额"))
     with pytest.raises(CrmError, match=r"column 'amount' holds 50 value\(s\) that are not amounts"):
         _conform(bad, "orders", maps)
+    # Integer dates, as spreadsheets and some databases export them.
+    ints = pl.DataFrame({"customer_id": [1, 2, 3], "order_date": [45000, 20240305, None], "amount": [1.0, 2.0, 3.0]})
+    got = _conform(ints, "orders", {})
+    assert [d if d is None else d.date().isoformat() for d in got["order_date"]] == ["2023-03-15", "2024-03-05", None]

@@ -48,7 +48,11 @@ def _parse_text(df: pl.DataFrame, table: str, column: str, kind: str) -> pl.Seri
     from crmkit import clean
 
     col = pl.col(column)
-    if kind == "temporal":
+    is_text = df.schema[column] == pl.String
+    if kind == "temporal" and not is_text:  # integers: 20240305 or Excel serial numbers
+        parsed = clean.date(col).cast(pl.Datetime("us"))
+        expected = "dates (20240305 or Excel serial numbers such as 45356)"
+    elif kind == "temporal":
         parsed = pl.coalesce(
             col.str.to_datetime(strict=False, time_unit="us"),
             clean.date(col).cast(pl.Datetime("us")),
@@ -57,7 +61,8 @@ def _parse_text(df: pl.DataFrame, table: str, column: str, kind: str) -> pl.Seri
     else:
         parsed = clean.amount(col)
         expected = "amounts (1234.5, ¥1,234.50, 1.234,50 €, (12.00), ...)"
-    out = df.select(parsed.alias(column), (parsed.is_null() & clean.text(col).is_not_null()).alias("_bad"))
+    present = clean.text(col).is_not_null() if is_text else col.is_not_null()
+    out = df.select(parsed.alias(column), (parsed.is_null() & present).alias("_bad"))
     n_bad = int(out["_bad"].sum())
     if n_bad:
         examples = df.filter(out["_bad"])[column].unique(maintain_order=True).head(3).to_list()
@@ -76,7 +81,9 @@ def _conform(df: pl.DataFrame, table: str, mapping: dict[str, str]) -> pl.DataFr
     df = df.rename(renames)
     needed = STANDARD_COLUMNS[table]
     for column, kind in needed.items():
-        if column in df.columns and df.schema[column] == pl.String and kind in ("temporal", "numeric"):
+        dtype = df.schema.get(column)
+        if (dtype == pl.String and kind in ("temporal", "numeric")) or (kind == "temporal" and dtype is not None
+                                                                          and dtype.is_integer()):
             df = df.with_columns(_parse_text(df, table, column, kind))
     if table == "orders" and "order_id" not in df.columns:
         # Order ids are optional: one row is one order.
