@@ -21,6 +21,9 @@ pub struct Clustering {
     pub n_unsupported: usize,
 }
 
+/// Most links looked at when checking whether two groups are linked twice.
+const SUPPORT_BUDGET: usize = 1024;
+
 fn find(parent: &mut [u32], mut x: u32) -> u32 {
     while parent[x as usize] != x {
         let p = parent[x as usize];
@@ -92,7 +95,9 @@ pub fn cluster(
                 u32::MAX => vec![small],
                 slot => members[slot as usize].clone(),
             };
-            let mut support = 0;
+            // Each record's links are stored strongest first; a bounded look keeps dense
+            // blocks (thousands of links per record) from costing links x degree.
+            let (mut support, mut budget) = (0, SUPPORT_BUDGET);
             'count: for &u in &group {
                 for &v in &neighbours[start[u as usize]..start[u as usize + 1]] {
                     if find(&mut parent, v) == other {
@@ -100,6 +105,10 @@ pub fn cluster(
                         if support >= 2 {
                             break 'count;
                         }
+                    }
+                    budget -= 1;
+                    if budget == 0 {
+                        break 'count;
                     }
                 }
             }
