@@ -666,3 +666,46 @@ def test_lifetimes_named_summaries_are_drop_in(cdnow_master):
     _compare(ours, theirs, {c: c for c in theirs.columns})
     with pytest.raises(CrmError, match="does not parse as a date with format '%d.%m.%Y'"):
         clv.summary_data_from_transaction_data(text, "customer_id", "order_date", datetime_format="%d.%m.%Y")
+
+
+@pytest.mark.parametrize("model_cls", [clv.BetaGeoFitter, clv.ModifiedBetaGeoFitter, clv.ParetoNBDFitter])
+def test_period_transactions_equal_a_simulation_of_the_model(model_cls):
+    """Expected counts of customers by repeat purchases, against 400k customers simulated
+    from the same model and ages (independent of the PMF formulas)."""
+    rng = np.random.default_rng(11)
+    k = 400_000
+    T = rng.uniform(1.0, 60.0, k).round(1)
+    lam = rng.gamma(0.8, 1 / 6.0, k)
+    if model_cls is clv.ParetoNBDFitter:
+        params = {"r": 0.8, "alpha": 6.0, "s": 1.2, "beta": 15.0}
+        death = rng.exponential(1 / rng.gamma(params["s"], 1 / params["beta"], k))
+        x = rng.poisson(lam * np.minimum(death, T))
+    else:
+        params = {"r": 0.8, "alpha": 6.0, "a": 0.9, "b": 4.0}
+        p = rng.beta(params["a"], params["b"], k)
+        arrivals = rng.poisson(lam * T)
+        stays = rng.geometric(p)  # purchases up to and including the one after which they drop
+        if model_cls is clv.ModifiedBetaGeoFitter:
+            stays = np.where(rng.random(k) < p, 0, stays)  # may also drop right at the start
+        x = np.minimum(stays, arrivals)
+    m = model_cls()
+    m.params_ = params
+    summary = pl.DataFrame({"frequency": x, "T": T})
+    table = clv.period_transactions(summary, m, max_frequency=6)
+    assert table["actual"].sum() == k and table["model"].sum() == pytest.approx(k)
+    assert table["actual"].to_list() == np.bincount(np.minimum(x, 6), minlength=7).tolist()
+    for actual, expected in zip(table["actual"], table["model"]):
+        assert abs(actual - expected) < 5 * np.sqrt(expected) + 1, (actual, expected)
+
+
+def test_period_transactions_bad_input(cdnow, bgf):
+    with pytest.raises(CrmError, match="max_frequency"):
+        clv.period_transactions(cdnow, bgf, max_frequency=0)
+    with pytest.raises(CrmError, match="must be a fitted"):
+        clv.period_transactions(cdnow, clv.GammaGammaFitter())
+    with pytest.raises(SchemaError, match="'T'"):
+        clv.period_transactions(cdnow.drop("T"), bgf)
+    with pytest.raises(CrmError, match="empty"):
+        clv.period_transactions(cdnow.clear(), bgf)
+    with pytest.raises(CrmError, match="n must be whole numbers"):
+        bgf.probability_of_n_purchases_up_to_time(10, 1.5)

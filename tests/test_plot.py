@@ -68,6 +68,15 @@ def test_calibration_holdout_lines_are_the_table(world):
     np.testing.assert_allclose(predicted.get_ydata(), table["predicted_holdout"].to_numpy())
 
 
+def test_period_transaction_bars_are_the_table(world):
+    s = clv.summary(world.orders)
+    table = clv.period_transactions(s, clv.BetaGeoFitter().fit(s))
+    bars = plot.period_transactions(table).patches
+    heights = [b.get_height() for b in bars]
+    np.testing.assert_allclose(heights[: table.height], table["actual"].to_numpy())
+    np.testing.assert_allclose(heights[table.height:], table["model"].to_numpy())
+
+
 def test_history_matrices_are_the_model_on_a_grid(world):
     s = clv.summary(world.orders)
     model = clv.BetaGeoFitter().fit(s)

@@ -109,6 +109,9 @@ def clv_conditional_pmf(
     t_big: npt.NDArray[np.float64],
 ) -> npt.NDArray[np.float64]: ...
 def clv_bgbb_counts(params: list[float], n: int) -> npt.NDArray[np.float64]: ...
+def clv_count_pmf(
+    model: str, params: list[float], n: npt.NDArray[np.float64], t: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]: ...
 def clv_period_summary(
     customer: npt.NDArray[np.int64],
     period: npt.NDArray[np.int64],

@@ -60,6 +60,7 @@ __all__ = [
     "calibration_and_holdout_data",
     "predict",
     "calibration_holdout",
+    "period_transactions",
     "BetaGeoFitter",
     "ModifiedBetaGeoFitter",
     "ParetoNBDFitter",
@@ -568,6 +569,22 @@ class _TimeModel(_BaseFitter):
         """Polars expression for the probability of being alive."""
         return self._expr("p_alive", 0.0, (frequency, recency, T))
 
+    def probability_of_n_purchases_up_to_time(self, t: Any, n: Any) -> Any:
+        """P(X(t) = n): the probability that a newly acquired customer makes exactly ``n``
+        repeat purchases within ``t`` periods (lifetimes' method; ``t`` and ``n`` may be
+        arrays, broadcast against each other).
+
+        >>> from crmkit.clv import BetaGeoFitter
+        >>> m = BetaGeoFitter()
+        >>> m.params_ = {"r": 0.2426, "alpha": 4.414, "a": 0.7929, "b": 2.426}  # CDNOW, weeks
+        >>> round(m.probability_of_n_purchases_up_to_time(52, 0), 4)
+        0.539
+        """
+        fn = f"{type(self).__name__}.probability_of_n_purchases_up_to_time"
+        arrs = [_vector(v, a, fn) for v, a in ((n, "n"), (t, "t"))]
+        values = _core.clv_count_pmf(self._model, self._params(), *arrs)
+        return _result(values, "probability", t, n)
+
     def conditional_probability_alive_matrix(self, max_frequency: Optional[int] = None,
                                              max_recency: Optional[int] = None) -> np.ndarray:
         """P(alive) on the grid of whole recencies 0..max_recency (rows) and
@@ -601,22 +618,6 @@ class _TimeModel(_BaseFitter):
         return np.asarray(values).reshape(mr + 1, mf + 1)
 
 
-def _bg_count_pmf(r: float, alpha: float, a: float, b: float, t: float, n: int, *, modified: bool) -> float:
-    """P(X(t) = n) under BG/NBD (Fader, Hardie & Lee 2005, eq. 8) or its modified form,
-    where a customer may also drop out at time zero (one more Beta trial)."""
-    lb = lambda u, v: math.lgamma(u) + math.lgamma(v) - math.lgamma(u + v)  # noqa: E731
-    extra = 1 if modified else 0
-    p0 = alpha / (alpha + t)
-    q = t / (alpha + t)
-    first = math.exp(lb(a, b + n + extra) - lb(a, b) + math.lgamma(r + n) - math.lgamma(r) - math.lgamma(n + 1)
-                     + r * math.log(p0) + (n * math.log(q) if n else 0.0))
-    if n == 0 and not modified:
-        return first
-    finite = sum(math.exp(math.lgamma(r + j) - math.lgamma(r) - math.lgamma(j + 1) + (j * math.log(q) if j else 0.0))
-                 for j in range(n))
-    return first + math.exp(lb(a + 1, b + n - 1 + extra) - lb(a, b)) * (1 - p0**r * finite)
-
-
 class BetaGeoFitter(_TimeModel):
     """BG/NBD model (Fader, Hardie & Lee 2005) with lifetimes' interface.
 
@@ -637,10 +638,6 @@ class BetaGeoFitter(_TimeModel):
     _model = "bgnbd"
     _param_names = ("r", "alpha", "a", "b")
 
-    def probability_of_n_purchases_up_to_time(self, t: float, n: int) -> float:
-        """P(X(t) = n) for a newly acquired customer."""
-        return _bg_count_pmf(*self._params(), t, n, modified=False)
-
 
 class ModifiedBetaGeoFitter(_TimeModel):
     """Modified BG/NBD (Batislam, Denizel & Filiztekin 2007): customers may also
@@ -657,10 +654,6 @@ class ModifiedBetaGeoFitter(_TimeModel):
 
     _model = "mbgnbd"
     _param_names = ("r", "alpha", "a", "b")
-
-    def probability_of_n_purchases_up_to_time(self, t: float, n: int) -> float:
-        """P(X(t) = n) for a newly acquired customer."""
-        return _bg_count_pmf(*self._params(), t, n, modified=True)
 
 
 class ParetoNBDFitter(_TimeModel):
@@ -707,9 +700,6 @@ class ParetoNBDFitter(_TimeModel):
         values = _core.clv_conditional_pmf(self._model, self._params(), *arrs)
         return _result(values, "probability", n, t, frequency, recency, T)
 
-    def probability_of_n_purchases_up_to_time(self, t: float, n: int) -> float:
-        """P(X(t) = n) for a newly acquired customer."""
-        return self.conditional_probability_of_n_purchases_up_to_time(n, t, 0.0, 0.0, 0.0)
 
 
 class BetaGeoBetaBinomFitter(_TimeModel):
@@ -1097,6 +1087,58 @@ def calibration_holdout(
         .rename({"__f": "frequency"})
         .sort("frequency")
     )
+
+
+def period_transactions(
+    summary: Union[pl.DataFrame, pl.LazyFrame],
+    model: _TimeModel,
+    max_frequency: int = 7,
+    *,
+    frequency: str = "frequency",
+    T: str = "T",
+) -> pl.DataFrame:
+    """How many customers made 0, 1, 2, ... repeat purchases, observed and as the model
+    expects for the same customers (the numbers behind lifetimes'
+    ``plot_period_transactions``, computed exactly instead of by simulation): the
+    expected count for x is the sum over customers of P(X(T) = x). The last row,
+    ``max_frequency`` and more, holds the rest, so both columns add up to the number
+    of customers. Columns: ``frequency``, ``label`` ("7+" on the last row),
+    ``actual``, ``model``.
+
+    >>> import polars as pl
+    >>> from crmkit import clv
+    >>> s = pl.DataFrame({"frequency": [0, 2, 1, 0, 5, 3, 0, 1, 4, 2, 6, 1],
+    ...                   "recency": [0.0, 30.4, 1.7, 0.0, 35.0, 20.0, 0.0, 12.0, 5.0, 3.0, 8.0, 0.5],
+    ...                   "T": [38.9, 38.9, 38.9, 38.0, 38.0, 37.1, 36.0, 36.0, 38.0, 37.5, 38.2, 36.3]})
+    >>> table = clv.period_transactions(s, clv.BetaGeoFitter(penalizer_coef=0.01).fit(s), max_frequency=3)
+    >>> table["label"].to_list(), table["actual"].to_list(), round(table["model"].sum(), 9)
+    (['0', '1', '2', '3+'], [3, 3, 2, 4], 12.0)
+    """
+    fn = "clv.period_transactions"
+    if not isinstance(model, (BetaGeoFitter, ModifiedBetaGeoFitter, ParetoNBDFitter)):
+        raise CrmError(f"{fn}: model must be a fitted BetaGeoFitter, ModifiedBetaGeoFitter or ParetoNBDFitter")
+    if isinstance(max_frequency, bool) or not isinstance(max_frequency, int) or not 1 <= max_frequency <= 1000:
+        raise CrmError(f"{fn}: max_frequency must be an integer from 1 to 1000, found {max_frequency!r}")
+    frame = as_lazy(summary, argument="summary")
+    require_columns(frame, {frequency: "numeric", T: "numeric"}, function=fn, argument="summary")
+    df = frame.select(pl.col(frequency).cast(pl.Float64), pl.col(T).cast(pl.Float64)).collect()
+    if df.height == 0:
+        raise CrmError(f"{fn}: 'summary' is empty (0 rows)")
+    x = _vector(df[frequency], frequency, fn)
+    ages = df.group_by(T).len()  # customers sharing an age share their probabilities
+    t = _vector(ages[T], T, fn)
+    w = ages["len"].to_numpy().astype(np.float64)
+    counts = np.arange(max_frequency, dtype=np.float64)
+    probs = _core.clv_count_pmf(model._model, model._params(), np.repeat(counts, len(t)), np.tile(t, max_frequency))
+    expected = probs.reshape(max_frequency, len(t)) @ w
+    expected = np.append(expected, max(float(w.sum()) - float(expected.sum()), 0.0))
+    actual = np.bincount(np.minimum(x, max_frequency).astype(np.int64), minlength=max_frequency + 1)
+    return pl.DataFrame({
+        "frequency": np.arange(max_frequency + 1, dtype=np.int64),
+        "label": [str(k) for k in range(max_frequency)] + [f"{max_frequency}+"],
+        "actual": actual.astype(np.int64),
+        "model": expected,
+    })
 
 
 # ---------------------------------------------------------------------------

@@ -25,7 +25,7 @@ import polars as pl
 from crmkit._validate import as_frame, require_columns
 from crmkit.errors import CrmError
 
-__all__ = ["funnel", "cohort_heatmap", "calibration_holdout", "probability_alive_matrix",
+__all__ = ["funnel", "cohort_heatmap", "calibration_holdout", "period_transactions", "probability_alive_matrix",
            "frequency_recency_matrix", "segments", "rfm_grid", "choose_k", "value_concentration"]
 
 _BAR = "#4C72B0"
@@ -163,6 +163,33 @@ def calibration_holdout(table: pl.DataFrame, ax: Any = None, *, title: Optional[
     ax.set_ylabel("mean purchases in the holdout period")
     ax.legend()
     ax.set_title(title or "Calibration vs holdout")
+    return ax
+
+
+def period_transactions(table: pl.DataFrame, ax: Any = None, *, title: Optional[str] = None) -> Any:
+    """Customers by number of repeat purchases, observed and expected by the model,
+    from `crmkit.clv.period_transactions` (lifetimes' plot_period_transactions).
+
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import polars as pl
+    >>> from crmkit import plot
+    >>> t = pl.DataFrame({"frequency": [0, 1, 2], "label": ["0", "1", "2+"], "actual": [50, 20, 5],
+    ...                   "model": [48.0, 22.5, 4.5]})
+    >>> [float(b.get_height()) for b in plot.period_transactions(t).patches]
+    [50.0, 20.0, 5.0, 48.0, 22.5, 4.5]
+    """
+    fn = "crmkit.plot.period_transactions"
+    df = as_frame(table, argument="table")
+    require_columns(df, {"label": "string", "actual": "numeric", "model": "numeric"}, function=fn, argument="table")
+    ax = _axes(ax, fn, (7, 4))
+    x = np.arange(df.height)
+    ax.bar(x - 0.2, df["actual"].to_numpy(), width=0.4, color=_BAR, label="actual")
+    ax.bar(x + 0.2, df["model"].to_numpy(), width=0.4, color="#DD8452", label="model")
+    ax.set_xticks(x, df["label"].to_list())
+    ax.set_xlabel("repeat purchases")
+    ax.set_ylabel("customers")
+    ax.legend()
+    ax.set_title(title or "Repeat purchases: actual vs model")
     return ax
 
 

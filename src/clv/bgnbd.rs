@@ -9,7 +9,7 @@
 //! The gamma-function terms depend on x alone; rows come sorted by x, so they are
 //! computed once per distinct frequency.
 
-use super::special::{digamma, expit, lgamma, log_hyp2f1, trigamma};
+use super::special::{digamma, expit, lbeta, lgamma, log_hyp2f1, trigamma};
 use super::{Acc, Rows};
 
 #[derive(Clone, Copy)]
@@ -199,6 +199,22 @@ pub fn expected(p: &[f64], modified: bool, t: f64) -> f64 {
         let hyp = log_hyp2f1(r, b, a + b - 1.0, z);
         (a + b - 1.0) / (a - 1.0) * -(hyp + r * (al / (al + t)).ln()).exp_m1()
     }
+}
+
+/// P(X(t) = n) for a customer just acquired (Fader, Hardie & Lee 2005, eq. 8); the
+/// modified model adds one more Beta trial (dropout right after the first purchase).
+pub fn count_pmf(p: &[f64], modified: bool, t: f64, n: f64) -> f64 {
+    let (r, al, a, b) = (p[0], p[1], p[2], p[3]);
+    let k = if modified { 1.0 } else { 0.0 };
+    let (ln_p0, ln_q) = ((al / (al + t)).ln(), (t / (al + t)).ln());
+    let nb = |j: f64| lgamma(r + j) - lgamma(r) - lgamma(j + 1.0) + r * ln_p0 + if j > 0.0 { j * ln_q } else { 0.0 };
+    let first = (lbeta(a, b + n + k) - lbeta(a, b) + nb(n)).exp();
+    if n == 0.0 && !modified {
+        return first;
+    }
+    // 1 - P(NBD count < n): the customer would have bought n or more had they stayed.
+    let below: f64 = (0..n as usize).map(|j| nb(j as f64).exp()).sum();
+    first + (lbeta(a + 1.0, b + n - 1.0 + k) - lbeta(a, b)).exp() * (1.0 - below).max(0.0)
 }
 
 #[cfg(test)]

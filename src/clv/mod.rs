@@ -610,6 +610,38 @@ pub fn conditional_pmf(
         .collect())
 }
 
+/// P(X(t) = n) for a customer just acquired, vectorised (n and t broadcast): BG/NBD,
+/// modified BG/NBD and Pareto/NBD.
+pub fn count_pmf(kind: Kind, par: &[f64], n: &[f64], t: &[f64]) -> Result<Vec<f64>> {
+    if !matches!(kind, Kind::BetaGeo | Kind::ModifiedBetaGeo | Kind::ParetoNbd) {
+        return Err(CrmError::invalid(format!(
+            "{}: the purchase-count PMF is defined for BG/NBD, modified BG/NBD and Pareto/NBD",
+            kind.label()
+        )));
+    }
+    if let Some(bad) = n.iter().find(|v| !(v.is_finite() && **v >= 0.0 && v.fract() == 0.0 && **v <= 10_000.0)) {
+        return Err(CrmError::invalid(format!(
+            "{}: n must be whole numbers from 0 to 10,000, found {bad}",
+            kind.label()
+        )));
+    }
+    if let Some(bad) = t.iter().find(|v| !(v.is_finite() && **v >= 0.0)) {
+        return Err(CrmError::invalid(format!("{}: t must be finite and >= 0, found {bad}", kind.label())));
+    }
+    let len = check_arguments(kind, par, &[("n", n), ("t", t)])?;
+    Ok((0..len)
+        .into_par_iter()
+        .with_min_len(256)
+        .map(|i| {
+            let (ni, ti) = (broadcast(n, i), broadcast(t, i));
+            match kind {
+                Kind::ParetoNbd => pareto::conditional_pmf(par, ni, ti, 0.0, 0.0, 0.0),
+                _ => bgnbd::count_pmf(par, kind == Kind::ModifiedBetaGeo, ti, ni),
+            }
+        })
+        .collect())
+}
+
 /// BG/BB: P(X(n) = x) for x = 0..=n (purchases of a new customer in the first n
 /// opportunities).
 pub fn bgbb_count_distribution(par: &[f64], n: u32) -> Result<Vec<f64>> {

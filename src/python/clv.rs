@@ -82,6 +82,21 @@ fn clv_conditional_pmf<'py>(
     Ok(PyArray1::from_vec(py, out))
 }
 
+/// P(X(t) = n) for a new customer (BG/NBD, modified BG/NBD, Pareto/NBD), broadcast.
+#[pyfunction]
+fn clv_count_pmf<'py>(
+    py: Python<'py>,
+    model: &str,
+    params: Vec<f64>,
+    n: PyReadonlyArray1<'py, f64>,
+    t: PyReadonlyArray1<'py, f64>,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let kind = Kind::parse(model).map_err(to_pyerr)?;
+    let (n, t) = (vec_of(&n), vec_of(&t));
+    let out = run_detached(py, move || clv::count_pmf(kind, &params, &n, &t))?;
+    Ok(PyArray1::from_vec(py, out))
+}
+
 /// BG/BB: P(X(n) = x) for x = 0..=n.
 #[pyfunction]
 fn clv_bgbb_counts<'py>(py: Python<'py>, params: Vec<f64>, n: u32) -> PyResult<Bound<'py, PyArray1<f64>>> {
@@ -176,5 +191,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(clv_value, m)?)?;
     m.add_function(wrap_pyfunction!(clv_conditional_pmf, m)?)?;
     m.add_function(wrap_pyfunction!(clv_bgbb_counts, m)?)?;
+    m.add_function(wrap_pyfunction!(clv_count_pmf, m)?)?;
     Ok(())
 }
