@@ -269,4 +269,27 @@ mod tests {
         let pa = probability_alive(&p, false, 2.0, 30.43, 38.86);
         assert!(pa > 0.0 && pa < 1.0);
     }
+
+    #[test]
+    fn count_pmf_sums_to_one_and_to_the_expected_count() {
+        for modified in [false, true] {
+            for p in [[0.2426, 4.414, 0.7929, 2.426], [0.9, 30.0, 0.8, 6.0], [1.5, 2.0, 2.5, 1.2]] {
+                for t in [0.5, 12.0, 52.0] {
+                    let (mut total, mut mean) = (0.0, 0.0);
+                    for n in 0..3000 {
+                        let q = count_pmf(&p, modified, t, n as f64);
+                        assert!((0.0..=1.0 + 1e-12).contains(&q), "{p:?} t={t} n={n}: {q}");
+                        total += q;
+                        mean += n as f64 * q;
+                        if n > 20 && q < 1e-18 {
+                            break;
+                        }
+                    }
+                    assert!((total - 1.0).abs() < 1e-9, "{modified} {p:?} t={t}: total {total}");
+                    let want = expected(&p, modified, t);
+                    assert!((mean - want).abs() < 1e-7 * (1.0 + want), "{modified} {p:?} t={t}: {mean} vs {want}");
+                }
+            }
+        }
+    }
 }
