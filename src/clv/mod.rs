@@ -575,6 +575,21 @@ pub fn predict(
         .collect())
 }
 
+/// Purchase counts must be whole numbers (at most 10,000: the PMFs sum n terms) and
+/// horizons finite and non-negative.
+fn check_counts(kind: Kind, n: &[f64], t: &[f64]) -> Result<()> {
+    if let Some(bad) = n.iter().find(|v| !(v.is_finite() && **v >= 0.0 && v.fract() == 0.0 && **v <= 10_000.0)) {
+        return Err(CrmError::invalid(format!(
+            "{}: n must be whole numbers from 0 to 10,000, found {bad}",
+            kind.label()
+        )));
+    }
+    if let Some(bad) = t.iter().find(|v| !(v.is_finite() && **v >= 0.0)) {
+        return Err(CrmError::invalid(format!("{}: t must be finite and >= 0, found {bad}", kind.label())));
+    }
+    Ok(())
+}
+
 /// P(n purchases in the next t periods | history), vectorised like `predict`; defined
 /// for Pareto/NBD (as in lifetimes). `n` must hold whole numbers >= 0.
 pub fn conditional_pmf(
@@ -592,15 +607,7 @@ pub fn conditional_pmf(
             kind.label()
         )));
     }
-    if let Some(bad) = n.iter().find(|v| !(v.is_finite() && **v >= 0.0 && v.fract() == 0.0 && **v <= 10_000.0)) {
-        return Err(CrmError::invalid(format!(
-            "{}: n must be whole numbers from 0 to 10,000, found {bad}",
-            kind.label()
-        )));
-    }
-    if let Some(bad) = t.iter().find(|v| !(v.is_finite() && **v >= 0.0)) {
-        return Err(CrmError::invalid(format!("{}: t must be finite and >= 0, found {bad}", kind.label())));
-    }
+    check_counts(kind, n, t)?;
     let len = check_arguments(kind, par, &[("n", n), ("t", t), ("frequency", x), ("recency", tx), ("T", t_big)])?;
     let at = broadcast;
     Ok((0..len)
@@ -619,15 +626,7 @@ pub fn count_pmf(kind: Kind, par: &[f64], n: &[f64], t: &[f64]) -> Result<Vec<f6
             kind.label()
         )));
     }
-    if let Some(bad) = n.iter().find(|v| !(v.is_finite() && **v >= 0.0 && v.fract() == 0.0 && **v <= 10_000.0)) {
-        return Err(CrmError::invalid(format!(
-            "{}: n must be whole numbers from 0 to 10,000, found {bad}",
-            kind.label()
-        )));
-    }
-    if let Some(bad) = t.iter().find(|v| !(v.is_finite() && **v >= 0.0)) {
-        return Err(CrmError::invalid(format!("{}: t must be finite and >= 0, found {bad}", kind.label())));
-    }
+    check_counts(kind, n, t)?;
     let len = check_arguments(kind, par, &[("n", n), ("t", t)])?;
     Ok((0..len)
         .into_par_iter()

@@ -177,9 +177,17 @@ pub fn qgram_dice(a: &[char], b: &[char], q: usize) -> f64 {
     let mut gb: Vec<&[char]> = b.windows(q).collect();
     ga.sort_unstable();
     gb.sort_unstable();
+    dice_of_sorted(&ga, &gb)
+}
+
+/// Dice coefficient of two sorted multisets (0 when either is empty): one merge pass.
+pub fn dice_of_sorted<T: Ord>(a: &[T], b: &[T]) -> f64 {
+    if a.is_empty() || b.is_empty() {
+        return 0.0;
+    }
     let (mut i, mut j, mut common) = (0, 0, 0usize);
-    while i < ga.len() && j < gb.len() {
-        match ga[i].cmp(gb[j]) {
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
             std::cmp::Ordering::Equal => {
                 common += 1;
                 i += 1;
@@ -189,7 +197,7 @@ pub fn qgram_dice(a: &[char], b: &[char], q: usize) -> f64 {
             std::cmp::Ordering::Greater => j += 1,
         }
     }
-    2.0 * common as f64 / (ga.len() + gb.len()) as f64
+    2.0 * common as f64 / (a.len() + b.len()) as f64
 }
 
 /// Token-set similarity: Jaro-Winkler of the space-separated tokens sorted, so

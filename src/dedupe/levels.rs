@@ -1,7 +1,7 @@
 //! Comparison levels per field kind. Level 0 is "disagree", the top level is "exact";
 //! `NULL_LEVEL` marks a pair where either value is missing (it carries no evidence).
 
-use super::compare::{damerau, jaro_winkler};
+use super::compare::{damerau, dice_of_sorted, jaro_winkler};
 use super::keys::pinyin_of;
 use crate::clean::{date::parse_date, name::has_cjk};
 use crate::error::{CrmError, Result};
@@ -117,25 +117,6 @@ fn bigrams(chars: &[char]) -> Vec<u64> {
     let mut g: Vec<u64> = chars.windows(2).map(|w| ((w[0] as u64) << 32) | w[1] as u64).collect();
     g.sort_unstable();
     g
-}
-
-fn dice_sorted(a: &[u64], b: &[u64]) -> f64 {
-    if a.is_empty() || b.is_empty() {
-        return 0.0;
-    }
-    let (mut i, mut j, mut common) = (0, 0, 0usize);
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Equal => {
-                common += 1;
-                i += 1;
-                j += 1;
-            }
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-        }
-    }
-    2.0 * common as f64 / (a.len() + b.len()) as f64
 }
 
 /// A place name as compared: a Chinese one as pinyin without its administrative suffix
@@ -288,7 +269,7 @@ pub fn level(kind: Kind, a: &Prepared, b: &Prepared) -> u8 {
         }
         Kind::Address => {
             // Cheapest first: the bigram overlap (a merge of sorted codes) often decides.
-            let mut s = if a.grams.is_empty() && b.grams.is_empty() { 0.0 } else { dice_sorted(&a.grams, &b.grams) };
+            let mut s = if a.grams.is_empty() && b.grams.is_empty() { 0.0 } else { dice_of_sorted(&a.grams, &b.grams) };
             if s < 0.90 {
                 s = s.max(jaro_winkler(&a.chars, &b.chars));
             }
