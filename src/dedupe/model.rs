@@ -220,34 +220,12 @@ const FLOOR: f64 = 1e-6;
 pub fn estimate_u(fields: &[Field], sampling: Sampling, n_pairs: usize, seed: u64) -> Vec<Vec<f64>> {
     let (l, r) = random_pairs(sampling, n_pairs, seed);
     let lv = pair_levels(fields, &l, &r);
-    u_from_levels(fields, &lv)
+    level_shares(fields, &lv)
 }
 
-/// u-probabilities from the agreement levels of random pairs.
-pub fn u_from_levels(fields: &[Field], lv: &[u8]) -> Vec<Vec<f64>> {
-    let nf = fields.len();
-    let n_pairs = if nf == 0 { 0 } else { lv.len() / nf };
-    fields
-        .iter()
-        .enumerate()
-        .map(|(f, field)| {
-            let k = field.kind.n_levels();
-            let mut counts = vec![0f64; k];
-            for p in 0..n_pairs {
-                let v = lv[p * nf + f];
-                if v != NULL_LEVEL {
-                    counts[v as usize] += 1.0;
-                }
-            }
-            let total: f64 = counts.iter().sum::<f64>() + 0.5 * k as f64;
-            counts.iter().map(|c| ((c + 0.5) / total).max(FLOOR)).collect()
-        })
-        .collect()
-}
-
-/// EM for m and lambda with u fixed, over candidate pairs aggregated by pattern.
-/// m-probabilities from labelled matching pairs (their level shares, lightly smoothed).
-pub fn m_from_labels(fields: &[Field], levels: &[u8]) -> Vec<Vec<f64>> {
+/// Per field, the share of each agreement level among the given pairs (lightly
+/// smoothed, floored): u from random pairs, m from labelled matching pairs.
+pub fn level_shares(fields: &[Field], levels: &[u8]) -> Vec<Vec<f64>> {
     let nf = fields.len();
     fields
         .iter()

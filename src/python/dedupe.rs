@@ -7,8 +7,8 @@ use pyo3_polars::{PyDataFrame, PySeries};
 use crate::dedupe::cluster::{cluster, greedy_one_to_one};
 use crate::dedupe::levels::{Kind, NULL_LEVEL};
 use crate::dedupe::model::{
-    fit_em, m_from_labels, m_from_sessions, pair_levels, probability, random_pairs, score, spelled_email_pairs,
-    u_from_levels, Field, Sampling,
+    fit_em, level_shares, m_from_sessions, pair_levels, probability, random_pairs, score, spelled_email_pairs, Field,
+    Sampling,
 };
 use crate::error::{CrmError, Result};
 use crate::python::run_detached;
@@ -81,7 +81,7 @@ fn dedupe_score(
         let levels = pair_levels(&fields, &l, &r);
         let (rl, rr) = random_pairs(sampling, n_random, seed);
         let random_levels = pair_levels(&fields, &rl, &rr);
-        let u = u_from_levels(&fields, &random_levels);
+        let u = level_shares(&fields, &random_levels);
         let fixed_m = match &labelled {
             Some((a, b)) => {
                 let la = indices(a, "labelled left", n)?;
@@ -89,7 +89,7 @@ fn dedupe_score(
                 if la.is_empty() || la.len() != lb.len() {
                     return Err(CrmError::invalid("training pairs: need at least one labelled matching pair"));
                 }
-                Some(m_from_labels(&fields, &pair_levels(&fields, &la, &lb)))
+                Some(level_shares(&fields, &pair_levels(&fields, &la, &lb)))
             }
             None => None,
         };
