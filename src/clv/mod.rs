@@ -15,6 +15,21 @@ use rayon::prelude::*;
 
 use crate::error::{CrmError, Result};
 
+/// Test helper: the analytic gradient of `f` at `par` equals central differences of
+/// its log-likelihood.
+#[cfg(test)]
+pub(crate) fn assert_gradient_matches(f: impl Fn(&[f64]) -> Acc, par: &[f64]) {
+    let base = f(par);
+    for j in 0..par.len() {
+        let h = 1e-6 * par[j];
+        let (mut pp, mut pm) = (par.to_vec(), par.to_vec());
+        pp[j] += h;
+        pm[j] -= h;
+        let num = (f(&pp).ll - f(&pm).ll) / (2.0 * h);
+        assert!((num - base.g[j]).abs() < 1e-6 * (1.0 + num.abs()), "{par:?} {j}: {num} vs {}", base.g[j]);
+    }
+}
+
 /// Stride of the 4x4 Hessian accumulator (3-parameter models use its top-left block).
 pub const HESS_STRIDE: usize = 4;
 

@@ -317,16 +317,7 @@ mod tests {
                 assert!(accumulate(p, &rows, 0, 4, true, &mut acc));
                 acc
             };
-            let base = f(&par);
-            for j in 0..4 {
-                let h = 1e-6 * par[j];
-                let mut pp = par;
-                pp[j] += h;
-                let mut pm = par;
-                pm[j] -= h;
-                let num = (f(&pp).ll - f(&pm).ll) / (2.0 * h);
-                assert!((num - base.g[j]).abs() < 1e-6 * (1.0 + num.abs()), "{par:?} {j}: {num} vs {}", base.g[j]);
-            }
+            super::super::assert_gradient_matches(f, &par);
         }
     }
 
