@@ -622,10 +622,10 @@ def cohorts(
     cols = {customer: "id", date: "date"}
     if value is not None:
         cols[value] = "numeric"
-    require_columns(lf, cols, function=fn, argument="orders")
+    schema = require_columns(lf, cols, function=fn, argument="orders")
     # The calendar day where the order happened: a time-zone-aware timestamp counts in
     # its own zone (a cast would take the UTC day).
-    is_datetime = lf.collect_schema()[date] != pl.Date
+    is_datetime = schema[date] != pl.Date
     day = pl.col(date).dt.date() if is_datetime else pl.col(date)
     if unit in ("mo", "q", "y"):
         months = every * {"mo": 1, "q": 3, "y": 12}[unit]
