@@ -701,7 +701,6 @@ class ParetoNBDFitter(_TimeModel):
         return _result(values, "probability", n, t, frequency, recency, T)
 
 
-
 class BetaGeoBetaBinomFitter(_TimeModel):
     """BG/BB model (Fader, Hardie & Shang 2010) for discrete purchase opportunities.
 
