@@ -25,7 +25,7 @@ import polars as pl
 
 from crmkit._validate import Frame, as_lazy, require_columns, schema_of
 from crmkit.errors import CrmError, SchemaError
-from crmkit.segment import _as_of_literal
+from crmkit.segment import _as_of_literal, _vanished
 
 __all__ = ["profile", "tags", "DEFAULT_TAG_RULES", "default_tag_rules"]
 
@@ -304,7 +304,7 @@ def profile(
 
     out = per.collect(engine="streaming" if eager is None else "auto")
     if dropped_customers is not None:
-        lost = dropped_customers.join(out.select(customer), on=customer, how="anti").height
+        lost = _vanished(dropped_customers, out, customer)
         warnings.warn(
             f"{_FUNC}: dropped {n_null_date} row(s) with a null '{date}'"
             + (f"; {lost} customer(s) had no other order and are not in the result" if lost else ""),

@@ -296,6 +296,11 @@ def _days_between(later: pl.Expr, earlier: pl.Expr, dtype: pl.DataType) -> pl.Ex
     return us.floordiv(86_400_000_000).cast(pl.Int64)
 
 
+def _vanished(dropped_customers: pl.DataFrame, result: pl.DataFrame, customer: str) -> int:
+    """How many customers of dropped rows have no row in the result."""
+    return dropped_customers.join(result.select(customer), on=customer, how="anti").height
+
+
 def _null_counts(lf: pl.LazyFrame, columns: list[str], eager: Optional[pl.DataFrame]) -> dict[str, int]:
     if eager is not None:
         counts = eager.select([pl.col(c).null_count() for c in columns]).row(0)
@@ -531,7 +536,7 @@ def rfm(
             agg = agg.filter(pl.col("frequency") > 0)
 
     if dropped_customers is not None:
-        lost = dropped_customers.join(agg.select(customer), on=customer, how="anti").height
+        lost = _vanished(dropped_customers, agg, customer)
         _warn(
             f"{_FUNC}: dropped rows with a null '{date}' ({n_null_date}), a null '{amount}' "
             f"({n_null_amount}) or a NaN '{amount}' ({nan_amount}) before computing RFM"
