@@ -74,8 +74,8 @@ pub fn cluster(
         fill[b] += 1;
     }
     let mut parent: Vec<u32> = (0..n as u32).collect();
-    let mut members: Vec<Vec<u32>> = Vec::new();
-    let mut member_slot = vec![u32::MAX; n]; // root -> index into `members` (groups of 2+)
+    // A root's other records (empty for a single record: no allocation).
+    let mut others: Vec<Vec<u32>> = vec![Vec::new(); n];
     let mut size = vec![1u32; n];
     let (mut n_refused, mut n_unsupported) = (0, 0);
     for &p in &order {
@@ -91,14 +91,11 @@ pub fn cluster(
         if joined > 2 && prob[p] < strong {
             // Count links from the smaller group into the other, up to two.
             let (small, other) = if size[a as usize] <= size[b as usize] { (a, b) } else { (b, a) };
-            let group: Vec<u32> = match member_slot[small as usize] {
-                u32::MAX => vec![small],
-                slot => members[slot as usize].clone(),
-            };
+            let group = std::iter::once(small).chain(others[small as usize].iter().copied());
             // Each record's links are stored strongest first; a bounded look keeps dense
             // blocks (thousands of links per record) from costing links x degree.
             let (mut support, mut budget) = (0, SUPPORT_BUDGET);
-            'count: for &u in &group {
+            'count: for u in group {
                 for &v in &neighbours[start[u as usize]..start[u as usize + 1]] {
                     if find(&mut parent, v) == other {
                         support += 1;
@@ -120,21 +117,9 @@ pub fn cluster(
         let (keep, gone) = if a < b { (a, b) } else { (b, a) };
         parent[gone as usize] = keep;
         size[keep as usize] += size[gone as usize];
-        let take = |slot: u32, root: u32, members: &mut Vec<Vec<u32>>| -> Vec<u32> {
-            if slot == u32::MAX {
-                vec![root]
-            } else {
-                std::mem::take(&mut members[slot as usize])
-            }
-        };
-        let mut merged = take(member_slot[keep as usize], keep, &mut members);
-        merged.extend(take(member_slot[gone as usize], gone, &mut members));
-        if member_slot[keep as usize] == u32::MAX {
-            member_slot[keep as usize] = members.len() as u32;
-            members.push(merged);
-        } else {
-            members[member_slot[keep as usize] as usize] = merged;
-        }
+        let moved = std::mem::take(&mut others[gone as usize]);
+        others[keep as usize].push(gone);
+        others[keep as usize].extend(moved);
     }
     // Representative: the smallest index of each component.
     let mut min_of = vec![u32::MAX; n];
