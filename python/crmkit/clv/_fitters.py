@@ -347,7 +347,43 @@ class _TimeModel(_BaseFitter):
         return np.asarray(values).reshape(mr + 1, mf + 1)
 
 
-class BetaGeoFitter(_TimeModel):
+class _NoPurchaseMixin:
+    """The BTYD churn score for the continuous-time models (BG/NBD, MBG/NBD, Pareto/NBD)."""
+
+    def conditional_probability_no_purchases_up_to_time(self, t: Any, frequency: Any, recency: Any, T: Any) -> Any:
+        """P(no purchase in the next ``t`` periods | history): the churn score of a BTYD model,
+        ``(1 - P(alive)) + P(alive) * P(no purchase in t | alive)``.
+
+        Why not ``1 - P(alive)``: in BG/NBD a customer can only drop out right after a
+        purchase, so every one-time buyer (frequency 0) has P(alive) = 1 however long
+        ago they bought; ``1 - P(alive)`` then ranks the oldest one-time buyers as the
+        safest customers (ROC AUC 0.32 on CDNOW, worse than a coin). It also ignores
+        that a live but slow buyer may well not buy within the horizon, which is what a
+        churn label ("no order in the next t days") measures. This probability counts
+        both ways of staying silent: dead, or alive and not buying in ``t``.
+
+        Given alive, the purchase rate's posterior is Gamma(r + x, alpha + T), so for
+        BG/NBD and MBG/NBD P(no purchase in t | alive) = ((alpha + T) / (alpha + T + t))^(r + x);
+        for Pareto/NBD it is the conditional purchase-count PMF at 0 (the dropout clock
+        keeps running, so a live customer may also die silently within ``t``).
+
+        >>> from crmkit.clv import BetaGeoFitter
+        >>> m = BetaGeoFitter()
+        >>> m.params_ = {"r": 0.2426, "alpha": 4.414, "a": 0.7929, "b": 2.426}  # CDNOW, weeks
+        >>> m.conditional_probability_alive(0, 0.0, 38.0)  # a one-time buyer is "alive"...
+        1.0
+        >>> round(m.conditional_probability_no_purchases_up_to_time(26, 0, 0.0, 38.0), 4)  # ...but mostly silent
+        0.8905
+        """
+        return self._predict("p_no_purchase", t, frequency, recency, T, "p_no_purchase")
+
+    def p_no_purchase_expr(self, t: float, frequency: Any = "frequency", recency: Any = "recency",
+                           T: Any = "T") -> pl.Expr:
+        """Polars expression for ``conditional_probability_no_purchases_up_to_time``."""
+        return self._expr("p_no_purchase", t, (frequency, recency, T))
+
+
+class BetaGeoFitter(_NoPurchaseMixin, _TimeModel):
     """BG/NBD model (Fader, Hardie & Lee 2005) with lifetimes' interface.
 
     Parameters r, alpha (purchase rate heterogeneity, alpha in the time unit of
@@ -368,7 +404,7 @@ class BetaGeoFitter(_TimeModel):
     _param_names = ("r", "alpha", "a", "b")
 
 
-class ModifiedBetaGeoFitter(_TimeModel):
+class ModifiedBetaGeoFitter(_NoPurchaseMixin, _TimeModel):
     """Modified BG/NBD (Batislam, Denizel & Filiztekin 2007): customers may also
     drop out right after their first purchase. Parameters r, alpha, a, b.
 
@@ -385,7 +421,7 @@ class ModifiedBetaGeoFitter(_TimeModel):
     _param_names = ("r", "alpha", "a", "b")
 
 
-class ParetoNBDFitter(_TimeModel):
+class ParetoNBDFitter(_NoPurchaseMixin, _TimeModel):
     """Pareto/NBD (Schmittlein, Morrison & Colombo 1987) with lifetimes' interface.
 
     Parameters r, alpha (purchase rates), s, beta (dropout rates); alpha and beta
