@@ -317,7 +317,13 @@ class ChurnModel:
         all_cuts = sorted(set(train_cuts) | ({val_cut} if val_cut is not None else set()))
         data = training_set(frame, cutoffs=all_cuts, horizon=self.horizon, customer=self.customer, date=self.date,
                             amount=self.amount, data_end=end, **opts)
-        names = [c for c in data.columns if c not in (self.customer, "cutoff", *_LABELS)]
+        candidates = [c for c in data.columns if c not in (self.customer, "cutoff", *_LABELS)]
+        # A feature that never varies in the training data (e.g. web events when the event
+        # log starts after the training cutoffs) carries nothing to learn: leave it out.
+        varies = data.select([pl.col(c).cast(pl.Float64).fill_nan(None).drop_nulls().n_unique().alias(c)
+                              for c in candidates]).row(0, named=True)
+        names = [c for c in candidates if varies[c] > 1]
+        self.constant_features_ = [c for c in candidates if varies[c] <= 1]
         self.feature_names_in_ = names
         self.feature_options_ = {k: v for k, v in feature_options.items() if isinstance(v, (str, int, float, type(None)))}
         y_all = data["churned"].cast(pl.Float64).to_numpy()
