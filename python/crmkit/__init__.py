@@ -51,3 +51,8 @@ from crmkit import basket, behaviour
 from crmkit.behaviour import *  # noqa: E402,F403  (funnel, paths, cohorts, ...)
 
 __all__ += ["basket", "behaviour", *behaviour.__all__]
+
+# --- churn ---
+from crmkit import churn, metrics  # noqa: E402
+
+__all__ += ["churn", "metrics"]
