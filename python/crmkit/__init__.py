@@ -51,3 +51,13 @@ from crmkit import basket, behaviour
 from crmkit.behaviour import *  # noqa: E402,F403  (funnel, paths, cohorts, ...)
 
 __all__ += ["basket", "behaviour", *behaviour.__all__]
+
+# --- ml ---
+from crmkit import ml  # noqa: E402
+
+__all__ += ["ml"]
+
+# --- churn ---
+from crmkit import churn, metrics  # noqa: E402
+
+__all__ += ["churn", "metrics"]

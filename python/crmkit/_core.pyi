@@ -188,3 +188,67 @@ def rfm_dense(
         npt.NDArray[np.int64],
     ]
 ]: ...
+
+# --- ml (gradient-boosted trees, logistic regression) ---
+
+class GbdtModel:
+    n_iter: int
+    n_features: int
+    baseline: float
+    loss: str
+    feature_importances: npt.NDArray[np.float64]
+    train_score: npt.NDArray[np.float64]
+    validation_score: npt.NDArray[np.float64]
+    def predict_raw(
+        self, columns: list[npt.NDArray[np.float64]], start: int = 0, end: Optional[int] = None
+    ) -> npt.NDArray[np.float64]: ...
+    def contributions(self, columns: list[npt.NDArray[np.float64]]) -> npt.NDArray[np.float64]: ...
+    def to_json(self) -> str: ...
+    @staticmethod
+    def from_json(text: str) -> GbdtModel: ...
+    def tree_shapes(self) -> list[tuple[int, int]]: ...
+
+def gbdt_fit(
+    columns: list[npt.NDArray[np.float64]],
+    y: npt.NDArray[np.float64],
+    sample_weight: Optional[npt.NDArray[np.float64]],
+    categorical: list[bool],
+    loss: str,
+    tweedie_power: float,
+    learning_rate: float,
+    max_iter: int,
+    max_leaf_nodes: int,
+    max_depth: Optional[int],
+    min_samples_leaf: int,
+    l2_regularization: float,
+    max_bins: int,
+    early_stopping: bool,
+    validation_fraction: Optional[float],
+    n_iter_no_change: int,
+    tol: float,
+    seed: int,
+) -> GbdtModel: ...
+
+class LogisticModel:
+    coef: npt.NDArray[np.float64]
+    intercept: float
+    coef_standardized: npt.NDArray[np.float64]
+    intercept_standardized: float
+    mean: npt.NDArray[np.float64]
+    scale: npt.NDArray[np.float64]
+    n_iter: int
+    converged: bool
+    def decision_function(self, columns: list[npt.NDArray[np.float64]]) -> npt.NDArray[np.float64]: ...
+    def to_json(self) -> str: ...
+    @staticmethod
+    def from_json(text: str) -> LogisticModel: ...
+
+def logistic_fit(
+    columns: list[npt.NDArray[np.float64]],
+    y: npt.NDArray[np.float64],
+    sample_weight: Optional[npt.NDArray[np.float64]],
+    c: float,
+    fit_intercept: bool,
+    max_iter: int,
+    tol: float,
+) -> LogisticModel: ...

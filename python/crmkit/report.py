@@ -53,6 +53,8 @@ def _figures() -> dict[str, Callable[[pl.DataFrame], Any]]:
         "lifetime_value_customers": lambda t: plot.value_concentration(t["clv"], label="predicted CLV"),
         "segment_rfm_summary": plot.segments,
         "segment_rfm": plot.rfm_grid,
+        "churn_scores": lambda t: plot.reasons(t.filter(pl.col("risk_band").cast(pl.String).is_in(["high", "very high"]))
+                                               if t.height else t, title="Why the high-risk customers are at risk"),
     }
 
 

@@ -188,6 +188,21 @@ pub fn probability_alive(p: &[f64], modified: bool, x: f64, tx: f64, t_big: f64)
     expit(-log_div)
 }
 
+/// P(no purchase in (T, T+t] | x, t_x, T) = (1 - P(alive)) + P(alive) ((alpha+T)/(alpha+T+t))^(r+x).
+///
+/// Given alive at T the customer's rate has the posterior Gamma(r + x, alpha + T)
+/// (the dropout coin is only tossed after a purchase, so a live customer cannot
+/// leave before buying again): the chance of no purchase in t is the NBD zero term.
+pub fn probability_no_purchase(p: &[f64], modified: bool, t: f64, x: f64, tx: f64, t_big: f64) -> f64 {
+    if !(t >= 0.0) {
+        return f64::NAN;
+    }
+    let (r, al) = (p[0], p[1]);
+    let alive = probability_alive(p, modified, x, tx, t_big);
+    let quiet = ((r + x) * ((al + t_big) / (al + t_big + t)).ln()).exp();
+    (1.0 - alive) + alive * quiet
+}
+
 /// E[X(t)] for a customer just acquired.
 pub fn expected(p: &[f64], modified: bool, t: f64) -> f64 {
     let (r, al, a, b) = (p[0], p[1], p[2], p[3]);
@@ -221,6 +236,23 @@ pub fn count_pmf(p: &[f64], modified: bool, t: f64, n: f64) -> f64 {
 mod tests {
     use super::super::{Acc, Rows};
     use super::*;
+
+    #[test]
+    fn no_purchase_of_a_new_customer_is_the_zero_count_pmf() {
+        // At x = t_x = T = 0 the conditional probability is the unconditional P(X(t) = 0).
+        let p = [0.243, 4.414, 0.793, 2.426];
+        for modified in [false, true] {
+            for t in [0.5, 10.0, 52.0] {
+                let got = probability_no_purchase(&p, modified, t, 0.0, 0.0, 0.0);
+                let want = count_pmf(&p, modified, t, 0.0);
+                assert!((got - want).abs() < 1e-12, "modified={modified} t={t}: {got} vs {want}");
+            }
+        }
+        // No time, no purchase; forever, only the dead stay silent.
+        assert_eq!(probability_no_purchase(&p, false, 0.0, 3.0, 20.0, 30.0), 1.0);
+        let dead = 1.0 - probability_alive(&p, false, 3.0, 20.0, 30.0);
+        assert!((probability_no_purchase(&p, false, 1e12, 3.0, 20.0, 30.0) - dead).abs() < 1e-9);
+    }
 
     fn rows() -> Rows {
         Rows::new(

@@ -466,6 +466,8 @@ pub enum Target {
     Unconditional,
     /// Per-customer log-likelihood.
     LogLik,
+    /// P(no purchase in (T, T+t] | history): the BTYD churn score, dead or alive.
+    NoPurchase,
 }
 
 impl Target {
@@ -475,6 +477,7 @@ impl Target {
             "p_alive" => Target::Alive,
             "unconditional" => Target::Unconditional,
             "loglik" => Target::LogLik,
+            "p_no_purchase" => Target::NoPurchase,
             other => return Err(CrmError::invalid(format!("unknown prediction '{other}'"))),
         })
     }
@@ -492,6 +495,11 @@ pub fn predict_one(kind: Kind, target: Target, par: &[f64], t: f64, x: f64, tx: 
         (Kind::BetaGeo | Kind::ModifiedBetaGeo, Target::Unconditional) => {
             bgnbd::expected(par, kind == Kind::ModifiedBetaGeo, t)
         }
+        (Kind::BetaGeo | Kind::ModifiedBetaGeo, Target::NoPurchase) => {
+            bgnbd::probability_no_purchase(par, kind == Kind::ModifiedBetaGeo, t, x, tx, t_big)
+        }
+        // Fader & Hardie's conditional PMF at n = 0 already holds the dead mass.
+        (Kind::ParetoNbd, Target::NoPurchase) => pareto::conditional_pmf(par, 0.0, t, x, tx, t_big),
         (Kind::ParetoNbd, Target::Expected) => pareto::conditional_expected(par, t, x, tx, t_big),
         (Kind::ParetoNbd, Target::Alive) => pareto::probability_alive(par, x, tx, t_big),
         (Kind::ParetoNbd, Target::Unconditional) => {
@@ -571,7 +579,7 @@ pub fn predict(
     let supported = match (kind, target) {
         (_, Target::LogLik) => true,
         (Kind::GammaGamma, t) => t == Target::Expected,
-        (Kind::BetaGeoBetaBinom, t) => t != Target::Unconditional,
+        (Kind::BetaGeoBetaBinom, t) => matches!(t, Target::Expected | Target::Alive),
         _ => true,
     };
     if !supported {
