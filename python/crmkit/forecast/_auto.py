@@ -20,7 +20,11 @@ COMBINATION = "combination"
 
 def default_candidates(season_length: int) -> list[_Model]:
     """The models ``auto`` chooses among by default (the combination averages the first
-    ones, see ``auto``)."""
+    ones, see ``auto``).
+
+    >>> [m.alias for m in default_candidates(12)][:2]
+    ['AutoETS', 'AutoTheta']
+    """
     models: list[_Model] = [AutoETS(season_length=season_length), AutoTheta(season_length=season_length)]
     try:  # AutoCES joins when its kernel is built in (issue 12, second part).
         from crmkit.forecast._models import MODEL_CLASSES

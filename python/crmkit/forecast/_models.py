@@ -73,7 +73,14 @@ class _Model:
 
 
 class Naive(_Model):
-    """Last value repeated; intervals widen with sqrt(h) (statsforecast ``Naive``)."""
+    """Last value repeated; intervals widen with sqrt(h) (statsforecast ``Naive``).
+
+    >>> import polars as pl
+    >>> from crmkit.forecast import forecast, Naive
+    >>> df = pl.DataFrame({"unique_id": "a", "ds": list(range(12)), "y": [3.0, 5, 4, 6, 5, 7, 6, 8, 7, 9, 8, 10]})
+    >>> [round(v, 3) for v in forecast(df, models=[Naive()], h=2)["Naive"]]
+    [10.0, 10.0]
+    """
 
     name = "Naive"
 
@@ -82,7 +89,14 @@ class Naive(_Model):
 
 
 class SeasonalNaive(_Model):
-    """Last season repeated (statsforecast ``SeasonalNaive``)."""
+    """Last season repeated (statsforecast ``SeasonalNaive``).
+
+    >>> import polars as pl
+    >>> from crmkit.forecast import forecast, SeasonalNaive
+    >>> df = pl.DataFrame({"unique_id": "a", "ds": list(range(12)), "y": [3.0, 5, 4, 6, 5, 7, 6, 8, 7, 9, 8, 10]})
+    >>> [round(v, 3) for v in forecast(df, models=[SeasonalNaive(season_length=2)], h=2)["SeasonalNaive"]]
+    [8.0, 10.0]
+    """
 
     name = "SeasonalNaive"
 
@@ -91,7 +105,14 @@ class SeasonalNaive(_Model):
 
 
 class HistoricAverage(_Model):
-    """Mean of the whole history (statsforecast ``HistoricAverage``)."""
+    """Mean of the whole history (statsforecast ``HistoricAverage``).
+
+    >>> import polars as pl
+    >>> from crmkit.forecast import forecast, HistoricAverage
+    >>> df = pl.DataFrame({"unique_id": "a", "ds": list(range(12)), "y": [3.0, 5, 4, 6, 5, 7, 6, 8, 7, 9, 8, 10]})
+    >>> [round(v, 3) for v in forecast(df, models=[HistoricAverage()], h=2)["HistoricAverage"]]
+    [6.5, 6.5]
+    """
 
     name = "HistoricAverage"
 
@@ -100,7 +121,14 @@ class HistoricAverage(_Model):
 
 
 class WindowAverage(_Model):
-    """Mean of the last ``window_size`` points; no native intervals (bounds are null)."""
+    """Mean of the last ``window_size`` points; no native intervals (bounds are null).
+
+    >>> import polars as pl
+    >>> from crmkit.forecast import forecast, WindowAverage
+    >>> df = pl.DataFrame({"unique_id": "a", "ds": list(range(12)), "y": [3.0, 5, 4, 6, 5, 7, 6, 8, 7, 9, 8, 10]})
+    >>> [round(v, 3) for v in forecast(df, models=[WindowAverage(window_size=3)], h=2)["WindowAverage"]]
+    [9.0, 9.0]
+    """
 
     name = "WindowAverage"
 
@@ -109,7 +137,14 @@ class WindowAverage(_Model):
 
 
 class SimpleExponentialSmoothing(_Model):
-    """SES with a fixed ``alpha``; no native intervals (bounds are null)."""
+    """SES with a fixed ``alpha``; no native intervals (bounds are null).
+
+    >>> import polars as pl
+    >>> from crmkit.forecast import forecast, SimpleExponentialSmoothing
+    >>> df = pl.DataFrame({"unique_id": "a", "ds": list(range(12)), "y": [3.0, 5, 4, 6, 5, 7, 6, 8, 7, 9, 8, 10]})
+    >>> [round(v, 3) for v in forecast(df, models=[SimpleExponentialSmoothing(alpha=0.5)], h=2)["SES"]]
+    [9.0, 9.0]
+    """
 
     name = "SimpleExponentialSmoothing"
 
@@ -119,7 +154,14 @@ class SimpleExponentialSmoothing(_Model):
 
 class SimpleExponentialSmoothingOptimized(_Model):
     """SES with alpha chosen by golden-section search of the in-sample SSE on [0.01, 0.99],
-    as statsforecast; no native intervals (bounds are null)."""
+    as statsforecast; no native intervals (bounds are null).
+
+    >>> import polars as pl
+    >>> from crmkit.forecast import forecast, SimpleExponentialSmoothingOptimized
+    >>> df = pl.DataFrame({"unique_id": "a", "ds": list(range(12)), "y": [3.0, 5, 4, 6, 5, 7, 6, 8, 7, 9, 8, 10]})
+    >>> [round(v, 3) for v in forecast(df, models=[SimpleExponentialSmoothingOptimized()], h=2)["SESOpt"]]
+    [9.347, 9.347]
+    """
 
     name = "SimpleExponentialSmoothingOptimized"
 
@@ -128,7 +170,14 @@ class SimpleExponentialSmoothingOptimized(_Model):
 
 
 class Holt(_Model):
-    """Holt's linear trend: ETS(A,A,N) (or (M,A,N) with ``error_type="M"``)."""
+    """Holt's linear trend: ETS(A,A,N) (or (M,A,N) with ``error_type="M"``).
+
+    >>> import polars as pl
+    >>> from crmkit.forecast import forecast, Holt
+    >>> df = pl.DataFrame({"unique_id": "a", "ds": list(range(12)), "y": [3.0, 5, 4, 6, 5, 7, 6, 8, 7, 9, 8, 10]})
+    >>> [round(v, 3) for v in forecast(df, models=[Holt()], h=2)["Holt"]]
+    [9.954, 10.486]
+    """
 
     name = "Holt"
 
@@ -139,7 +188,14 @@ class Holt(_Model):
 
 
 class HoltWinters(_Model):
-    """Holt-Winters: ETS(A,A,A) (or (M,A,M) with ``error_type="M"``)."""
+    """Holt-Winters: ETS(A,A,A) (or (M,A,M) with ``error_type="M"``).
+
+    >>> import polars as pl
+    >>> from crmkit.forecast import forecast, HoltWinters
+    >>> df = pl.DataFrame({"unique_id": "a", "ds": list(range(12)), "y": [3.0, 5, 4, 6, 5, 7, 6, 8, 7, 9, 8, 10]})
+    >>> [round(v, 3) for v in forecast(df, models=[HoltWinters(season_length=2)], h=2)["HoltWinters"]]
+    [9.0, 11.0]
+    """
 
     name = "HoltWinters"
 
@@ -152,7 +208,17 @@ class HoltWinters(_Model):
 class AutoETS(_Model):
     """Exponential smoothing state-space model chosen by AICc among all ETS combinations
     allowed by ``model`` (letters error/trend/season; ``Z`` = choose), as R's
-    forecast::ets and statsforecast's ``AutoETS``; ``damped`` None tries both."""
+    forecast::ets and statsforecast's ``AutoETS``; ``damped`` None tries both.
+
+    >>> import polars as pl
+    >>> from crmkit.forecast import forecast, AutoETS
+    >>> df = pl.DataFrame({"unique_id": "a", "ds": list(range(12)), "y": [3.0, 5, 4, 6, 5, 7, 6, 8, 7, 9, 8, 10]})
+    >>> out, details = forecast(df, models=[AutoETS(season_length=2)], h=2, details=True)
+    >>> details["description"][0]
+    'ETS(A,A,A)'
+    >>> [round(v, 3) for v in out["AutoETS"]]
+    [9.0, 11.0]
+    """
 
     name = "AutoETS"
 
@@ -178,7 +244,14 @@ class AutoETS(_Model):
 
 class AutoTheta(_Model):
     """Theta model (standard, optimised, dynamic) chosen by in-sample MSE after a
-    seasonality test and classical decomposition, as statsforecast's ``AutoTheta``."""
+    seasonality test and classical decomposition, as statsforecast's ``AutoTheta``.
+
+    >>> import polars as pl
+    >>> from crmkit.forecast import forecast, AutoTheta
+    >>> df = pl.DataFrame({"unique_id": "a", "ds": list(range(12)), "y": [3.0, 5, 4, 6, 5, 7, 6, 8, 7, 9, 8, 10]})
+    >>> [round(v, 3) for v in forecast(df, models=[AutoTheta()], h=2)["AutoTheta"]]
+    [9.835, 10.335]
+    """
 
     name = "AutoTheta"
 
@@ -211,25 +284,53 @@ class _FixedTheta(AutoTheta):
 
 
 class Theta(_FixedTheta):
-    """Standard Theta model (theta = 2)."""
+    """Standard Theta model (theta = 2).
+
+    >>> import polars as pl
+    >>> from crmkit.forecast import forecast, Theta
+    >>> df = pl.DataFrame({"unique_id": "a", "ds": list(range(12)), "y": [3.0, 5, 4, 6, 5, 7, 6, 8, 7, 9, 8, 10]})
+    >>> [round(v, 3) for v in forecast(df, models=[Theta()], h=2)["Theta"]]
+    [8.737, 9.003]
+    """
 
     name = "Theta"
 
 
 class OptimizedTheta(_FixedTheta):
-    """Theta model with theta optimised."""
+    """Theta model with theta optimised.
+
+    >>> import polars as pl
+    >>> from crmkit.forecast import forecast, OptimizedTheta
+    >>> df = pl.DataFrame({"unique_id": "a", "ds": list(range(12)), "y": [3.0, 5, 4, 6, 5, 7, 6, 8, 7, 9, 8, 10]})
+    >>> [round(v, 3) for v in forecast(df, models=[OptimizedTheta()], h=2)["OptimizedTheta"]]
+    [9.835, 10.335]
+    """
 
     name = "OptimizedTheta"
 
 
 class DynamicTheta(_FixedTheta):
-    """Dynamic standard Theta model."""
+    """Dynamic standard Theta model.
+
+    >>> import polars as pl
+    >>> from crmkit.forecast import forecast, DynamicTheta
+    >>> df = pl.DataFrame({"unique_id": "a", "ds": list(range(12)), "y": [3.0, 5, 4, 6, 5, 7, 6, 8, 7, 9, 8, 10]})
+    >>> [round(v, 3) for v in forecast(df, models=[DynamicTheta()], h=2)["DynamicTheta"]]
+    [9.256, 9.489]
+    """
 
     name = "DynamicTheta"
 
 
 class DynamicOptimizedTheta(_FixedTheta):
-    """Dynamic optimised Theta model."""
+    """Dynamic optimised Theta model.
+
+    >>> import polars as pl
+    >>> from crmkit.forecast import forecast, DynamicOptimizedTheta
+    >>> df = pl.DataFrame({"unique_id": "a", "ds": list(range(12)), "y": [3.0, 5, 4, 6, 5, 7, 6, 8, 7, 9, 8, 10]})
+    >>> [round(v, 3) for v in forecast(df, models=[DynamicOptimizedTheta()], h=2)["DynamicOptimizedTheta"]]
+    [9.546, 9.92]
+    """
 
     name = "DynamicOptimizedTheta"
 
@@ -242,37 +343,79 @@ class _Intermittent(_Model):
 
 
 class CrostonClassic(_Intermittent):
-    """Croston's method, alpha 0.1 for demand sizes and intervals; no native intervals."""
+    """Croston's method, alpha 0.1 for demand sizes and intervals; no native intervals.
+
+    >>> import polars as pl
+    >>> from crmkit.forecast import forecast, CrostonClassic
+    >>> df = pl.DataFrame({"unique_id": "a", "ds": list(range(12)), "y": [0.0, 3, 0, 0, 2, 0, 4, 0, 0, 0, 3, 0]})
+    >>> [round(v, 3) for v in forecast(df, models=[CrostonClassic()], h=2)["CrostonClassic"]]
+    [1.319, 1.319]
+    """
 
     name = "CrostonClassic"
 
 
 class CrostonOptimized(_Intermittent):
-    """Croston's method with both smoothing parameters optimised on [0.1, 0.3]."""
+    """Croston's method with both smoothing parameters optimised on [0.1, 0.3].
+
+    >>> import polars as pl
+    >>> from crmkit.forecast import forecast, CrostonOptimized
+    >>> df = pl.DataFrame({"unique_id": "a", "ds": list(range(12)), "y": [0.0, 3, 0, 0, 2, 0, 4, 0, 0, 0, 3, 0]})
+    >>> [round(v, 3) for v in forecast(df, models=[CrostonOptimized()], h=2)["CrostonOptimized"]]
+    [1.095, 1.095]
+    """
 
     name = "CrostonOptimized"
 
 
 class CrostonSBA(_Intermittent):
-    """Syntetos-Boylan approximation: Croston classic x 0.95."""
+    """Syntetos-Boylan approximation: Croston classic x 0.95.
+
+    >>> import polars as pl
+    >>> from crmkit.forecast import forecast, CrostonSBA
+    >>> df = pl.DataFrame({"unique_id": "a", "ds": list(range(12)), "y": [0.0, 3, 0, 0, 2, 0, 4, 0, 0, 0, 3, 0]})
+    >>> [round(v, 3) for v in forecast(df, models=[CrostonSBA()], h=2)["CrostonSBA"]]
+    [1.253, 1.253]
+    """
 
     name = "CrostonSBA"
 
 
 class ADIDA(_Intermittent):
-    """Aggregate-disaggregate intermittent demand approach (aggregation = mean interval)."""
+    """Aggregate-disaggregate intermittent demand approach (aggregation = mean interval).
+
+    >>> import polars as pl
+    >>> from crmkit.forecast import forecast, ADIDA
+    >>> df = pl.DataFrame({"unique_id": "a", "ds": list(range(12)), "y": [0.0, 3, 0, 0, 2, 0, 4, 0, 0, 0, 3, 0]})
+    >>> [round(v, 3) for v in forecast(df, models=[ADIDA()], h=2)["ADIDA"]]
+    [1.003, 1.003]
+    """
 
     name = "ADIDA"
 
 
 class IMAPA(_Intermittent):
-    """Intermittent multiple aggregation prediction algorithm (mean over aggregation levels)."""
+    """Intermittent multiple aggregation prediction algorithm (mean over aggregation levels).
+
+    >>> import polars as pl
+    >>> from crmkit.forecast import forecast, IMAPA
+    >>> df = pl.DataFrame({"unique_id": "a", "ds": list(range(12)), "y": [0.0, 3, 0, 0, 2, 0, 4, 0, 0, 0, 3, 0]})
+    >>> [round(v, 3) for v in forecast(df, models=[IMAPA()], h=2)["IMAPA"]]
+    [1.009, 1.009]
+    """
 
     name = "IMAPA"
 
 
 class TSB(_Model):
-    """Teunter-Syntetos-Babai: smoothed demand probability x smoothed demand size."""
+    """Teunter-Syntetos-Babai: smoothed demand probability x smoothed demand size.
+
+    >>> import polars as pl
+    >>> from crmkit.forecast import forecast, TSB
+    >>> df = pl.DataFrame({"unique_id": "a", "ds": list(range(12)), "y": [0.0, 3, 0, 0, 2, 0, 4, 0, 0, 0, 3, 0]})
+    >>> [round(v, 3) for v in forecast(df, models=[TSB(alpha_d=0.2, alpha_p=0.1)], h=2)["TSB"]]
+    [0.703, 0.703]
+    """
 
     name = "TSB"
     intermittent = True

@@ -83,14 +83,18 @@ def series(
     dtype = schema[date]
     lo, hi = _as_bound(start, "start", dtype), _as_bound(end, "end", dtype)
     every = fr.text()
-    if value == "new_customers":
-        first = pl.col(date) == pl.col(date).min().over(customer)
-        lf = lf.filter(first & pl.col(customer).is_not_null())
+    if isinstance(value, str) and value == "new_customers":
+        # A customer's first order ever, decided before start/end narrow the rows.
+        lf = lf.with_columns((pl.col(date) == pl.col(date).min().over(customer)).alias("__first"))
     if lo is not None:
         lf = lf.filter(pl.col(date) >= lo)
     if hi is not None:
         lf = lf.filter(pl.col(date) <= hi)
     lf = lf.filter(pl.col(date).is_not_null())
+    # The calendar spans every order in range, also for counts that keep only some rows.
+    span = lf.select(pl.col(date).min().dt.truncate(fr.text()).alias("lo"), pl.col(date).max().dt.truncate(fr.text()).alias("hi")).collect()
+    if isinstance(value, str) and value == "new_customers":
+        lf = lf.filter(pl.col("__first") & pl.col(customer).is_not_null())
     if by_cols:
         uid = pl.concat_str([pl.col(c).cast(pl.String).fill_null("(missing)") for c in by_cols], separator="/")
     else:
@@ -109,10 +113,10 @@ def series(
         .agg(agg.cast(pl.Float64).alias("y"))
         .collect()
     )
-    if grouped.height == 0:
+    if span["lo"][0] is None:
         raise CrmError("series: no orders left to aggregate (empty input or nothing between start and end)")
-    first_p = grouped["ds"].min() if lo is None else pl.Series([lo], dtype=dtype).dt.truncate(every)[0]
-    last_p = grouped["ds"].max() if hi is None else pl.Series([hi], dtype=dtype).dt.truncate(every)[0]
+    first_p = span["lo"][0] if lo is None else pl.Series([lo], dtype=dtype).dt.truncate(every)[0]
+    last_p = span["hi"][0] if hi is None else pl.Series([hi], dtype=dtype).dt.truncate(every)[0]
     if dtype == pl.Date:
         calendar = pl.date_range(first_p, last_p, interval=every, eager=True)
     else:
