@@ -11,6 +11,7 @@ pub mod datagen;
 pub mod dedupe;
 pub mod error;
 pub mod ml;
+pub mod forecast;
 pub mod rng;
 pub mod segment;
 

@@ -61,3 +61,7 @@ __all__ += ["ml"]
 from crmkit import churn, metrics  # noqa: E402
 
 __all__ += ["churn", "metrics"]
+# --- forecast ---
+from crmkit import forecast  # noqa: E402
+
+__all__ += ["forecast"]

@@ -252,3 +252,16 @@ def logistic_fit(
     max_iter: int,
     tol: float,
 ) -> LogisticModel: ...
+# --- forecast ---
+def forecast_run(
+    values: npt.NDArray[np.float64],
+    offsets: npt.NDArray[np.int64],
+    task_series: npt.NDArray[np.int64],
+    task_len: npt.NDArray[np.int64],
+    models: list[tuple[str, str]],
+    h: int,
+    levels: list[float],
+) -> dict[str, Any]: ...
+def forecast_trend_stats(
+    values: npt.NDArray[np.float64], offsets: npt.NDArray[np.int64], m: int
+) -> dict[str, npt.NDArray[np.float64]]: ...

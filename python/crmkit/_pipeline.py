@@ -93,6 +93,8 @@ STEPS: list[Step] = [
     Step("basket", ("items",), domain_step("basket")),
     # --- churn ---
     Step("churn", ("orders",), domain_step("churn")),
+    # --- forecast ---
+    Step("forecast", ("orders",), domain_step("forecast")),
 ]
 
 

@@ -55,7 +55,14 @@ def _figures() -> dict[str, Callable[[pl.DataFrame], Any]]:
         "segment_rfm": plot.rfm_grid,
         "churn_scores": lambda t: plot.reasons(t.filter(pl.col("risk_band").cast(pl.String).is_in(["high", "very high"]))
                                                if t.height else t, title="Why the high-risk customers are at risk"),
+        "forecast_chart": _forecast_chart,
     }
+
+
+def _forecast_chart(table: pl.DataFrame) -> Any:
+    from crmkit.forecast._demo import chart
+
+    return chart(table)
 
 
 def _png(draw: Callable[[pl.DataFrame], Any], table: pl.DataFrame) -> str:

@@ -16,6 +16,7 @@ pub mod clv;
 pub mod datasets;
 pub mod dedupe;
 pub mod ml;
+pub mod forecast;
 pub mod segment;
 
 create_exception!(
@@ -94,5 +95,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     behaviour::register(m)?;
     basket::register(m)?;
     ml::register(m)?;
+    forecast::register(m)?;
     Ok(())
 }
