@@ -10,6 +10,7 @@ pub mod clv;
 pub mod datagen;
 pub mod dedupe;
 pub mod error;
+pub mod kpi;
 pub mod rng;
 pub mod segment;
 

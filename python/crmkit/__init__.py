@@ -51,3 +51,8 @@ from crmkit import basket, behaviour
 from crmkit.behaviour import *  # noqa: E402,F403  (funnel, paths, cohorts, ...)
 
 __all__ += ["basket", "behaviour", *behaviour.__all__]
+
+# --- KPIs, alerts and sales performance ---
+from crmkit import kpi  # noqa: E402
+
+__all__ += ["kpi"]

@@ -53,6 +53,10 @@ def _figures() -> dict[str, Callable[[pl.DataFrame], Any]]:
         "lifetime_value_customers": lambda t: plot.value_concentration(t["clv"], label="predicted CLV"),
         "segment_rfm_summary": plot.segments,
         "segment_rfm": plot.rfm_grid,
+        "kpi_values": lambda t: plot.kpi_tiles(t, kpis=[k for k in ("revenue", "orders", "aov", "active_customers",
+                                                                    "new_customers", "churn_rate", "repeat_rate",
+                                                                    "conversion_rate") if k in set(t["kpi"])]),
+        "kpi_daily": lambda t: plot.kpi(t, kpi="revenue"),
     }
 
 
