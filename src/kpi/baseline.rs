@@ -279,26 +279,35 @@ pub fn auto_series(s: &Series<'_>, st: &Settings) -> Bands {
         if models[chosen].trend {
             bits |= 2;
         }
-        let mut sigma_unit = if count >= 5 { (1.4826 * mae).max(1e-9) } else { f64::NAN };
+        // One width for both sides: 1.4826 x the median absolute one-step error.
+        let (mut lo_unit, mut hi_unit) = if count >= 5 {
+            let sym = (1.4826 * mae).max(1e-9);
+            (sym, sym)
+        } else {
+            (f64::NAN, f64::NAN)
+        };
         if s.scale == Scale::Rate {
             bits |= 8;
-            sigma_unit = sigma_unit.max(1.0); // never narrower than pure binomial noise
+            // never narrower than pure binomial noise
+            lo_unit = lo_unit.max(1.0);
+            hi_unit = hi_unit.max(1.0);
         }
-        let mut sigma = sigma_unit * unit[t];
-        match s.scale {
+        let mut lo_sigma = lo_unit * unit[t];
+        let mut hi_sigma = hi_unit * unit[t];
+        let floor = match s.scale {
             Scale::Log { offset, count: true } => {
                 let mu = (base.exp() - offset).max(0.0);
-                let floor = mu.sqrt() / (mu + offset);
-                if floor > sigma {
-                    sigma = floor;
-                    bits |= 16;
-                }
-                sigma = sigma.max(0.005);
+                (mu.sqrt() / (mu + offset)).max(0.005)
             }
-            Scale::Log { .. } => sigma = sigma.max(0.005),
-            Scale::Identity => sigma = sigma.max(1e-6 * base.abs().max(1.0)),
-            Scale::Rate => {}
+            Scale::Log { .. } => 0.005,
+            Scale::Identity => 1e-6 * base.abs().max(1.0),
+            Scale::Rate => 0.0,
+        };
+        if floor > lo_sigma.min(hi_sigma) && matches!(s.scale, Scale::Log { count: true, .. }) {
+            bits |= 16;
         }
+        lo_sigma = lo_sigma.max(floor);
+        hi_sigma = hi_sigma.max(floor);
         let mut pred = base;
         let mut judged = true;
         if is_holiday {
@@ -306,7 +315,9 @@ pub fn auto_series(s: &Series<'_>, st: &Settings) -> Bands {
                 Some(devs) if !devs.is_empty() => {
                     let mut d = devs.clone();
                     pred += median(&mut d);
-                    sigma *= 1.25 * (1.0 + 1.0 / devs.len() as f64).sqrt();
+                    let widen = 1.25 * (1.0 + 1.0 / devs.len() as f64).sqrt();
+                    lo_sigma *= widen;
+                    hi_sigma *= widen;
                     bits |= 4;
                 }
                 _ => {
@@ -317,17 +328,19 @@ pub fn auto_series(s: &Series<'_>, st: &Settings) -> Bands {
         }
         out.model[t] = bits;
         out.expected[t] = inverse(s.scale, pred);
-        if sigma.is_finite() && judged {
-            out.lower[t] = inverse(s.scale, pred - st.sensitivity * sigma);
-            out.upper[t] = inverse(s.scale, pred + st.sensitivity * sigma);
+        if lo_sigma.is_finite() && judged {
+            out.lower[t] = inverse(s.scale, pred - st.sensitivity * lo_sigma);
+            out.upper[t] = inverse(s.scale, pred + st.sensitivity * hi_sigma);
         }
+        let dev = g[t] - pred;
+        let sigma = if dev >= 0.0 { hi_sigma } else { lo_sigma };
         if !valid {
             continue;
         }
         if is_holiday {
             // modelled, never part of the baseline; its deviation teaches next year
             let e = holiday_dev.entry(s.holiday[t]).or_default();
-            let score = (g[t] - pred) / sigma;
+            let score = dev / sigma;
             if judged && sigma.is_finite() {
                 out.score[t] = score;
                 if s.eligible[t] && clean.len() >= st.min_history && score.abs() > st.sensitivity {
@@ -338,7 +351,7 @@ pub fn auto_series(s: &Series<'_>, st: &Settings) -> Bands {
             e.push(g[t] - base);
             continue;
         }
-        let score = (g[t] - pred) / sigma;
+        let score = dev / sigma;
         if sigma.is_finite() {
             out.score[t] = score;
         }
