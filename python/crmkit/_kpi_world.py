@@ -102,6 +102,15 @@ def _clear_of_events(day: int, cal: pl.DataFrame, margin: int = 3) -> int:
     return day
 
 
+def _clear_monday(day: int, cal: pl.DataFrame, backwards: bool = False) -> int:
+    """The Monday nearest `day` (searching one way) whose week touches no event window."""
+    windows = [((s - _EPOCH).days, (e - _EPOCH).days) for s, e in cal.select("start", "end").rows()]
+    day -= (day + 3) % 7  # 1970-01-01 was a Thursday: (day + 3) % 7 == 0 on Mondays
+    while any(a <= day + 6 and day <= b for a, b in windows):
+        day += -7 if backwards else 7
+    return day
+
+
 def _month_start(day: int, avoid=(1, 2, 11, 12)) -> int:
     d = _date(day)
     d = dt.date(d.year, d.month, 1)
@@ -131,7 +140,7 @@ def plant(
     plans: list[tuple] = []
     spike = None
     if anomalies and n_days >= 120:
-        spike = _clear_of_events(start_day + int(0.62 * n_days), cal)
+        spike = _clear_of_events(start_day + int(0.5 * n_days), cal)
         if spike >= end_day - 7:
             spike = None
     weights = day_weights(start_day, end_day, seasonality=seasonality, spike_day=spike)
@@ -150,15 +159,15 @@ def plant(
         days = (orders["order_date"].cast(pl.Int64).to_numpy() // _DAY_US)
         channel = orders["channel"].cast(pl.String).to_numpy().astype(object)
         dtype = orders.schema["channel"]
-        # a lasting step: half of the store's orders move to the app from a month start on
-        shift = _month_start(start_day + int(0.45 * n_days))
+        # a lasting step: half of the store's orders move to the app from a Monday on
+        shift = _clear_monday(start_day + int(0.6 * n_days), cal)
         if shift - start_day >= 400 and shift < end_day - 120:
             moved = (channel == "store") & (days >= shift) & (u_orders < 0.5)
             channel[moved] = "app"
-            plans += [(shift, "channel=store", "orders", "level_shift", -0.5, "1mo"),
-                      (shift, "channel=store", "revenue", "level_shift", -0.5, "1mo")]
+            plans += [(shift, "channel=store", "orders", "level_shift", -0.5, "1w"),
+                      (shift, "channel=store", "revenue", "level_shift", -0.5, "1w")]
         # a churn surge: for one month most WeChat buyers cannot order there (outage)
-        surge = _month_start(start_day + int(0.78 * n_days))
+        surge = _month_start(start_day + int(0.85 * n_days))
         nxt = _date(surge)
         surge_end = (dt.date(nxt.year + (nxt.month == 12), nxt.month % 12 + 1, 1) - _EPOCH).days
         if surge - start_day >= 400 and surge_end <= end_day - 31:
@@ -166,12 +175,13 @@ def plant(
             channel[moved] = "app"
             plans.append((surge, "channel=wechat", "churn_rate", "churn_surge", 0.85, "1mo"))
         orders = orders.with_columns(pl.Series("channel", channel.tolist(), dtype=pl.String).cast(dtype))
-        # a site change: from day D most sessions that do not buy belong to new visitors
-        drop_day = end_day - 40
-        if event_days >= 75 and events.height:
+        # a site change: from day D the sessions that do not buy come from new visitors
+        # (judged weekly, which needs most of a year of events: planted when event_days >= 300)
+        drop_day = _clear_monday(end_day - 35, cal, backwards=True)
+        if event_days >= 300 and events.height:
             events, size = _conversion_drop(events, drop_day, truth_customers.height, rng)
             if size is not None:
-                plans.append((drop_day, None, "conversion_rate", "level_shift", size, "1d"))
+                plans.append((drop_day, None, "conversion_rate", "level_shift", size, "1w"))
     kpi_anomalies = pl.DataFrame(
         [(_date(p[0]), *p[1:]) for p in plans],
         schema={"period_start": pl.Date, "by": pl.String, "kpi": pl.String, "kind": pl.String,
@@ -184,9 +194,9 @@ def plant(
 
 
 def _conversion_drop(events: pl.DataFrame, drop_day: int, n_customers: int, rng: np.random.Generator):
-    """Reassigns 85% of the non-buying sessions from `drop_day` on to random customers
-    (new visitors who do not buy); returns the events and the realised relative change
-    of the daily-pooled conversion rate after the change."""
+    """Reassigns the non-buying sessions from `drop_day` on to random customers (new
+    visitors who do not buy; each session's own funnel is unchanged); returns the
+    events and the realised relative change of the weekly conversion rate after it."""
     sess = events.group_by("session_id").agg(
         pl.col("timestamp").min().alias("__start"),
         (pl.col("event").cast(pl.String) == "purchase").any().alias("__buys"),
@@ -194,7 +204,7 @@ def _conversion_drop(events: pl.DataFrame, drop_day: int, n_customers: int, rng:
     u = rng.random(sess.height)
     new_owner = rng.integers(1, n_customers + 1, sess.height)
     after = (sess["__start"].cast(pl.Int64).to_numpy() // _DAY_US) >= drop_day
-    move = after & ~sess["__buys"].to_numpy() & (u < 0.85)
+    move = after & ~sess["__buys"].to_numpy() & (u < 1.0)
     if not move.any():
         return events, None
     owners = pl.DataFrame({"session_id": sess["session_id"].filter(pl.Series(move)),
@@ -205,7 +215,7 @@ def _conversion_drop(events: pl.DataFrame, drop_day: int, n_customers: int, rng:
 
     def conv(ev: pl.DataFrame) -> float:
         e = ev.filter(pl.col("timestamp").cast(pl.Int64) // _DAY_US >= drop_day).with_columns(
-            (pl.col("timestamp").cast(pl.Int64) // _DAY_US).alias("__d"))
+            ((pl.col("timestamp").cast(pl.Int64) // _DAY_US - drop_day) // 7).alias("__d"))
         per = e.group_by("__d", "customer_id").agg((pl.col("event").cast(pl.String) == "purchase").any().alias("b"))
         return float(per["b"].sum()) / max(per.height, 1)
 

@@ -178,10 +178,11 @@ def generate(
     anomalies
         Plant KPI anomalies (listed in ``truth.kpi_anomalies``): a one-day sales spike
         (3x the purchase intensity), a lasting level shift in the store channel (half
-        of its orders move to the app from a month start), a one-month churn surge in
+        of its orders move to the app from a Monday on), a one-month churn surge in
         the WeChat channel (85% of its orders move to the app: an outage) and a
-        conversion drop after a site change (85% of the sessions that do not buy come
-        from new visitors from 40 days before the end). ``False`` with
+        conversion drop after a site change (from a Monday 5-10 weeks before the end, the
+        sessions that do not buy come from new visitors; planted when ``event_days``
+        >= 300, as the weekly conversion needs that much history to judge). ``False`` with
         ``seasonality=False`` gives the clean world of earlier versions, byte for byte.
     seasonality
         Weekly and yearly seasonality in purchase rates (default: same as

@@ -141,6 +141,8 @@ struct Model {
 }
 
 const N_MODELS: usize = 4;
+/// One-step errors needed before a band is drawn (a MAD from fewer is too unsure).
+const MIN_ERRORS: usize = 10;
 
 fn theil_sen(xs: &[(f64, f64)], buf: &mut Vec<f64>) -> f64 {
     buf.clear();
@@ -160,6 +162,18 @@ pub fn auto_series(s: &Series<'_>, st: &Settings) -> Bands {
     let n = s.y.len();
     let mut out = Bands::with_len(n);
     let g: Vec<f64> = s.y.iter().map(|&y| if y.is_finite() { forward(s.scale, y) } else { f64::NAN }).collect();
+    // The value a period is judged by. For rates, Anscombe's arcsine
+    // asin(sqrt((x + 3/8) / (n + 3/4))): plain asin(sqrt(x / n)) puts a day with no
+    // buyer out of 150 visitors (likely when 3% convert) at -4 standard errors.
+    let judged_g: Vec<f64> = (0..n)
+        .map(|t| match s.scale {
+            Scale::Rate if g[t].is_finite() && s.den[t].is_finite() && s.den[t] > 0.0 => {
+                let (x, d) = (s.y[t].clamp(0.0, 1.0) * s.den[t], s.den[t]);
+                ((x + 0.375) / (d + 0.75)).sqrt().asin()
+            }
+            _ => g[t],
+        })
+        .collect();
     // Unit of noise at t: 1, or the binomial standard error on the arcsine scale.
     let unit: Vec<f64> = (0..n)
         .map(|t| match s.scale {
@@ -196,6 +210,7 @@ pub fn auto_series(s: &Series<'_>, st: &Settings) -> Bands {
         // --- every candidate's prediction at t ---
         let mut preds = [f64::NAN; N_MODELS];
         let mut levels = [f64::NAN; N_MODELS];
+        let mut used = [0usize; N_MODELS];
         for (m, model) in models.iter_mut().enumerate() {
             if !allowed(m) {
                 continue;
@@ -234,12 +249,30 @@ pub fn auto_series(s: &Series<'_>, st: &Settings) -> Bands {
                 buf.clear();
                 buf.extend(pts.iter().map(|&(x, v)| v - slope * x));
                 median(&mut buf) + slope * t as f64
+            } else if s.scale == Scale::Rate {
+                // Rates: the pooled share (sum of numerators / sum of denominators) of
+                // the deseasonalised points. A median of sparse daily rates (mostly
+                // 0 with 20 visitors a day) would sit far below the true rate.
+                let (mut num, mut den) = (0.0, 0.0);
+                for &(x, v) in pts.iter() {
+                    let d = s.den[x as usize];
+                    if d.is_finite() && d > 0.0 {
+                        num += d * inverse(Scale::Rate, v);
+                        den += d;
+                    }
+                }
+                if den > 0.0 {
+                    forward(Scale::Rate, num / den)
+                } else {
+                    continue;
+                }
             } else {
                 buf.clear();
                 buf.extend(pts.iter().map(|&(_, v)| v));
                 median(&mut buf)
             };
             levels[m] = level;
+            used[m] = pts.len();
             preds[m] = level + seas;
         }
         // --- choose the candidate with the smallest recent one-step error ---
@@ -280,7 +313,7 @@ pub fn auto_series(s: &Series<'_>, st: &Settings) -> Bands {
             bits |= 2;
         }
         // One width for both sides: 1.4826 x the median absolute one-step error.
-        let (mut lo_unit, mut hi_unit) = if count >= 5 {
+        let (mut lo_unit, mut hi_unit) = if count >= MIN_ERRORS.min(st.error_window) {
             let sym = (1.4826 * mae).max(1e-9);
             (sym, sym)
         } else {
@@ -289,11 +322,20 @@ pub fn auto_series(s: &Series<'_>, st: &Settings) -> Bands {
         if s.scale == Scale::Rate {
             bits |= 8;
             // never narrower than pure binomial noise
-            lo_unit = lo_unit.max(1.0);
-            hi_unit = hi_unit.max(1.0);
+            if lo_unit.is_finite() {
+                lo_unit = lo_unit.max(1.0);
+                hi_unit = hi_unit.max(1.0);
+            }
         }
-        let mut lo_sigma = lo_unit * unit[t];
-        let mut hi_sigma = hi_unit * unit[t];
+        // A level from fewer points than usual (a fresh regime after a step) is less
+        // certain than the errors it was calibrated on: widen by the median's variance.
+        let fresh = if used[chosen] < st.level_window {
+            ((1.0 + 1.57 / used[chosen] as f64) / (1.0 + 1.57 / st.level_window as f64)).sqrt()
+        } else {
+            1.0
+        };
+        let mut lo_sigma = lo_unit * unit[t] * fresh;
+        let mut hi_sigma = hi_unit * unit[t] * fresh;
         let floor = match s.scale {
             Scale::Log { offset, count: true } => {
                 let mu = (base.exp() - offset).max(0.0);
@@ -306,16 +348,28 @@ pub fn auto_series(s: &Series<'_>, st: &Settings) -> Bands {
         if floor > lo_sigma.min(hi_sigma) && matches!(s.scale, Scale::Log { count: true, .. }) {
             bits |= 16;
         }
-        lo_sigma = lo_sigma.max(floor);
-        hi_sigma = hi_sigma.max(floor);
+        // (f64::max would turn a missing width into the floor: keep it missing)
+        if lo_sigma.is_finite() {
+            lo_sigma = lo_sigma.max(floor);
+            hi_sigma = hi_sigma.max(floor);
+        }
         let mut pred = base;
         let mut judged = true;
         if is_holiday {
             match holiday_dev.get(&s.holiday[t]) {
                 Some(devs) if !devs.is_empty() => {
+                    let k = devs.len() as f64;
                     let mut d = devs.clone();
-                    pred += median(&mut d);
-                    let widen = 1.25 * (1.0 + 1.0 / devs.len() as f64).sqrt();
+                    let effect = median(&mut d);
+                    let noise = 0.5 * (lo_sigma + hi_sigma);
+                    // An event that moved the KPI before is modelled (with the
+                    // uncertainty of a few earlier years); one that did not is ignored.
+                    let widen = if !noise.is_finite() || effect.abs() > 2.0 * noise / k.sqrt() {
+                        pred += effect;
+                        1.5 * (1.0 + 1.0 / k).sqrt()
+                    } else {
+                        1.25
+                    };
                     lo_sigma *= widen;
                     hi_sigma *= widen;
                     bits |= 4;
@@ -332,7 +386,7 @@ pub fn auto_series(s: &Series<'_>, st: &Settings) -> Bands {
             out.lower[t] = inverse(s.scale, pred - st.sensitivity * lo_sigma);
             out.upper[t] = inverse(s.scale, pred + st.sensitivity * hi_sigma);
         }
-        let dev = g[t] - pred;
+        let dev = judged_g[t] - pred;
         let sigma = if dev >= 0.0 { hi_sigma } else { lo_sigma };
         if !valid {
             continue;
@@ -348,7 +402,10 @@ pub fn auto_series(s: &Series<'_>, st: &Settings) -> Bands {
                     continue; // an anomalous holiday teaches nothing about the next one
                 }
             }
-            e.push(g[t] - base);
+            // learn only from a trustworthy baseline (not in a series' first weeks)
+            if clean.len() >= st.min_history && lo_sigma.is_finite() {
+                e.push(g[t] - base);
+            }
             continue;
         }
         let score = dev / sigma;
@@ -383,15 +440,18 @@ pub fn auto_series(s: &Series<'_>, st: &Settings) -> Bands {
             continue;
         }
         run_len = 0;
-        // A normal point: it feeds the baseline, the season and the error history.
+        // A normal point: it feeds the baseline, the season and the error history
+        // (errors only once the level rests on a full window: a series' first
+        // periods, often a ramp-up, would otherwise widen its bands for years).
+        let burnt_in = clean.len() >= st.level_window;
         clean.push(t);
         for m in 0..N_MODELS {
             if preds[m].is_finite() {
                 let model = &mut models[m];
-                model.err[t] = (g[t] - preds[m]) / unit[t];
+                if burnt_in {
+                    model.err[t] = (g[t] - preds[m]) / unit[t];
+                }
                 model.dev[t] = g[t] - levels[m];
-            } else if models[m].season && t >= season * st.season_cycles.max(1) {
-                // keep a season estimate flowing once history is long enough
             }
         }
         // Season candidates need deviations from a level even before their first

@@ -340,7 +340,7 @@ def compute(
         sagg = [pl.len().alias("responses")]
         if nps_score in names:
             s = pl.col(nps_score)
-            sagg += [s.is_not_null().sum().alias("__nps_n"), ((s >= 9).sum() - (s <= 6).sum()).alias("__nps_net")]
+            sagg += [s.is_not_null().sum().alias("__nps_n"), ((s >= 9).sum().cast(pl.Int64) - (s <= 6).sum().cast(pl.Int64)).alias("__nps_net")]
         else:
             sagg += [pl.lit(0, pl.UInt32).alias("__nps_n"), pl.lit(0, pl.Int64).alias("__nps_net")]
         if csat in names:
