@@ -126,18 +126,18 @@ mod tests {
         let owner = df.column("owner").unwrap().str().unwrap();
         let won = df.column("won").unwrap().bool().unwrap();
         let truth = o.reps.column("win_probability").unwrap().f64().unwrap();
-        for (r, p) in truth.into_iter().enumerate() {
+        for r in 0..truth.len() {
             let name = format!("rep_{:02}", r + 1);
             let (mut w, mut k) = (0.0, 0.0);
-            for (ow, wo) in owner.into_iter().zip(won.into_iter()) {
-                if ow == Some(name.as_str()) {
-                    if let Some(x) = wo {
+            for i in 0..df.height() {
+                if owner.get(i) == Some(name.as_str()) {
+                    if let Some(x) = won.get(i) {
                         k += 1.0;
                         w += f64::from(u8::from(x));
                     }
                 }
             }
-            let p = p.unwrap();
+            let p = truth.get(r).unwrap();
             assert!((w / k - p).abs() < 4.0 * (p * (1.0 - p) / k).sqrt() + 1e-3, "{name}: {} vs {p}", w / k);
         }
         assert!(generate(3, 10, 0, 10, 0, 1.0).is_err());

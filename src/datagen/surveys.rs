@@ -113,8 +113,9 @@ mod tests {
         let share = s.surveys.height() as f64 / n as f64;
         assert!((share - 0.3).abs() < 0.01, "{share}");
         let nps = s.surveys.column("nps_score").unwrap().i32().unwrap();
-        let promoters = nps.into_iter().flatten().filter(|&v| v >= 9).count() as f64;
-        let detractors = nps.into_iter().flatten().filter(|&v| v <= 6).count() as f64;
+        let values: Vec<i32> = (0..nps.len()).filter_map(|i| nps.get(i)).collect();
+        let promoters = values.iter().filter(|&&v| v >= 9).count() as f64;
+        let detractors = values.iter().filter(|&&v| v <= 6).count() as f64;
         let m = s.surveys.height() as f64;
         // the truth's probabilities average to the observed shares
         let tp = s.truth.column("p_promoter").unwrap().f64().unwrap().mean().unwrap();
