@@ -12,6 +12,7 @@ pub mod dedupe;
 pub mod error;
 pub mod ml;
 pub mod forecast;
+pub mod kpi;
 pub mod rng;
 pub mod segment;
 

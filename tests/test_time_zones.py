@@ -37,6 +37,10 @@ CALLS = {
     "cohorts": lambda d: crmkit.cohorts(d, customer="customer_id", date="order_date", value="amount"),
     "cohorts weekly": lambda d: crmkit.cohorts(d, customer="customer_id", date="order_date", period="1w"),
     "cohort_matrix": lambda d: crmkit.cohort_matrix(d, customer="customer_id", date="order_date"),
+    "kpi.compute monthly by channel": lambda d: crmkit.kpi.compute(d, freq="1mo", by="channel"),
+    "kpi.compute weekly": lambda d: crmkit.kpi.compute(d, freq="1w"),
+    "kpi.compute daily churn_days": lambda d: crmkit.kpi.compute(d, freq="1d", churn_days=3),
+    "kpi.compute as_of": lambda d: crmkit.kpi.compute(d, freq="1mo", as_of="2024-03-09"),
 }
 
 

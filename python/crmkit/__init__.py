@@ -65,3 +65,7 @@ __all__ += ["churn", "metrics"]
 from crmkit import forecast  # noqa: E402
 
 __all__ += ["forecast"]
+# --- KPIs, alerts and sales performance ---
+from crmkit import kpi  # noqa: E402
+
+__all__ += ["kpi"]

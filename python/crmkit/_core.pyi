@@ -265,3 +265,35 @@ def forecast_run(
 def forecast_trend_stats(
     values: npt.NDArray[np.float64], offsets: npt.NDArray[np.int64], m: int
 ) -> dict[str, npt.NDArray[np.float64]]: ...
+# --- kpi ---
+def kpi_bands(
+    offsets: npt.NDArray[np.uint64],
+    y: npt.NDArray[np.float64],
+    den: npt.NDArray[np.float64],
+    eligible: npt.NDArray[np.bool_],
+    holiday: npt.NDArray[np.int32],
+    kind: npt.NDArray[np.uint8],
+    offset: npt.NDArray[np.float64],
+    season: npt.NDArray[np.uint64],
+    *,
+    method: str,
+    sensitivity: float,
+    min_history: int,
+    level_window: int,
+    season_cycles: int,
+    error_window: int,
+    shift_run: int,
+    critical: float,
+    models: int,
+    zscore_window: int,
+) -> dict[str, npt.NDArray[Any]]: ...
+def generate_surveys(
+    seed: int,
+    customers: npt.NDArray[np.int64],
+    order_us: npt.NDArray[np.int64],
+    response_rate: float,
+    end_us: int,
+) -> tuple[pl.DataFrame, pl.DataFrame]: ...
+def generate_opportunities(
+    seed: int, n_customers: int, start_day: int, end_day: int, n_reps: int, per_day: float
+) -> tuple[pl.DataFrame, pl.DataFrame]: ...

@@ -95,6 +95,8 @@ STEPS: list[Step] = [
     Step("churn", ("orders",), domain_step("churn")),
     # --- forecast ---
     Step("forecast", ("orders",), domain_step("forecast")),
+    # --- KPIs and alerts (monitoring) ---
+    Step("kpi", ("orders",), domain_step("kpi")),
 ]
 
 

@@ -18,6 +18,9 @@ import polars as pl
 from crmkit import __version__
 from crmkit.errors import CrmError, SchemaError
 
+#: Exit code of `crmkit run --fail-on-alert` when KPI alerts were raised (errors: 2).
+ALERT_EXIT_CODE = 3
+
 #: crmkit's standard column names per input table; `--col` maps yours onto them.
 STANDARD_COLUMNS = {
     "orders": {"order_id": "id", "customer_id": "id", "order_date": "temporal", "amount": "numeric"},
@@ -152,7 +155,21 @@ def _run(args: argparse.Namespace) -> int:
     ctx = Context(**tables, as_of=args.as_of)
     report = run_steps(ctx, out, progress=not args.quiet)
     _finish(report, out, started, None if args.no_report else ctx, title=f"crmkit report: {args.orders}")
-    return 0
+    return _alerts_exit(args, ctx)
+
+
+def _alerts_exit(args: argparse.Namespace, ctx: Any) -> int:
+    """Posts the KPI alerts (--alerts-webhook) and picks the exit code (--fail-on-alert)."""
+    alerts = ctx.results.get("kpi_alerts")
+    n = 0 if alerts is None else alerts.height
+    if args.alerts_webhook and n:
+        from crmkit.kpi._monitor import post
+
+        status = post(alerts, args.alerts_webhook, format=args.alerts_format)
+        print(f"{n} alert(s) posted to {args.alerts_webhook} (HTTP {status})")
+    elif args.alerts_webhook:
+        print("no KPI alerts: nothing posted")
+    return ALERT_EXIT_CODE if args.fail_on_alert and n else 0
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -198,6 +215,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", required=True, help="output directory")
     run.add_argument("--quiet", action="store_true", help="no progress display")
     run.add_argument("--no-report", action="store_true", help="do not write report.html (HTML summary with charts)")
+    run.add_argument("--alerts-webhook", metavar="URL", help="post the KPI alerts as JSON to this chat webhook")
+    run.add_argument("--alerts-format", choices=["slack", "wecom", "dingtalk", "json"], default="slack",
+                     help="webhook message shape (default slack; wecom/dingtalk: msgtype text)")
+    run.add_argument("--fail-on-alert", action="store_true",
+                     help=f"exit with code {ALERT_EXIT_CODE} when there are KPI alerts (errors exit with 2)")
     run.set_defaults(func=_run)
 
     gen = sub.add_parser("generate", help="write a generated CRM world as files")

@@ -35,6 +35,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence
@@ -69,6 +70,16 @@ class Truth:
     funnel: pl.DataFrame
     #: Generating parameters (time unit: days).
     params: dict[str, Any]
+    # --- kpi (issue 13) ---
+    #: Planted KPI anomalies: period_start, by ("channel=store" or null), kpi, kind, size, freq.
+    kpi_anomalies: Optional[pl.DataFrame] = None
+    #: Purchase-intensity weight of each calendar day (day, weight; mean 1).
+    day_weights: Optional[pl.DataFrame] = None
+    #: Each customer's latent satisfaction behind the surveys (customer_id, satisfaction,
+    #: p_promoter, p_detractor).
+    satisfaction: Optional[pl.DataFrame] = None
+    #: The sales team: owner, win_probability, mean_cycle_days, deal_size_multiplier.
+    sales_reps: Optional[pl.DataFrame] = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,12 @@ class CrmWorld:
     #: Web events: customer_id, session_id, event, timestamp.
     events: pl.DataFrame
     truth: Truth = field(repr=False)
+    # --- kpi (issue 13) ---
+    #: Satisfaction surveys after a share of orders: customer_id, survey_date, nps_score (0-10), csat (1-5).
+    surveys: Optional[pl.DataFrame] = None
+    #: Sales pipeline: opportunity_id, customer_id, owner, stage, amount, created_date,
+    #: closed_date, won, furthest_stage.
+    opportunities: Optional[pl.DataFrame] = None
 
     def tables(self) -> dict[str, pl.DataFrame]:
         """The four observed tables by name (truth excluded)."""
@@ -127,6 +144,11 @@ def generate(
     n_products: int = 500,
     bundle_rate: float = 0.15,
     n_bundles: int = 12,
+    anomalies: bool = True,
+    seasonality: Optional[bool] = None,
+    survey_rate: float = 0.15,
+    n_sales_reps: int = 12,
+    opportunities_per_day: Optional[float] = None,
 ) -> CrmWorld:
     """Generates a synthetic CRM world with known truth.
 
@@ -153,6 +175,35 @@ def generate(
         Per-session P(cart | view), P(checkout | cart), P(purchase | checkout).
     n_products, bundle_rate, n_bundles
         Catalogue size, share of orders containing a planted bundle, number of bundles.
+    anomalies
+        Plant KPI anomalies (listed in ``truth.kpi_anomalies``): a one-day sales spike
+        (3x the purchase intensity), a lasting level shift in the store channel (half
+        of its orders move to the app from a Monday on), a one-month churn surge in
+        the WeChat channel (85% of its orders move to the app: an outage) and a
+        conversion drop after a site change (from a Monday 5-10 weeks before the end, the
+        sessions that do not buy come from new visitors; planted when ``event_days``
+        >= 300, as the weekly conversion needs that much history to judge). ``False`` with
+        ``seasonality=False`` gives the clean world of earlier versions, byte for byte.
+    seasonality
+        Weekly and yearly seasonality in purchase rates (default: same as
+        ``anomalies``): the world is generated in operational time and every
+        timestamp moves through one monotone warp whose daily speed is the weekday
+        weight (Mon 0.90, Tue 0.92, Wed 0.95, Thu 1.00, Fri 1.05, Sat 1.15, Sun 1.03)
+        x a yearly cycle 1 + 0.12 cos(2 pi (day of year - 340) / 365.25) x Chinese
+        retail events (Spring Festival: 0.8 from 14 to 8 days before, 0.45 from 7
+        before to 6 after, 0.8 to 14 after; 618: 1.2 from 1 June, 2.0 on the 18th;
+        National Day week 0.85; Double 11: 1.25 from 21 October, 3.0 on 11 November;
+        Double 12: 1.6), normalised to mean 1 (``truth.day_weights``). Counts,
+        customers and each customer's order sequence are unchanged; the BG/NBD rates
+        in ``truth.customers`` are per operational day.
+    survey_rate
+        Share of orders followed by a satisfaction survey (``surveys``): each customer
+        has a latent satisfaction s ~ N(0, 1) (``truth.satisfaction``); NPS answer =
+        round(7.6 + 1.8 (s + 0.7 e)) in 0..10, CSAT = round(3.8 + 0.8 (s + 0.6 e)) in 1..5.
+    n_sales_reps, opportunities_per_day
+        The sales team (``opportunities``; default 0.0008 opportunities per customer
+        and day): each rep has a win probability ~ Beta(6, 9), a mean cycle of 15-60
+        days and a deal-size multiplier (``truth.sales_reps``).
 
     Returns
     -------
@@ -250,7 +301,33 @@ def generate(
         funnel=funnel_truth,
         params=params,
     )
-    return CrmWorld(customers=customers, orders=orders, items=raw["items"], events=events, truth=truth)
+    # --- kpi (issue 13): seasonality, planted anomalies, surveys, sales pipeline ---
+    from crmkit import _kpi_world
+
+    planted = _kpi_world.plant(
+        orders, events, truth_customers, customers, seed=seed, start_day=start_day, end_day=end_day,
+        event_days=int(event_days), seasonality=anomalies if seasonality is None else bool(seasonality),
+        anomalies=bool(anomalies),
+    )
+    if not (0.0 <= survey_rate <= 1.0):
+        raise CrmError(f"generate: argument 'survey_rate' must lie in [0, 1], found {survey_rate!r}")
+    orders, events = planted["orders"], planted["events"]
+    surveys, satisfaction = _core.generate_surveys(
+        seed % 2**64, orders["customer_id"].to_numpy(), orders["order_date"].cast(pl.Int64).to_numpy(),
+        float(survey_rate), end_day * 86_400_000_000,
+    )
+    per_day = 0.0008 * n_customers if opportunities_per_day is None else float(opportunities_per_day)
+    opportunities, reps = _core.generate_opportunities(
+        seed % 2**64, n_customers, start_day, end_day, int(n_sales_reps), per_day
+    )
+    truth = dataclasses.replace(
+        truth, customers=planted["truth_customers"], kpi_anomalies=planted["kpi_anomalies"],
+        day_weights=planted["day_weights"], satisfaction=satisfaction, sales_reps=reps,
+    )
+    params.update(anomalies=bool(anomalies), seasonality=anomalies if seasonality is None else bool(seasonality),
+                  survey_rate=survey_rate, n_sales_reps=n_sales_reps, opportunities_per_day=per_day)
+    return CrmWorld(customers=planted["customers"], orders=orders, items=raw["items"], events=events, truth=truth,
+                    surveys=surveys, opportunities=opportunities)
 
 
 def load_sample() -> CrmWorld:

@@ -56,6 +56,10 @@ def _figures() -> dict[str, Callable[[pl.DataFrame], Any]]:
         "churn_scores": lambda t: plot.reasons(t.filter(pl.col("risk_band").cast(pl.String).is_in(["high", "very high"]))
                                                if t.height else t, title="Why the high-risk customers are at risk"),
         "forecast_chart": _forecast_chart,
+        "kpi_values": lambda t: plot.kpi_tiles(t, kpis=[k for k in ("revenue", "orders", "aov", "active_customers",
+                                                                    "new_customers", "churn_rate", "repeat_rate",
+                                                                    "conversion_rate") if k in set(t["kpi"])]),
+        "kpi_daily": lambda t: plot.kpi(t, kpi="revenue"),
     }
 
 

@@ -1,6 +1,8 @@
 //! The synthetic CRM world generator: pure Rust, returns polars DataFrames.
 
 pub mod dirty;
+pub mod opportunities;
+pub mod surveys;
 pub use crate::rng;
 pub mod vocab;
 pub mod world;

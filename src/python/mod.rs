@@ -17,6 +17,7 @@ pub mod datasets;
 pub mod dedupe;
 pub mod ml;
 pub mod forecast;
+pub mod kpi;
 pub mod segment;
 
 create_exception!(
@@ -96,5 +97,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     basket::register(m)?;
     ml::register(m)?;
     forecast::register(m)?;
+    kpi::register(m)?;
     Ok(())
 }

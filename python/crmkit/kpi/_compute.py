@@ -1,0 +1,520 @@
+"""KPIs over time: one polars query from orders (and events, surveys) to a long table.
+
+Every KPI is a sum of counts per (period, group): ratio KPIs carry their summed
+numerator and denominator and are recomputed from them, never averaged. The query is
+lazy end to end, so a parquet scan of 100M orders runs through the streaming engine;
+the only per-customer state is one row per (customer, period, group) that bought.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import warnings
+from typing import Any, Optional, Sequence, Union
+
+import polars as pl
+
+from crmkit._validate import as_lazy, require_columns, schema_of
+from crmkit.errors import CrmError, SchemaError
+
+ORDER_KPIS = (
+    "revenue",
+    "orders",
+    "aov",
+    "active_customers",
+    "new_customers",
+    "returning_customers",
+    "repeat_rate",
+    "churn_rate",
+    "retention_rate",
+    "revenue_per_customer",
+    "discount_rate",
+)
+EVENT_KPIS = ("visitors", "conversion_rate")
+SURVEY_KPIS = ("nps", "csat", "responses")
+ALL_KPIS = ORDER_KPIS + EVENT_KPIS + SURVEY_KPIS
+#: KPIs that are shares of a count (numerator <= denominator): judged with binomial noise.
+RATE_KPIS = frozenset({"repeat_rate", "churn_rate", "retention_rate", "discount_rate", "conversion_rate"})
+#: KPIs that count people or orders: their noise is at least Poisson.
+COUNT_KPIS = frozenset({"orders", "active_customers", "new_customers", "returning_customers", "visitors", "responses"})
+STANDARD_COLUMNS = (
+    "period_start",
+    "period_end",
+    "is_complete",
+    "kpi",
+    "value",
+    "numerator",
+    "denominator",
+    "previous",
+    "change",
+    "change_pct",
+    "year_ago",
+    "yoy_pct",
+)
+
+_FREQ = re.compile(r"^(\d+)(d|w|mo|q|y)$")
+_FN = "kpi.compute"
+
+
+def parse_freq(freq: Any, function: str = _FN) -> tuple[int, str]:
+    """'1mo' -> (1, 'mo'). Periods are whole days or longer (d, w, mo, q, y)."""
+    m = _FREQ.match(freq) if isinstance(freq, str) else None
+    if m is None or int(m.group(1)) < 1:
+        raise CrmError(
+            f"{function}: argument 'freq' must be a polars duration of whole days or longer "
+            f"('1d', '7d', '1w', '1mo', '3mo', '1q', '1y'), found {freq!r}"
+        )
+    return int(m.group(1)), m.group(2)
+
+
+def _as_list(by: Union[None, str, Sequence[str]]) -> list[str]:
+    if by is None:
+        return []
+    if isinstance(by, str):
+        return [by]
+    out = list(by)
+    if not all(isinstance(b, str) for b in out):
+        raise CrmError(f"{_FN}: argument 'by' must be a column name or a list of names, found {by!r}")
+    return out
+
+
+def local_date(name: str, dtype: pl.DataType) -> pl.Expr:
+    """The calendar day of a date/datetime in its own time zone (a zone-aware timestamp's
+    wall clock, not UTC)."""
+    col = pl.col(name)
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_zone is not None:
+            col = col.dt.replace_time_zone(None)
+        return col.dt.date()
+    return col
+
+
+def _as_of_date(as_of: Any, function: str) -> Optional[dt.datetime]:
+    """as_of as a naive wall-clock datetime (the data's own zone)."""
+    if as_of is None:
+        return None
+    if isinstance(as_of, str):
+        try:
+            as_of = dt.datetime.fromisoformat(as_of)
+        except ValueError:
+            raise CrmError(f"{function}: argument 'as_of' must be a date, datetime or ISO string, found {as_of!r}") from None
+    if isinstance(as_of, dt.datetime):
+        return as_of.replace(tzinfo=None)
+    if isinstance(as_of, dt.date):
+        return dt.datetime.combine(as_of, dt.time())
+    raise CrmError(f"{function}: argument 'as_of' must be a date, datetime or ISO string, found {as_of!r}")
+
+
+def _local_ts(name: str, dtype: pl.DataType) -> pl.Expr:
+    col = pl.col(name)
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_zone is not None:
+            col = col.dt.replace_time_zone(None)
+        return col.cast(pl.Datetime("us"))
+    return col.cast(pl.Datetime("us"))
+
+
+def _shift(expr: pl.Expr, n: int, unit: str, sign: int = 1) -> pl.Expr:
+    """Moves a period start by n units (calendar-aware for months, quarters, years)."""
+    if unit == "q":
+        n, unit = 3 * n, "mo"
+    return expr.dt.offset_by(f"{'-' if sign < 0 else ''}{n}{unit}")
+
+
+def _check_kpis(kpis: Any, available: dict[str, str]) -> Optional[list[str]]:
+    if kpis is None:
+        return None
+    names = [kpis] if isinstance(kpis, str) else list(kpis)
+    unknown = [k for k in names if k not in ALL_KPIS]
+    if unknown:
+        raise CrmError(f"{_FN}: unknown KPI(s) {unknown}; known: {list(ALL_KPIS)}")
+    missing = [f"{k} ({available[k]})" for k in names if k in available]
+    if missing:
+        raise CrmError(f"{_FN}: KPI(s) requested but their input is absent: {', '.join(missing)}")
+    return names
+
+
+def _group_source(
+    by: list[str],
+    table: Optional[pl.LazyFrame],
+    table_name: str,
+    customers: Optional[pl.LazyFrame],
+    customer: str,
+) -> tuple[Optional[pl.LazyFrame], Optional[str]]:
+    """Adds the `by` columns a table lacks from `customers`; returns (table, why-not)."""
+    if table is None:
+        return None, f"no {table_name} given"
+    names = schema_of(table).names()
+    lacking = [b for b in by if b not in names]
+    if not lacking:
+        return table, None
+    if customers is None:
+        return None, f"column(s) {lacking} are not in {table_name} and no customers table was given"
+    cnames = schema_of(customers).names()
+    absent = [b for b in lacking if b not in cnames]
+    if absent:
+        return None, f"column(s) {absent} are in neither {table_name} nor customers"
+    return table.join(customers.select(customer, *lacking), on=customer, how="left"), None
+
+
+def compute(
+    orders: Any,
+    *,
+    freq: str = "1mo",
+    by: Union[None, str, Sequence[str]] = None,
+    customers: Any = None,
+    events: Any = None,
+    surveys: Any = None,
+    kpis: Union[None, str, Sequence[str]] = None,
+    churn_days: Optional[int] = None,
+    as_of: Any = None,
+    customer: str = "customer_id",
+    date: str = "order_date",
+    amount: str = "amount",
+    discount: str = "discount",
+    event: str = "event",
+    timestamp: str = "timestamp",
+    purchase_event: str = "purchase",
+    survey_date: str = "survey_date",
+    nps_score: str = "nps_score",
+    csat: str = "csat",
+    lazy: bool = False,
+) -> Union[pl.DataFrame, pl.LazyFrame]:
+    """KPIs per period (and group), long format, exact.
+
+    One row per (period, group, KPI): ``period_start, period_end, is_complete,
+    <by...>, kpi, value, numerator, denominator, previous, change, change_pct,
+    year_ago, yoy_pct``. ``period_end`` is exclusive. Ratio KPIs are recomputed from
+    their summed ``numerator`` and ``denominator``; a ratio over an empty denominator
+    is null while count KPIs of a period with no activity are 0: every period between
+    the first and the last one is present for every group.
+
+    Definitions (per period and group):
+
+    - ``revenue`` sum of ``amount``; ``orders`` rows; ``aov`` revenue / orders;
+    - ``active_customers`` customers with an order; ``new_customers`` those of them
+      whose first order ever (in all the data, any group) falls in the period;
+      ``returning_customers`` active − new; ``repeat_rate`` share of active
+      customers with at least 2 orders; ``revenue_per_customer`` revenue / active;
+    - ``churn_rate``: of the customers active in the previous window, the share not
+      active in this one. By default the windows are the previous period and this
+      one; with ``churn_days=c`` they are ``[end - 2c, end - c)`` and
+      ``[end - c, end)`` days before the period's end. ``retention_rate`` = 1 − churn;
+    - ``discount_rate`` share of orders with ``discount > 0`` (when the column exists);
+    - with ``events``: ``visitors`` distinct customers with any event,
+      ``conversion_rate`` share of visitors with a ``purchase_event``;
+    - with ``surveys``: ``responses``, ``nps`` = 100 × (promoters 9–10 − detractors
+      0–6) / responses, ``csat`` mean score.
+
+    ``freq`` is a polars duration of whole days or more (``"1d"``, ``"1w"`` — weeks
+    start on Monday —, ``"1mo"``, ``"1q"``, ``"1y"``). Periods follow the timestamps'
+    own time zone (a zone-aware 2024-01-01 02:00 Asia/Shanghai is in January).
+    ``as_of`` is the instant the analysis is made (default: the day after the last
+    order): rows at or after it are not used and a period still running at ``as_of``
+    has ``is_complete = False``. ``previous`` is the previous period's value,
+    ``year_ago`` the value 364 days earlier for daily periods (same weekday) and one
+    calendar year earlier otherwise. ``by`` columns come from ``orders`` (or
+    ``events``/``surveys``) or are joined from ``customers`` on ``customer``.
+
+    Accepts DataFrames or LazyFrames; ``lazy=True`` returns the LazyFrame (collect it
+    with ``engine="streaming"`` for data larger than memory).
+
+    >>> import polars as pl, datetime as dt
+    >>> orders = pl.DataFrame({
+    ...     "customer_id": [1, 1, 2, 3],
+    ...     "order_date": [dt.datetime(2024, 1, 5), dt.datetime(2024, 1, 20),
+    ...                    dt.datetime(2024, 1, 9), dt.datetime(2024, 3, 2)],
+    ...     "amount": [10.0, 30.0, 20.0, 5.0]})
+    >>> k = compute(orders, freq="1mo", kpis=["revenue", "aov", "active_customers"])
+    >>> k.filter(pl.col("kpi") == "revenue").select("period_start", "value", "previous").rows()
+    [(datetime.date(2024, 1, 1), 60.0, None), (datetime.date(2024, 2, 1), 0.0, 60.0), (datetime.date(2024, 3, 1), 5.0, 0.0)]
+    >>> k.filter(pl.col("kpi") == "aov")["value"].to_list()
+    [20.0, None, 5.0]
+    """
+    n, unit = parse_freq(freq)
+    by_cols = _as_list(by)
+    if churn_days is not None and (isinstance(churn_days, bool) or not isinstance(churn_days, int) or churn_days < 1):
+        raise CrmError(f"{_FN}: argument 'churn_days' must be a positive integer number of days, found {churn_days!r}")
+    lf = as_lazy(orders, argument="orders")
+    schema = require_columns(lf, {customer: "id", date: "temporal", amount: "numeric"}, function=_FN, argument="orders")
+    cust_lf = None
+    if customers is not None:
+        cust_lf = as_lazy(customers, argument="customers")
+        require_columns(cust_lf, {customer: "id"}, function=_FN, argument="customers")
+    for b in by_cols:
+        if b in (customer, date, amount):
+            raise CrmError(f"{_FN}: 'by' column {b!r} is also the customer, date or amount column")
+    lf, why = _group_source(by_cols, lf, "orders", cust_lf, customer)
+    if lf is None:
+        raise SchemaError(f"{_FN}: 'by' {by_cols}: {why}. Pass a customers table holding them (joined on '{customer}').")
+    if cust_lf is not None and by_cols and any(b not in schema.names() for b in by_cols):
+        dup = cust_lf.group_by(customer).len().filter(pl.col("len") > 1).select(pl.len()).collect().item()
+        if dup:
+            raise SchemaError(f"{_FN}: column '{customer}' in 'customers' must be unique to join 'by' columns; {dup} id(s) repeat")
+    has_discount = discount in schema.names() and schema[discount].is_numeric()
+
+    ev_lf = sv_lf = None
+    available: dict[str, str] = {}
+    if events is not None:
+        ev_lf = as_lazy(events, argument="events")
+        require_columns(ev_lf, {customer: "id", event: "any", timestamp: "temporal"}, function=_FN, argument="events")
+        ev_lf, why = _group_source(by_cols, ev_lf, "events", cust_lf, customer)
+    else:
+        why = "no events given"
+    if ev_lf is None:
+        available.update({k: why for k in EVENT_KPIS})
+    if surveys is not None:
+        sv_lf = as_lazy(surveys, argument="surveys")
+        require_columns(sv_lf, {customer: "id", survey_date: "temporal"}, function=_FN, argument="surveys")
+        _check_surveys(sv_lf, nps_score, csat)
+        sv_lf, why = _group_source(by_cols, sv_lf, "surveys", cust_lf, customer)
+    else:
+        why = "no surveys given"
+    if sv_lf is None:
+        available.update({k: why for k in SURVEY_KPIS})
+    if not has_discount:
+        available["discount_rate"] = f"no numeric '{discount}' column in orders"
+    wanted = _check_kpis(kpis, available)
+    if wanted is None:
+        wanted = [k for k in ALL_KPIS if k not in available]
+        if by_cols and events is not None and ev_lf is None:
+            warnings.warn(f"{_FN}: event KPIs skipped: {available['visitors']}", stacklevel=2)
+        if by_cols and surveys is not None and sv_lf is None:
+            warnings.warn(f"{_FN}: survey KPIs skipped: {available['nps']}", stacklevel=2)
+    want = set(wanted)
+
+    # --- the time axis: local calendar days, truncated to periods ---
+    as_of_ts = _as_of_date(as_of, _FN)
+    ts = _local_ts(date, schema[date])
+    orders_lf = lf.with_columns(ts.alias("__ts"))
+    if as_of_ts is None:
+        last = orders_lf.select(pl.col("__ts").max()).collect().item()
+        if last is None:
+            raise CrmError(f"{_FN}: 'orders' has no rows with a date; there is nothing to measure")
+        as_of_ts = dt.datetime.combine(last.date() + dt.timedelta(days=1), dt.time())
+    as_of_lit = pl.lit(as_of_ts, dtype=pl.Datetime("us"))
+
+    def period(expr: pl.Expr) -> pl.Expr:
+        day = expr.dt.date()
+        if unit == "q":
+            return day.dt.truncate(f"{3 * n}mo")
+        return day.dt.truncate(f"{n}{unit}")
+
+    orders_lf = orders_lf.filter(pl.col("__ts") < as_of_lit).with_columns(period(pl.col("__ts")).alias("period_start"))
+    keys = ["period_start", *by_cols]
+    # One row per (customer, period, group) that bought: everything else is sums of it.
+    agg = [pl.len().alias("__n"), pl.col(amount).sum().alias("__rev")]
+    if has_discount:
+        agg.append((pl.col(discount) > 0).sum().alias("__disc"))
+    cp = orders_lf.group_by(customer, *keys).agg(agg)
+    first = cp.group_by(customer).agg(pl.col("period_start").min().alias("__first"))
+    cp = cp.join(first, on=customer, how="left")
+    base_agg = [
+        pl.col("__rev").sum().alias("revenue"),
+        pl.col("__n").sum().alias("orders"),
+        pl.len().alias("active_customers"),
+        (pl.col("period_start") == pl.col("__first")).sum().alias("new_customers"),
+        (pl.col("__n") >= 2).sum().alias("__repeaters"),
+    ]
+    if has_discount:
+        base_agg.append(pl.col("__disc").sum().alias("__disc"))
+    base = cp.group_by(keys).agg(base_agg)
+    frames: dict[str, pl.LazyFrame] = {"base": base}
+    if want & {"churn_rate", "retention_rate"}:
+        frames["churn"] = _churn(orders_lf, cp, keys, by_cols, customer, n, unit, churn_days, period)
+    if ev_lf is not None and want & set(EVENT_KPIS):
+        ets = _local_ts(timestamp, schema_of(ev_lf)[timestamp])
+        ev = ev_lf.with_columns(ets.alias("__ts")).filter(pl.col("__ts") < as_of_lit)
+        ev = ev.with_columns(period(pl.col("__ts")).alias("period_start"))
+        is_purchase = pl.col(event).cast(pl.String) == purchase_event
+        per = ev.group_by(customer, *keys).agg(is_purchase.any().alias("__bought"))
+        frames["events"] = per.group_by(keys).agg(
+            pl.len().alias("visitors"), pl.col("__bought").sum().alias("__buyers")
+        )
+    if sv_lf is not None and want & set(SURVEY_KPIS):
+        sts = _local_ts(survey_date, schema_of(sv_lf)[survey_date])
+        sv = sv_lf.with_columns(sts.alias("__ts")).filter(pl.col("__ts") < as_of_lit)
+        sv = sv.with_columns(period(pl.col("__ts")).alias("period_start"))
+        names = schema_of(sv_lf).names()
+        sagg = [pl.len().alias("responses")]
+        if nps_score in names:
+            s = pl.col(nps_score)
+            sagg += [s.is_not_null().sum().alias("__nps_n"), ((s >= 9).sum().cast(pl.Int64) - (s <= 6).sum().cast(pl.Int64)).alias("__nps_net")]
+        else:
+            sagg += [pl.lit(0, pl.UInt32).alias("__nps_n"), pl.lit(0, pl.Int64).alias("__nps_net")]
+        if csat in names:
+            sagg += [pl.col(csat).is_not_null().sum().alias("__csat_n"), pl.col(csat).cast(pl.Float64).sum().alias("__csat_sum")]
+        else:
+            sagg += [pl.lit(0, pl.UInt32).alias("__csat_n"), pl.lit(0.0).alias("__csat_sum")]
+        frames["surveys"] = sv.group_by(keys).agg(sagg)
+
+    # --- the frame of every period x every group seen ---
+    span_sources = [f.select("period_start") for name, f in frames.items() if name != "churn"]
+    span = pl.concat(span_sources).select(
+        pl.col("period_start").min().alias("lo"), pl.col("period_start").max().alias("hi")
+    ).collect()
+    lo, hi = span.row(0)
+    if lo is None:
+        raise CrmError(f"{_FN}: no orders before as_of={as_of_ts}; the period range is empty")
+    step = f"{3 * n}mo" if unit == "q" else f"{n}{unit}"
+    periods = pl.LazyFrame({"period_start": pl.date_range(lo, hi, interval=step, eager=True)})
+    if by_cols:
+        groups = pl.concat([f.select(by_cols) for f in frames.values()], how="vertical_relaxed").unique()
+        grid = periods.join(groups, how="cross")
+    else:
+        grid = periods
+    wide = grid
+    for f in frames.values():
+        wide = wide.join(f, on=keys, how="left", nulls_equal=True) if by_cols else wide.join(f, on=keys, how="left")
+    fill0 = [c for c in wide.collect_schema().names() if c not in keys]
+    wide = wide.with_columns(pl.col(c).fill_null(0) for c in fill0)
+
+    def ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
+        return pl.when(den > 0).then(num.cast(pl.Float64) / den.cast(pl.Float64)).otherwise(None)
+
+    f64 = pl.Float64
+    spec: dict[str, tuple[pl.Expr, pl.Expr, pl.Expr]] = {
+        "revenue": (pl.col("revenue"), pl.col("revenue"), pl.lit(None, f64)),
+        "orders": (pl.col("orders"), pl.col("orders"), pl.lit(None, f64)),
+        "aov": (ratio(pl.col("revenue"), pl.col("orders")), pl.col("revenue"), pl.col("orders")),
+        "active_customers": (pl.col("active_customers"), pl.col("active_customers"), pl.lit(None, f64)),
+        "new_customers": (pl.col("new_customers"), pl.col("new_customers"), pl.lit(None, f64)),
+        "returning_customers": (
+            pl.col("active_customers") - pl.col("new_customers"),
+            pl.col("active_customers") - pl.col("new_customers"),
+            pl.lit(None, f64),
+        ),
+        "repeat_rate": (
+            ratio(pl.col("__repeaters"), pl.col("active_customers")),
+            pl.col("__repeaters"),
+            pl.col("active_customers"),
+        ),
+        "revenue_per_customer": (
+            ratio(pl.col("revenue"), pl.col("active_customers")),
+            pl.col("revenue"),
+            pl.col("active_customers"),
+        ),
+    }
+    if has_discount:
+        spec["discount_rate"] = (ratio(pl.col("__disc"), pl.col("orders")), pl.col("__disc"), pl.col("orders"))
+    if "churn" in frames:
+        lost = pl.col("__prev_active") - pl.col("__retained")
+        spec["churn_rate"] = (ratio(lost, pl.col("__prev_active")), lost, pl.col("__prev_active"))
+        spec["retention_rate"] = (
+            ratio(pl.col("__retained"), pl.col("__prev_active")),
+            pl.col("__retained"),
+            pl.col("__prev_active"),
+        )
+    if "events" in frames:
+        spec["visitors"] = (pl.col("visitors"), pl.col("visitors"), pl.lit(None, f64))
+        spec["conversion_rate"] = (ratio(pl.col("__buyers"), pl.col("visitors")), pl.col("__buyers"), pl.col("visitors"))
+    if "surveys" in frames:
+        spec["responses"] = (pl.col("responses"), pl.col("responses"), pl.lit(None, f64))
+        spec["nps"] = (ratio(pl.col("__nps_net"), pl.col("__nps_n")) * 100.0, pl.col("__nps_net"), pl.col("__nps_n"))
+        spec["csat"] = (ratio(pl.col("__csat_sum"), pl.col("__csat_n")), pl.col("__csat_sum"), pl.col("__csat_n"))
+
+    parts = []
+    for name in wanted:
+        value, num, den = spec[name]
+        parts.append(
+            wide.select(
+                *keys,
+                pl.lit(name).alias("kpi"),
+                value.cast(f64).alias("value"),
+                num.cast(f64).alias("numerator"),
+                den.cast(f64).alias("denominator"),
+            )
+        )
+    long = pl.concat(parts)
+    period_end = _shift(pl.col("period_start"), n, unit)
+    long = long.with_columns(period_end.alias("period_end"))
+    long = long.with_columns(
+        (pl.col("period_end").cast(pl.Datetime("us")) <= as_of_lit).alias("is_complete"),
+    )
+    # previous and year-ago values by joining the table on shifted period starts
+    gkeys = [*by_cols, "kpi"]
+    prev = long.select(
+        _shift(pl.col("period_start"), n, unit).alias("period_start"), *gkeys, pl.col("value").alias("previous")
+    )
+    if unit == "d":
+        ago = pl.col("period_start").dt.offset_by("364d")
+    else:
+        ago = pl.col("period_start").dt.offset_by("1y")
+    year = long.select(ago.alias("period_start"), *gkeys, pl.col("value").alias("year_ago"))
+    jkw: dict[str, Any] = {"how": "left"}
+    if by_cols:
+        jkw["nulls_equal"] = True
+    long = long.join(prev, on=["period_start", *gkeys], **jkw).join(year, on=["period_start", *gkeys], **jkw)
+    long = long.with_columns(
+        (pl.col("value") - pl.col("previous")).alias("change"),
+        pl.when(pl.col("previous") != 0).then(pl.col("value") / pl.col("previous") - 1.0).alias("change_pct"),
+        pl.when(pl.col("year_ago") != 0).then(pl.col("value") / pl.col("year_ago") - 1.0).alias("yoy_pct"),
+    )
+    order = {k: i for i, k in enumerate(wanted)}
+    long = long.with_columns(pl.col("kpi").replace_strict(order, return_dtype=pl.UInt32).alias("__k")).sort(
+        [*by_cols, "__k", "period_start"], nulls_last=True
+    )
+    out = long.select(
+        "period_start", "period_end", "is_complete", *by_cols, "kpi", "value", "numerator", "denominator",
+        "previous", "change", "change_pct", "year_ago", "yoy_pct",
+    )
+    return out if lazy else out.collect(engine="streaming")
+
+
+def _churn(orders_lf, cp, keys, by_cols, customer, n, unit, churn_days, period):
+    """Customers active in the previous window and how many of them are active again."""
+    if churn_days is None:
+        # Windows = previous period and this one: count each (customer, group)'s period
+        # whose previous period also had them.
+        prev_key = cp.select(customer, *by_cols, _shift(pl.col("period_start"), n, unit, -1).alias("period_start"))
+        retained = cp.select(customer, *keys).join(prev_key, on=[customer, *keys], how="semi", nulls_equal=True)
+        # retained counted at the *earlier* period; move to the later one
+        ret = retained.group_by(keys).agg(pl.len().alias("__retained")).with_columns(
+            _shift(pl.col("period_start"), n, unit)
+        )
+        act = cp.group_by(keys).agg(pl.len().alias("__prev_active")).with_columns(_shift(pl.col("period_start"), n, unit))
+        return act.join(ret, on=keys, how="left", nulls_equal=True).with_columns(pl.col("__retained").fill_null(0))
+    c = churn_days
+    days = orders_lf.select(customer, *by_cols, pl.col("__ts").dt.date().alias("__day"), "period_start").unique()
+    per = days.select(customer, *by_cols, "__day").unique().with_columns(
+        (pl.col("__day") + pl.duration(days=2 * c)).alias("__day_hi")
+    )
+    ends = days.select("period_start").unique().with_columns(_shift(pl.col("period_start"), n, unit).alias("__end"))
+    # also the period right after the last one (its previous window may hold activity)
+    lo_hi = ends.select(pl.col("period_start").min(), pl.col("__end").max())
+    extra = lo_hi.select(pl.col("__end").alias("period_start")).with_columns(_shift(pl.col("period_start"), n, unit).alias("__end"))
+    ends = pl.concat([ends, extra]).unique()
+    pairs = per.join_where(
+        ends,
+        pl.col("__end") > pl.col("__day"),
+        pl.col("__end") <= pl.col("__day_hi"),
+    ).with_columns(
+        ((pl.col("__end") - pl.col("__day")).dt.total_days() > c).alias("__in_prev"),
+    )
+    status = pairs.group_by(customer, *keys).agg(
+        pl.col("__in_prev").any().alias("__p"), (~pl.col("__in_prev")).any().alias("__c")
+    )
+    return status.filter(pl.col("__p")).group_by(keys).agg(
+        pl.len().alias("__prev_active"), pl.col("__c").sum().alias("__retained")
+    )
+
+
+def _check_surveys(sv: pl.LazyFrame, nps_score: str, csat: str) -> None:
+    names = schema_of(sv).names()
+    if nps_score not in names and csat not in names:
+        raise SchemaError(f"{_FN}: 'surveys' needs a '{nps_score}' (0-10) or '{csat}' (1-5) column; it has {names}")
+    checks = []
+    if nps_score in names:
+        require_columns(sv, {nps_score: "numeric"}, function=_FN, argument="surveys")
+        s = pl.col(nps_score)
+        checks.append(((s < 0) | (s > 10) | (s.round(0) != s)).sum().alias(nps_score))
+    if csat in names:
+        require_columns(sv, {csat: "numeric"}, function=_FN, argument="surveys")
+        s = pl.col(csat)
+        checks.append(((s < 1) | (s > 5)).sum().alias(csat))
+    bad = sv.select(checks).collect().row(0, named=True)
+    for col, k in bad.items():
+        if k:
+            rng = "whole numbers 0-10" if col == nps_score else "scores 1-5"
+            raise CrmError(f"{_FN}: column '{col}' in 'surveys' holds {k} value(s) outside {rng}; fix or drop them first")

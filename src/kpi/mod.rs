@@ -1,0 +1,6 @@
+//! KPI monitoring kernels: robust trailing baselines and anomaly flags for many series.
+//!
+//! Pure Rust (no pyo3): `crmkit.kpi.alerts` / `bands` lay the series out as flat
+//! arrays with offsets and call [`baseline::run`] once; series run in parallel.
+
+pub mod baseline;

@@ -1,0 +1,121 @@
+//! Bindings for the KPI monitoring kernels: flat series in, bands and flags out.
+
+use numpy::{IntoPyArray, PyReadonlyArray1};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use pyo3_polars::PyDataFrame;
+
+use crate::datagen::{opportunities, surveys};
+use crate::kpi::baseline::{self, Batch, Settings};
+use crate::python::run_detached;
+
+/// Bands for many series at once; `crmkit.kpi.bands` documents the method.
+/// `method` is "auto" or "zscore"; returns a dict of numpy arrays.
+#[pyfunction]
+#[pyo3(signature = (
+    offsets, y, den, eligible, holiday, kind, offset, season, *, method, sensitivity, min_history,
+    level_window, season_cycles, error_window, shift_run, critical, models, zscore_window
+))]
+#[allow(clippy::too_many_arguments)]
+fn kpi_bands<'py>(
+    py: Python<'py>,
+    offsets: PyReadonlyArray1<'py, u64>,
+    y: PyReadonlyArray1<'py, f64>,
+    den: PyReadonlyArray1<'py, f64>,
+    eligible: PyReadonlyArray1<'py, bool>,
+    holiday: PyReadonlyArray1<'py, i32>,
+    kind: PyReadonlyArray1<'py, u8>,
+    offset: PyReadonlyArray1<'py, f64>,
+    season: PyReadonlyArray1<'py, u64>,
+    method: &str,
+    sensitivity: f64,
+    min_history: usize,
+    level_window: usize,
+    season_cycles: usize,
+    error_window: usize,
+    shift_run: usize,
+    critical: f64,
+    models: u8,
+    zscore_window: usize,
+) -> PyResult<Bound<'py, PyDict>> {
+    let offsets: Vec<usize> = offsets.as_array().iter().map(|&v| v as usize).collect();
+    let season: Vec<usize> = season.as_array().iter().map(|&v| v as usize).collect();
+    let y = y.as_array().to_vec();
+    let den = den.as_array().to_vec();
+    let eligible = eligible.as_array().to_vec();
+    let holiday = holiday.as_array().to_vec();
+    let kind = kind.as_array().to_vec();
+    let offset = offset.as_array().to_vec();
+    let st = Settings {
+        sensitivity,
+        min_history,
+        season: 0,
+        level_window: level_window.max(3),
+        season_cycles: season_cycles.max(1),
+        error_window: error_window.max(5),
+        shift_run,
+        critical,
+        models,
+    };
+    let zscore = if method == "zscore" { Some(zscore_window.max(2)) } else { None };
+    let bands = run_detached(py, move || {
+        let batch = Batch {
+            offsets: &offsets,
+            y: &y,
+            den: &den,
+            eligible: &eligible,
+            holiday: &holiday,
+            kind: &kind,
+            offset: &offset,
+            season: &season,
+        };
+        baseline::run(&batch, &st, zscore)
+    })?;
+    let out = PyDict::new(py);
+    out.set_item("expected", bands.expected.into_pyarray(py))?;
+    out.set_item("lower", bands.lower.into_pyarray(py))?;
+    out.set_item("upper", bands.upper.into_pyarray(py))?;
+    out.set_item("score", bands.score.into_pyarray(py))?;
+    out.set_item("flag", bands.flag.into_pyarray(py))?;
+    out.set_item("model", bands.model.into_pyarray(py))?;
+    Ok(out)
+}
+
+/// The generated world's surveys (`crmkit.datasets.generate` documents them).
+#[pyfunction]
+fn generate_surveys(
+    py: Python<'_>,
+    seed: u64,
+    customers: PyReadonlyArray1<'_, i64>,
+    order_us: PyReadonlyArray1<'_, i64>,
+    response_rate: f64,
+    end_us: i64,
+) -> PyResult<(PyDataFrame, PyDataFrame)> {
+    let customers = customers.as_array().to_vec();
+    let order_us = order_us.as_array().to_vec();
+    let s = run_detached(py, move || surveys::generate(seed, &customers, &order_us, response_rate, end_us))?;
+    Ok((PyDataFrame(s.surveys), PyDataFrame(s.truth)))
+}
+
+/// The generated world's sales pipeline (`crmkit.datasets.generate` documents it).
+#[pyfunction]
+fn generate_opportunities(
+    py: Python<'_>,
+    seed: u64,
+    n_customers: usize,
+    start_day: i32,
+    end_day: i32,
+    n_reps: usize,
+    per_day: f64,
+) -> PyResult<(PyDataFrame, PyDataFrame)> {
+    let o = run_detached(py, move || opportunities::generate(seed, n_customers, start_day, end_day, n_reps, per_day))?;
+    Ok((PyDataFrame(o.opportunities), PyDataFrame(o.reps)))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(kpi_bands, m)?)?;
+    m.add_function(wrap_pyfunction!(generate_surveys, m)?)?;
+    m.add_function(wrap_pyfunction!(generate_opportunities, m)?)?;
+    Ok(())
+}
