@@ -188,3 +188,14 @@ def rfm_dense(
         npt.NDArray[np.int64],
     ]
 ]: ...
+
+# --- spark (pair-batch entry points of identity resolution) ---
+
+def dedupe_prepared_text(kind: str, values: pl.Series) -> pl.Series: ...
+def dedupe_score_pairs(
+    model_json: str,
+    kinds: list[str],
+    left: list[pl.Series],
+    right: list[pl.Series],
+    tf_left: list[Optional[pl.Series]],
+) -> pl.DataFrame: ...
