@@ -271,7 +271,15 @@ def _payload(fn: Callable[..., Any], kwargs: Mapping[str, Any]) -> bytes:
     return cloudpickle.dumps((fn, dict(kwargs)))
 
 
-def _make_worker(payload: bytes, schema: dict, message: str, per: str):
+def _arrow_schema(out_type: Any) -> Any:
+    """The Arrow schema Spark expects back for a Spark schema (plain ``string`` and
+    ``list``, not their large or view variants, which applyInArrow refuses)."""
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    return to_arrow_schema(out_type)
+
+
+def _make_worker(payload: bytes, schema: dict, message: str, per: str, arrow_schema: Any = None):
     """A closure Spark ships to the workers. It refers to no crmkit code by name (its
     module is not imported to unpickle it); crmkit is imported inside.
 
@@ -312,7 +320,8 @@ def _make_worker(payload: bytes, schema: dict, message: str, per: str):
             if not isinstance(df, _pl.DataFrame):  # a single column arrives as a Series
                 df = df.to_frame()
             out = finish(_pl, fn(df, **kwargs))
-            return out.to_arrow()
+            table = out.to_arrow()
+            return table.cast(arrow_schema) if arrow_schema is not None else table
 
         return run_table
 
@@ -328,7 +337,10 @@ def _make_worker(payload: bytes, schema: dict, message: str, per: str):
             df = df.to_frame()
         out = finish(_pl, fn(df, **kwargs))
         if out.height:
-            yield from out.to_arrow().to_batches()
+            table = out.to_arrow()
+            if arrow_schema is not None:
+                table = table.cast(arrow_schema)
+            yield from table.to_batches()
 
     return run_partition
 
@@ -398,9 +410,9 @@ def map_customers(
 
     if method == "group":
         bucket = F.pmod(F.hash(F.col(customer)), F.lit(n_buckets))
-        worker = _make_worker(payload, ready, NO_CRMKIT_ON_WORKERS, "table")
+        worker = _make_worker(payload, ready, NO_CRMKIT_ON_WORKERS, "table", _arrow_schema(out_type))
         return sdf.groupBy(bucket.alias("__crmkit_bucket")).applyInArrow(worker, out_type)
-    worker = _make_worker(payload, ready, NO_CRMKIT_ON_WORKERS, "partition")
+    worker = _make_worker(payload, ready, NO_CRMKIT_ON_WORKERS, "partition", _arrow_schema(out_type))
     return sdf.repartition(n_buckets, F.col(customer)).mapInArrow(worker, out_type)
 
 
@@ -415,8 +427,9 @@ def map_rows(sdf: Any, fn: Callable[..., pl.DataFrame], schema: Any, *, kwargs: 
     _pyspark()
     require_spark_frame(sdf, function=function, argument="sdf")
     ready = ready_schema(_as_polars_schema(schema, function=function))
-    worker = _make_worker(_payload(fn, kwargs or {}), ready, NO_CRMKIT_ON_WORKERS, "partition")
-    return sdf.mapInArrow(worker, spark_schema(ready, function=function))
+    out_type = spark_schema(ready, function=function)
+    worker = _make_worker(_payload(fn, kwargs or {}), ready, NO_CRMKIT_ON_WORKERS, "partition", _arrow_schema(out_type))
+    return sdf.mapInArrow(worker, out_type)
 
 
 # --------------------------------------------------------------------------------------

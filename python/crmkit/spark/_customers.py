@@ -238,6 +238,23 @@ def rfm(
 # --------------------------------------------------------------------------------------
 
 
+def _one_row(schema: pl.Schema) -> pl.DataFrame:
+    """One row of the schema with a plain value in each column (1, 1.0, "a", 2000-01-01)."""
+    values: dict[str, Any] = {}
+    for c, t in schema.items():
+        if t.is_integer():
+            values[c] = pl.Series(c, [1]).cast(t)
+        elif t.is_float():
+            values[c] = pl.Series(c, [1.0]).cast(t)
+        elif t == pl.String:
+            values[c] = pl.Series(c, ["a"])
+        elif t == pl.Date or isinstance(t, pl.Datetime):
+            values[c] = pl.Series(c, [_dt.date(2000, 1, 1)]).cast(t)
+        else:
+            values[c] = pl.Series(c, [None]).cast(t)
+    return pl.DataFrame(list(values.values()))
+
+
 def _profile_stats(df: pl.DataFrame, *, customer: str, date: str, amount: str, as_of: Any, returns: str) -> pl.DataFrame:
     from crmkit.profiles import _to_us
 
@@ -302,10 +319,10 @@ def profile(
     if returns == "exclude" and n_ret:
         _warn(f"{fn}: dropped {n_ret} return row(s) ('{amount}' < 0) as returns='exclude'")
     end_us = stats["end_us"].max() if stats.height else None
-    # The result's schema is the single-machine function's on an empty frame.
+    # The result's schema is the single-machine function's on one made-up order.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        template = pr.profile(pl.DataFrame(schema=schema), as_of=as_of_value if as_of_value is not None else _dt.date(2000, 1, 1), **kwargs)
+        template = pr.profile(_one_row(schema), as_of=_dt.date(2000, 1, 2), **kwargs).clear()
     spark = session_of(sdf)
     if end_us is None:
         return from_polars(spark, template)

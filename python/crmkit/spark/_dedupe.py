@@ -47,10 +47,17 @@ __all__ = ["dedupe", "dedupe_model"]
 _FN = "crmkit.dedupe"
 
 
+def _dd():
+    """The crmkit.dedupe module (the package exports a function of the same name)."""
+    import importlib
+
+    return importlib.import_module("crmkit.dedupe")
+
+
 def _prep_part(df: pl.DataFrame, *, id: str, fields: dict, region: str, tf: bool) -> pl.DataFrame:
     """id, prepared fields _f<j> (and their compared text _p<j> for term frequencies)."""
     from crmkit import _core
-    from crmkit import dedupe as dd
+    dd = _dd()
 
     out = df.select(
         pl.col(id),
@@ -65,7 +72,7 @@ def _prep_part(df: pl.DataFrame, *, id: str, fields: dict, region: str, tf: bool
 
 def _keys_part(df: pl.DataFrame, *, fields: dict, specs: list) -> pl.DataFrame:
     """Blocking key columns _k<i>, built here on the worker from the rule specs."""
-    from crmkit import dedupe as dd
+    dd = _dd()
 
     exprs = [dd._key_expr(spec, fields, _FN)[0].cast(pl.String).alias(f"_k{i}") for i, spec in enumerate(specs)]
     return df.with_columns(exprs)
@@ -94,7 +101,7 @@ def _score_part(df: pl.DataFrame, *, model_json: str, kinds: list, strong_fields
 
 
 def _check_args(threshold: Any, max_cluster_size: Any, strong_link: Any) -> float:
-    from crmkit import dedupe as dd
+    dd = _dd()
 
     thr = dd._check_threshold(threshold, _FN)
     if isinstance(max_cluster_size, bool) or not isinstance(max_cluster_size, int) or max_cluster_size < 2:
@@ -109,7 +116,7 @@ def _validate(sdf: Any, id: str, fields: Optional[Mapping[str, str]], region: st
     then the id column checked for nulls and duplicates in one Spark job."""
     from pyspark.sql import functions as F
 
-    from crmkit import dedupe as dd
+    dd = _dd()
 
     if not isinstance(id, str):
         raise CrmError(f"{_FN}: 'id' must be the name of the record id column, found {id!r}")
@@ -154,7 +161,7 @@ def dedupe_model(
 
 
 def _train(sdf, id, fields, blocking, region, training_pairs, max_pairs_per_key, term_frequency, seed, train_sample, n):
-    from crmkit import dedupe as dd
+    dd = _dd()
 
     data = sdf.select(id, *fields)
     if n > train_sample:
@@ -206,7 +213,7 @@ def dedupe(
     from pyspark.sql import functions as F
 
     from crmkit import _core
-    from crmkit import dedupe as dd
+    dd = _dd()
 
     _pyspark()
     require_spark_frame(sdf, function=_FN, argument="sdf")
@@ -226,8 +233,10 @@ def dedupe(
     ready = {id: id_dtype, **{f"_f{j}": pl.String for j in range(nf)}}
     if term_frequency:
         ready.update({f"_p{j}": pl.String for j in range(nf)})
-    rec = map_rows(sdf.select(id, *names), _prep_part, ready,
-                   kwargs=dict(id=id, fields=fields, region=region, tf=term_frequency)).persist()
+    # Plans are cut at each stage (localCheckpoint): the rules' joins would otherwise
+    # repeat the whole lineage many times over.
+    rec = _cut(map_rows(sdf.select(id, *names), _prep_part, ready,
+                        kwargs=dict(id=id, fields=fields, region=region, tf=term_frequency)))
     n = rec.count()
     if n == 0:
         return from_polars(spark, pl.DataFrame(schema={id: id_dtype, "entity_id": id_dtype, "match_probability": pl.Float64}))
@@ -262,16 +271,18 @@ def dedupe(
                      kwargs=dict(fields=fields, specs=list(specs.values())))
     if term_frequency:
         # Term frequency of each compared value among the distinct records, as the
-        # kernel counts them on one machine.
+        # kernel counts them on one machine: one counting job for all fields.
         distinct_recs = keyed.dropDuplicates([f"_f{j}" for j in range(nf)])
+        long = reduce(lambda a, b: a.unionByName(b), [
+            distinct_recs.select(F.lit(j).alias("_j"), F.col(f"_p{j}").alias("_p")).filter(F.col("_p").isNotNull())
+            for j in range(nf)])
+        counts = _cut(long.groupBy("_j", "_p").agg(F.count(F.lit(1)).alias("_c")))
+        totals = {int(r["_j"]): int(r["t"]) for r in counts.groupBy("_j").agg(F.sum("_c").alias("t")).collect()}
         for j in range(nf):
-            counts = distinct_recs.filter(F.col(f"_p{j}").isNotNull()).groupBy(f"_p{j}").agg(F.count(F.lit(1)).alias("_c"))
-            total = counts.agg(F.sum("_c")).collect()[0][0] or 1
-            keyed = keyed.join(counts.select(f"_p{j}", (F.col("_c") / F.lit(float(total))).alias(f"_t{j}")), on=f"_p{j}",
-                               how="left").drop(f"_p{j}")
-    keyed = keyed.persist()
-    keyed.count()  # materialised before the prepared records are released
-    rec.unpersist()
+            tf_j = counts.filter(F.col("_j") == j).select(F.col("_p").alias(f"_p{j}"),
+                                                           (F.col("_c") / F.lit(float(totals.get(j, 1) or 1))).alias(f"_t{j}"))
+            keyed = keyed.join(tf_j, on=f"_p{j}", how="left").drop(f"_p{j}")
+    keyed = _cut(keyed)
     rule_cols = [[keyname[lbl] for lbl in labs] for labs in rule_labels]
 
     # 3. pair counts per rule (one job), caps for broad default keys
@@ -328,6 +339,9 @@ def dedupe(
             *cols, F.lit(True).alias(f"_in{k}"))
         keyed = keyed.join(ok, on=cols, how="left")
 
+    if caps:
+        keyed = _cut(keyed)
+
     # 4. candidate pairs: one equi-join per rule, later rules without earlier pairs
     def produced(k: int, left: Any, right: Any) -> Any:
         cond = reduce(lambda a, b: a & b, [F.coalesce(left[c] == right[c], F.lit(False)) for c in rule_cols[k]])
@@ -364,7 +378,7 @@ def dedupe(
     if not pair_frames:
         pairs = None
     else:
-        pairs = reduce(lambda a, b: a.unionByName(b), pair_frames)
+        pairs = _cut(reduce(lambda a, b: a.unionByName(b), pair_frames))
 
     # 5. the model (driver) and the scores (per partition, in Rust)
     if model is None:
@@ -395,7 +409,8 @@ def dedupe(
     strong_fields = [j for j, c in enumerate(names) if fields[c] in ("name", "phone", "email")]
     scored = map_rows(wide, _score_part, {"l": id_dtype, "r": id_dtype, "match_weight": pl.Float64,
                                           "match_probability": pl.Float64},
-                      kwargs=dict(model_json=model_json, kinds=kinds, strong_fields=strong_fields, tf=term_frequency)).persist()
+                      kwargs=dict(model_json=model_json, kinds=kinds, strong_fields=strong_fields, tf=term_frequency))
+    scored = _cut(scored)
 
     # 6. clusters
     best = scored.select(F.col("l").alias(id), "match_probability").unionByName(
@@ -428,24 +443,29 @@ def dedupe(
     return out
 
 
+def _cut(sdf: Any) -> Any:
+    """The frame computed now, with its plan cut (iterations would otherwise nest)."""
+    return sdf.localCheckpoint(eager=True)
+
+
 def _components(edges: Any, id: str, max_iterations: int) -> Any:
-    """Connected components by iterative min-label propagation: every node takes the
-    smallest label among itself and its neighbours until no label changes."""
+    """Connected components by iterative min-label propagation, as splink does: every
+    node takes the smallest label among itself and its neighbours until no label
+    changes (rounds grow with the longest chain, not with the data)."""
     from pyspark.sql import functions as F
 
-    both = edges.select(F.col("l").alias("a"), F.col("r").alias("b")).unionByName(
-        edges.select(F.col("r").alias("a"), F.col("l").alias("b"))).persist()
-    labels = both.select(F.col("a").alias("node")).distinct().withColumn("label", F.col("node")).persist()
+    both = _cut(edges.select(F.col("l").alias("a"), F.col("r").alias("b")).unionByName(
+        edges.select(F.col("r").alias("a"), F.col("l").alias("b"))))
+    labels = _cut(both.groupBy("a").agg(F.least(F.col("a"), F.min("b")).alias("label")).withColumnRenamed("a", "node"))
     for _ in range(max_iterations):
+        # Each node's new label: the smallest label among its neighbours and its own.
         proposed = both.join(labels.withColumnRenamed("node", "b"), on="b").groupBy("a").agg(F.min("label").alias("_m"))
-        new = labels.join(proposed.withColumnRenamed("a", "node"), on="node", how="left").select(
-            "node", F.least(F.col("label"), F.coalesce(F.col("_m"), F.col("label"))).alias("label")).persist()
+        new = _cut(labels.join(proposed.withColumnRenamed("a", "node"), on="node", how="left").select(
+            "node", F.least(F.col("label"), F.coalesce(F.col("_m"), F.col("label"))).alias("label")))
         changed = new.join(labels.withColumnRenamed("label", "_old"), on="node").filter(F.col("label") != F.col("_old")).count()
-        labels.unpersist()
         labels = new
         if changed == 0:
             break
     else:
         raise CrmError(f"{_FN}: connected components did not settle in {max_iterations} rounds; raise max_iterations")
-    both.unpersist()
     return labels.select(F.col("node").alias(id), F.col("label").alias("entity_id"))

@@ -90,7 +90,21 @@ def fit(model: Any, summary_sdf: Any, *, frequency: str = "frequency", recency: 
     if isinstance(model, KMeans):
         return model.fit(rows.select(cols), sample_weight=w, **fit_options)
     arrays = [rows[c].cast(pl.Float64).to_numpy() for c in cols]
-    return model.fit(*arrays, weights=w, **fit_options)
+    if isinstance(model, clv.GammaGammaFitter):
+        return model.fit(*arrays, weights=w, **fit_options)
+    # The fit of every customer, one row each: the objective is scaled as for unit
+    # weights (a sum, or for Pareto/NBD a mean of the weights, which is 1 there, not
+    # the mean count of the compressed rows), so a penalizer weighs the same.
+    unknown = set(fit_options) - {"initial_params", "max_iter"}
+    if unknown:
+        raise CrmError(f"{fn}: unknown fit option(s) {sorted(unknown)}; pass initial_params or max_iter")
+    x, tx, t = arrays
+    clv._check_history(x, tx, t, fn, discrete=model._columns[2] == "n_periods")
+    total = float(w.sum())
+    divisor = total if model._divisor(np.ones(2)) == 2.0 else 1.0
+    model._run_fit([x, tx, t], w, divisor, fit_options.get("initial_params"), int(fit_options.get("max_iter", 500)))
+    model.data_extent_ = {"max_frequency": float(x.max()), "max_T": float(t.max())}
+    return model
 
 
 def _predict_part(df: pl.DataFrame, *, model: Any, spend_model: Any, options: dict) -> pl.DataFrame:
