@@ -7,6 +7,9 @@ FLOOR_VENV := .venv-floor
 FLOOR_PY := $(abspath $(FLOOR_VENV))/bin/python
 POLARS_VERSION ?= 2.1.0
 POLARS_FLOOR ?= 1.28.1
+# crmkit.spark is tested on Spark 4 (.venv, with Spark Connect) and Spark 3.5 (.venv-floor).
+PYSPARK_VERSION ?= 4.3.0
+PYSPARK_FLOOR ?= 3.5.9
 # Compiled dependencies live outside the checkout, so fresh clones and CI reuse them.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/crmkit-target
 # One fixed interpreter for pyo3's build configuration, so the extension build and
@@ -19,7 +22,7 @@ unexport VIRTUAL_ENV CONDA_PREFIX PYO3_BUILD_EXTENSION_MODULE
 EXT := python/crmkit/_core.abi3.so
 SITE = $(shell $(PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
 
-.PHONY: demo test build wheel test-rust test-python test-floor bench venv clean-venv
+.PHONY: demo test build wheel test-rust test-python test-floor bench venv clean-venv java
 
 demo: build
 	$(PY) -m crmkit demo --out demo_output
@@ -52,7 +55,20 @@ wheel: venv
 test-rust: venv
 	LD_LIBRARY_PATH=$(PYLIBDIR) cargo test --release --lib --quiet
 
-test-python: build
+# Spark needs a Java runtime (17 here); installed from Debian when absent.
+java:
+	@command -v java >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless)
+
+# pyspark (about 300 MB a wheel) in each test venv, one stamp per version.
+$(VENV)/.pyspark-$(PYSPARK_VERSION): $(VENV)/.installed requirements-spark.txt
+	$(PY) -m pip install -q -r requirements-spark.txt "pyspark[connect]==$(PYSPARK_VERSION)"
+	touch $@
+
+$(FLOOR_VENV)/.pyspark-$(PYSPARK_FLOOR): $(FLOOR_VENV)/.installed
+	$(FLOOR_PY) -m pip install -q "pyspark==$(PYSPARK_FLOOR)"
+	touch $@
+
+test-python: build java $(VENV)/.pyspark-$(PYSPARK_VERSION)
 	$(PY) -m pytest -q
 
 # The same suite against the oldest polars crmkit supports (notebooks excluded).
@@ -62,7 +78,7 @@ $(FLOOR_VENV)/.installed: requirements-dev.txt
 	$(FLOOR_PY) -m pip install -q -r requirements-dev.txt "polars==$(POLARS_FLOOR)"
 	touch $@
 
-test-floor: build $(FLOOR_VENV)/.installed
+test-floor: build java $(FLOOR_VENV)/.installed $(FLOOR_VENV)/.pyspark-$(PYSPARK_FLOOR)
 	PYTHONPATH=$(abspath python) $(FLOOR_PY) -m pytest -q -p no:cacheprovider --ignore=tests/test_notebooks.py
 
 # Benchmark-only peers (e.g. splink) live in requirements-bench.txt, installed on demand.
@@ -70,7 +86,7 @@ $(VENV)/.bench-installed: requirements-bench.txt $(VENV)/.installed
 	$(PY) -m pip install -q -r requirements-bench.txt
 	touch $@
 
-bench: build $(VENV)/.bench-installed
+bench: build java $(VENV)/.bench-installed $(VENV)/.pyspark-$(PYSPARK_VERSION)
 	$(PY) tests/bench/run.py
 
 clean-venv:

@@ -297,3 +297,13 @@ def generate_surveys(
 def generate_opportunities(
     seed: int, n_customers: int, start_day: int, end_day: int, n_reps: int, per_day: float
 ) -> tuple[pl.DataFrame, pl.DataFrame]: ...
+# --- spark (pair-batch entry points of identity resolution) ---
+
+def dedupe_prepared_text(kind: str, values: pl.Series) -> pl.Series: ...
+def dedupe_score_pairs(
+    model_json: str,
+    kinds: list[str],
+    left: list[pl.Series],
+    right: list[pl.Series],
+    tf_left: list[Optional[pl.Series]],
+) -> pl.DataFrame: ...

@@ -282,9 +282,18 @@ def funnel(
         pl.col("_time").median().alias("_median"),
         pl.col("_time").mean().alias("_mean"),
     )
+    return _funnel_table(agg, key_frame.select(keys).unique(maintain_order=True), steps, keys, integer_time)
+
+
+def _funnel_table(agg: pl.DataFrame, key_values: pl.DataFrame, steps: list[Any], keys: list[str],
+                  integer_time: bool) -> pl.DataFrame:
+    """The funnel table from per-(group, step) users, median and mean time to step.
+    ``key_values``: the groups (one row each). Shared with crmkit.spark.funnel, which
+    aggregates in Spark and finishes here."""
+    n_steps = len(steps)
     step_frame = pl.DataFrame({"_j": np.arange(n_steps, dtype=np.int64), "step": pl.Series(steps)})
     if keys:
-        grid = key_frame.select(keys).unique(maintain_order=True).join(step_frame, how="cross")
+        grid = key_values.join(step_frame, how="cross")
     else:
         grid = step_frame
     out = grid.join(agg, on=[*keys, "_j"], how="left").with_columns(pl.col("users").fill_null(0).cast(pl.UInt32))
@@ -623,6 +632,24 @@ def cohorts(
     if value is not None:
         cols[value] = "numeric"
     schema = require_columns(lf, cols, function=fn, argument="orders")
+    slot, start = _cohort_slot(schema, date, every, unit)
+    base = lf.select(
+        pl.col(customer),
+        slot.alias("_slot"),
+        start.alias("_start"),
+        *([pl.col(value).cast(pl.Float64).alias("_value")] if value else []),
+    ).collect()
+    require_no_nulls(base, [customer, "_slot"], function=fn, argument="orders", names={"_slot": date})
+    if base.height == 0:
+        schema = {"cohort": pl.Date, "period_index": pl.Int64, "customers": pl.UInt32, "cohort_size": pl.UInt32, "retention": pl.Float64}
+        if value:
+            schema.update({"value": pl.Float64, "value_per_customer": pl.Float64})
+        return pl.DataFrame(schema=schema)
+    return _cohort_table(base, customer, value, base.get_column("_slot").max())
+
+
+def _cohort_slot(schema: Any, date: str, every: int, unit: str) -> tuple[pl.Expr, pl.Expr]:
+    """The period index (slot) of each order and the period's first day."""
     # The calendar day where the order happened: a time-zone-aware timestamp counts in
     # its own zone (a cast would take the UTC day).
     is_datetime = schema[date] != pl.Date
@@ -639,19 +666,13 @@ def cohorts(
         epoch_days = day.cast(pl.Int64) - shift
         slot = epoch_days // days
         start = (slot * days + shift).cast(pl.Int32).cast(pl.Date)
-    base = lf.select(
-        pl.col(customer),
-        slot.alias("_slot"),
-        start.alias("_start"),
-        *([pl.col(value).cast(pl.Float64).alias("_value")] if value else []),
-    ).collect()
-    require_no_nulls(base, [customer, "_slot"], function=fn, argument="orders", names={"_slot": date})
-    if base.height == 0:
-        schema = {"cohort": pl.Date, "period_index": pl.Int64, "customers": pl.UInt32, "cohort_size": pl.UInt32, "retention": pl.Float64}
-        if value:
-            schema.update({"value": pl.Float64, "value_per_customer": pl.Float64})
-        return pl.DataFrame(schema=schema)
-    last = base.get_column("_slot").max()
+    return slot, start
+
+
+def _cohort_table(base: pl.DataFrame, customer: str, value: Optional[str], last: int) -> pl.DataFrame:
+    """The cohort table from (customer, _slot, _start[, _value]) rows, every cohort's
+    periods running to slot ``last``. Shared with crmkit.spark.cohorts, which runs it
+    per customer bucket with the global last slot and adds the buckets up."""
     first = base.group_by(customer).agg(pl.col("_slot").min().alias("_c0"), pl.col("_start").sort_by("_slot").first().alias("cohort"))
     active = base.join(first, on=customer).with_columns((pl.col("_slot") - pl.col("_c0")).alias("period_index"))
     aggs = [pl.col(customer).n_unique().cast(pl.UInt32).alias("customers")]

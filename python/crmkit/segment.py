@@ -537,6 +537,15 @@ def rfm(
             pl.col("frequency").rank("ordinal").alias("_rf"),
             pl.col("monetary").rank("ordinal").alias("_rm"),
         )
+    return _add_scores(agg, n, bins, cuts, segments, seg_expr, out_schema)
+
+
+def _add_scores(agg: pl.DataFrame, n: int, bins: Any, cuts: Optional[dict], segments: Any, seg_expr: Optional[pl.Expr],
+                out_schema: dict) -> pl.DataFrame:
+    """Scores, rfm_score and segment from recency_days/frequency/monetary (and, with
+    integer bins, their ordinal ranks _rr/_rf/_rm among all ``n`` customers). Shared
+    with crmkit.spark.rfm, which computes the ranks in Spark and this per partition."""
+    if cuts is None:
         score_exprs = [
             _rank_score_expr("_rr", n, bins, higher_is_better=False, ranked=True),
             _rank_score_expr("_rf", n, bins, higher_is_better=True, ranked=True),

@@ -5,10 +5,10 @@ use pyo3::prelude::*;
 use pyo3_polars::{PyDataFrame, PySeries};
 
 use crate::dedupe::cluster::{cluster, greedy_one_to_one};
-use crate::dedupe::levels::{Kind, NULL_LEVEL};
+use crate::dedupe::levels::{prepare, Kind, NULL_LEVEL};
 use crate::dedupe::model::{
     fit_em, level_shares, m_from_sessions, pair_levels, probability, random_pairs, score, spelled_email_pairs, Field,
-    Sampling,
+    Model, Sampling,
 };
 use crate::error::{CrmError, Result};
 use crate::python::run_detached;
@@ -217,7 +217,96 @@ fn greedy_one_to_one_py(py: Python<'_>, left: PySeries, right: PySeries) -> PyRe
     })
 }
 
+
+/// The text each value is compared and counted by (term frequencies count these), or
+/// null when the value has nothing to compare. Lets a distributed caller (crmkit.spark)
+/// count term frequencies over all records exactly as `Field::new` does.
+#[pyfunction]
+fn dedupe_prepared_text(py: Python<'_>, kind: &str, values: PySeries) -> PyResult<PySeries> {
+    let kind = Kind::parse(kind).map_err(crate::python::to_pyerr)?;
+    let values = values.0;
+    run_detached(py, move || {
+        let ca = values.str().map_err(|_| CrmError::schema(values.name().as_str(), "a string column", values.dtype().to_string()))?;
+        let out: Vec<Option<String>> = ca.iter().map(|v| v.and_then(|s| prepare(kind, s)).map(|p| p.text)).collect();
+        Ok(PySeries(Series::new(values.name().clone(), out)))
+    })
+}
+
+/// Scores a batch of pairs with a fitted model (its JSON from `dedupe_score`): pair p
+/// compares `left[f][p]` with `right[f][p]`; `tf_left[f]` is the term frequency of the
+/// left value over all records (None: the field has no term-frequency adjustment).
+/// The same levels and weights as `dedupe_score`, for pairs that live in separate
+/// batches (crmkit.spark scores candidate pairs per partition).
+#[pyfunction]
+#[pyo3(signature = (model_json, kinds, left, right, tf_left))]
+fn dedupe_score_pairs(
+    py: Python<'_>,
+    model_json: &str,
+    kinds: Vec<String>,
+    left: Vec<PySeries>,
+    right: Vec<PySeries>,
+    tf_left: Vec<Option<PySeries>>,
+) -> PyResult<PyDataFrame> {
+    let model: Model = serde_json::from_str(model_json)
+        .map_err(|e| crate::python::to_pyerr(CrmError::invalid(format!("dedupe model: cannot read it ({e})"))))?;
+    let left: Vec<Series> = left.into_iter().map(|s| s.0).collect();
+    let right: Vec<Series> = right.into_iter().map(|s| s.0).collect();
+    let tf_left: Vec<Option<Series>> = tf_left.into_iter().map(|s| s.map(|s| s.0)).collect();
+    run_detached(py, move || {
+        let nf = kinds.len();
+        if left.len() != nf || right.len() != nf || tf_left.len() != nf || model.m.len() != nf || model.u.len() != nf {
+            return Err(CrmError::invalid("dedupe_score_pairs: model, kinds, left, right and tf differ in field count"));
+        }
+        let m = left.first().map_or(0, |c| c.len());
+        let mut fields = Vec::with_capacity(nf);
+        for f in 0..nf {
+            let kind = Kind::parse(&kinds[f])?;
+            if kind.n_levels() != model.m[f].len() {
+                return Err(CrmError::invalid(format!("dedupe_score_pairs: field {f} has a different kind than the model's")));
+            }
+            let (a, b) = (&left[f], &right[f]);
+            if a.len() != m || b.len() != m {
+                return Err(CrmError::invalid("dedupe_score_pairs: columns differ in length"));
+            }
+            let ca = a.str().map_err(|_| CrmError::schema(a.name().as_str(), "a string column", a.dtype().to_string()))?;
+            let cb = b.str().map_err(|_| CrmError::schema(b.name().as_str(), "a string column", b.dtype().to_string()))?;
+            // Records 0..m are the left sides, m..2m the right sides.
+            let raw: Vec<Option<&str>> = ca.iter().chain(cb.iter()).collect();
+            let mut field = Field::new(&model.fields[f], kind, &raw, false);
+            if let Some(t) = &tf_left[f] {
+                let t = t.cast(&DataType::Float32)?;
+                let t = t.f32()?;
+                if t.len() != m {
+                    return Err(CrmError::invalid("dedupe_score_pairs: tf column differs in length"));
+                }
+                let mut tf: Vec<f32> = t.iter().map(|v| v.unwrap_or(0.0)).collect();
+                tf.resize(2 * m, 0.0);
+                field.tf = Some(tf);
+            }
+            fields.push(field);
+        }
+        let l: Vec<u32> = (0..m as u32).collect();
+        let r: Vec<u32> = (m as u32..2 * m as u32).collect();
+        let levels = pair_levels(&fields, &l, &r);
+        let (logit, weights) = score(&fields, &model, &l, &r, &levels);
+        let mut out: Vec<Column> = Vec::with_capacity(2 + 2 * nf);
+        let probs: Vec<f64> = logit.iter().map(|&x| probability(x)).collect();
+        out.push(Column::new("match_weight".into(), &logit));
+        out.push(Column::new("match_probability".into(), probs));
+        for f in 0..nf {
+            let lv: Vec<Option<u8>> =
+                (0..m).map(|p| Some(levels[p * nf + f]).filter(|&v| v != NULL_LEVEL)).collect();
+            let w: Vec<f64> = (0..m).map(|p| weights[p * nf + f]).collect();
+            out.push(Column::new(format!("level_{f}").into(), lv));
+            out.push(Column::new(format!("weight_{f}").into(), w));
+        }
+        Ok(PyDataFrame(DataFrame::new_infer_height(out)?))
+    })
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(dedupe_prepared_text, m)?)?;
+    m.add_function(wrap_pyfunction!(dedupe_score_pairs, m)?)?;
     m.add("greedy_one_to_one", wrap_pyfunction!(greedy_one_to_one_py, m)?)?;
     m.add_function(wrap_pyfunction!(dedupe_score, m)?)?;
     m.add_function(wrap_pyfunction!(dedupe_cluster, m)?)?;

@@ -1,0 +1,190 @@
+"""Functions that run on the Spark workers, one call per customer bucket or partition.
+
+Each takes a polars DataFrame (all rows of the bucket's customers, or a partition's
+rows) and returns one; the driver sends them by reference with their arguments, so a
+worker needs the same crmkit version as the driver.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Optional
+
+import numpy as np
+import polars as pl
+
+ROW = "__crmkit_row"
+
+
+def _in_input_order(df: pl.DataFrame) -> pl.DataFrame:
+    """A bucket's rows in the input's order (Spark's shuffle does not keep it): sums of
+    floats then add a customer's amounts in the same order as on one machine."""
+    return df.sort(ROW).drop(ROW) if ROW in df.columns else df
+
+
+# --- rfm ------------------------------------------------------------------------------
+
+
+def rfm_bucket(df: pl.DataFrame, *, customer: str, date: str, amount: str, order: Optional[str], net: bool,
+               monetary: str, as_of: Any) -> pl.DataFrame:
+    """recency_days, frequency, monetary per customer, as crmkit.rfm aggregates them
+    (the rows arrive filtered as rfm filters them)."""
+    from crmkit import segment as seg
+
+    df = _in_input_order(df)
+    dtype = df.schema[date]
+    agg = None
+    if order is None and df.schema[customer] in seg._DENSE_ID_TYPES and df.height:
+        # The same one-pass kernel as on one machine (sums in row order), on dense codes.
+        codes = df[customer].rank("dense").cast(pl.Int64)
+        coded = df.with_columns(codes.alias(customer))
+        agg = seg._dense_agg(coded, customer, date, amount, dtype, net)
+        if agg is not None:
+            ids = pl.DataFrame({customer: codes, "_id": df[customer]}).unique(customer)
+            agg = agg.join(ids, on=customer, how="left").with_columns(pl.col("_id").alias(customer)).drop("_id")
+    if agg is None:
+        d, a = pl.col(date), pl.col(amount)
+        lf = df.lazy()
+        if net:
+            purchase = a >= 0
+            lf = lf.with_columns(
+                pl.when(purchase).then(d).alias("_pdate"),
+                (pl.when(purchase).then(pl.col(order)) if order is not None else purchase.cast(pl.UInt32)).alias("_pfreq"),
+            )
+            last = pl.col("_pdate").max()
+            freq = pl.col("_pfreq").sum() if order is None else pl.col("_pfreq").drop_nulls().n_unique()
+        else:
+            last = d.max()
+            freq = pl.len() if order is None else pl.col(order).n_unique()
+        agg = lf.group_by(customer).agg(
+            last.alias("_last"), freq.cast(pl.Int64).alias("frequency"), a.sum().cast(pl.Float64).alias("monetary")
+        ).collect()
+    as_of_lit = pl.lit(as_of, dtype=dtype)
+    out = agg.with_columns(seg._days_between(as_of_lit, pl.col("_last"), dtype).alias("recency_days"))
+    if monetary == "mean":
+        out = out.with_columns(pl.col("monetary") / pl.col("frequency"))
+    return out.select(customer, "recency_days", "frequency", "monetary")
+
+
+def rfm_scores(df: pl.DataFrame, *, n: int, bins: Any, cuts: Any, segments: Any, levels: Any,
+               out_schema: dict) -> pl.DataFrame:
+    """Scores, rfm_score and segment for rows holding their global ranks (row-local)."""
+    from crmkit import segment as seg
+
+    seg_expr = seg._segment_expr(segments, levels) if segments is not None else None
+    cut_arrays = {k: np.asarray(v, dtype=np.float64) for k, v in cuts.items()} if cuts is not None else None
+    return seg._add_scores(df, n, bins, cut_arrays, segments, seg_expr, out_schema)
+
+
+# --- profile --------------------------------------------------------------------------
+
+
+def profile_bucket(df: pl.DataFrame, **kwargs: Any) -> pl.DataFrame:
+    from crmkit.profiles import profile
+
+    df = _in_input_order(df)
+    with warnings.catch_warnings():
+        # The driver reports dropped rows and customers once for all buckets.
+        warnings.simplefilter("ignore")
+        return profile(df, **kwargs)
+
+
+# --- clv summary ----------------------------------------------------------------------
+
+
+def clv_bucket(df: pl.DataFrame, *, customer: str, date: str, amount: Optional[str], freq: str, end: Any,
+               calibration_end: Any, freq_multiplier: float, include_first_transaction: bool) -> pl.DataFrame:
+    """crmkit.clv.summary's per-customer part with the period ends fixed by the driver."""
+    from crmkit import clv
+
+    df = _in_input_order(df)
+    unit = clv._unit(freq, "crmkit.spark.clv_summary")
+    schema = df.schema
+    cols = [pl.col(customer), clv._as_datetime_expr(date, schema[date]).alias("__date")]
+    if amount is not None:
+        cols.append(pl.col(amount).cast(pl.Float64).alias("__amount"))
+    base = df.lazy().select(cols)
+    id_dtype = schema[customer]
+    with_amount = amount is not None
+    if calibration_end is None:
+        end_p = clv._period_of(end, unit)
+        rows = base.with_columns(clv._period_expr(unit)).filter(pl.col("__period") <= end_p)
+        per = clv._per_customer(rows, customer, id_dtype, with_amount)
+        return clv._finish(per, customer, with_amount, end_p, freq_multiplier, include_first_transaction)
+    cal_p = clv._period_of(calibration_end, unit)
+    cal_rows = base.filter(pl.col("__date") <= calibration_end).with_columns(clv._period_expr(unit))
+    cal = clv._finish(clv._per_customer(cal_rows, customer, id_dtype, with_amount), customer, with_amount, cal_p,
+                      freq_multiplier, include_first_transaction)
+    hold_rows = base.filter((pl.col("__date") > calibration_end) & (pl.col("__date") <= end)).with_columns(
+        clv._period_expr(unit))
+    hold = clv._per_customer(hold_rows, customer, id_dtype, with_amount)
+    hold_cols = [pl.col(customer), pl.col("periods").cast(pl.Int64).alias("frequency_holdout")]
+    if with_amount:
+        hold_cols.append((pl.col("total") / pl.col("rows")).alias("monetary_value_holdout"))
+    duration = (clv._period_of(end, unit) - cal_p) / freq_multiplier
+    fill = [pl.col("frequency_holdout").fill_null(0)]
+    if with_amount:
+        fill.append(pl.col("monetary_value_holdout").fill_null(0.0))
+    if hold.height == 0:
+        hold = pl.DataFrame(schema={customer: id_dtype, "periods": pl.Int64, "total": pl.Float64, "rows": pl.Int64})
+    return cal.join(hold.select(hold_cols), on=customer, how="left").with_columns(
+        *fill, pl.lit(float(duration)).alias("duration_holdout"))
+
+
+# --- cohorts --------------------------------------------------------------------------
+
+
+def cohort_bucket(df: pl.DataFrame, *, customer: str, date: str, period: str, value: Optional[str],
+                  last: int) -> pl.DataFrame:
+    from crmkit import behaviour as bh
+
+    df = _in_input_order(df)
+    base = cohort_base(df, customer=customer, date=date, period=period, value=value)
+    if base.height == 0:
+        return pl.DataFrame()
+    return bh._cohort_table(base, customer, value, last)
+
+
+def cohort_base(df: pl.DataFrame, *, customer: str, date: str, period: str, value: Optional[str]) -> pl.DataFrame:
+    """(customer, _slot, _start[, _value]) as crmkit.cohorts computes them."""
+    from crmkit import behaviour as bh
+
+    every, unit = bh._period(period, "crmkit.spark.cohorts")
+    slot, start = bh._cohort_slot(df.schema, date, every, unit)
+    return df.select(
+        pl.col(customer), slot.alias("_slot"), start.alias("_start"),
+        *([pl.col(value).cast(pl.Float64).alias("_value")] if value else []),
+    )
+
+
+# --- funnel ---------------------------------------------------------------------------
+
+
+def funnel_bucket(df: pl.DataFrame, *, steps: list, user: str, event: str, timestamp: str, window: Any, mode: str,
+                  by: list) -> pl.DataFrame:
+    """Per user: a presence row (_j = -1) and one row per step reached with its time."""
+    from crmkit import behaviour as bh
+
+    users, times, steps, keys, _ = bh._levels(df, steps, user, event, timestamp, window, mode, by or None,
+                                              "crmkit.spark.funnel")
+    n_steps = len(steps)
+    mask = times >= 0
+    uidx, sidx = np.nonzero(mask)
+    reached = pl.DataFrame({"_u": uidx.astype(np.int64), "_j": sidx.astype(np.int64),
+                            "_time": times[mask].astype(np.int64)})
+    present = pl.DataFrame({"_u": np.arange(users.height, dtype=np.int64), "_j": np.full(users.height, -1, np.int64),
+                            "_time": np.zeros(users.height, np.int64)})
+    rows = pl.concat([present, reached])
+    key_frame = users.select(keys).with_row_index("_u").with_columns(pl.col("_u").cast(pl.Int64))
+    del n_steps
+    return rows.join(key_frame, on="_u", how="left").select(*keys, "_j", "_time")
+
+
+# --- row-local ------------------------------------------------------------------------
+
+
+def apply_exprs(df: pl.DataFrame, *, build: Any, args: tuple = ()) -> pl.DataFrame:
+    """``df.with_columns(build(df.schema, *args))``: cleaners, model scores. The
+    expressions are built here on the worker (crmkit's plugin expressions name the
+    compiled library by its path, which differs from machine to machine)."""
+    return df.with_columns(build(df.schema, *args))
