@@ -19,9 +19,9 @@ METHODS = ("auto", "zscore", "threshold")
 
 # per frequency: season, level window, season cycles, error window, shift run, min history, zscore window
 _SETTINGS = {
-    "d": (7, 35, 26, 140, 3, 28, 28),
+    "d": (7, 21, 26, 140, 3, 28, 28),
     "w": (52, 8, 3, 26, 3, 12, 12),
-    "mo": (12, 6, 3, 24, 2, 12, 12),
+    "mo": (12, 4, 3, 24, 2, 12, 12),
     "q": (4, 4, 3, 12, 2, 8, 8),
     "y": (0, 3, 1, 6, 2, 4, 4),
 }
