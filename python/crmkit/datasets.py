@@ -11,6 +11,11 @@ The generating mechanisms, in days:
   the observation window; while alive they buy at rate ``λ ~ Gamma(r, rate=alpha)``
   per day and after each repeat purchase drop out with probability
   ``p ~ Beta(a, b)``;
+- by default (``anomalies=True``) the world also has weekly and yearly seasonality
+  and Chinese retail events (a monotone time warp: BG/NBD holds in operational days,
+  see ``seasonality``), planted KPI anomalies (``truth.kpi_anomalies``), satisfaction
+  ``surveys`` and a sales pipeline (``opportunities``); ``anomalies=False`` gives the
+  flat BG/NBD world of earlier versions, table for table;
 - each order's amount follows Gamma-Gamma: ``ν ~ Gamma(q, rate=gamma)`` per
   customer and ``amount ~ Gamma(p, rate=ν)``, so a customer's mean spend is
   ``p / ν``; ``discount`` is the share taken off the gross price and order lines'

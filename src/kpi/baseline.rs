@@ -143,6 +143,8 @@ struct Model {
 const N_MODELS: usize = 4;
 /// One-step errors needed before a band is drawn (a MAD from fewer is too unsure).
 const MIN_ERRORS: usize = 10;
+const TAIL_QUANTILE: f64 = 0.9;
+const TAIL_Z: f64 = 1.6449;
 /// Extra width for an event's learnt effect (it varies from year to year).
 const HOLIDAY_WIDEN: f64 = 1.5;
 /// Extra width on event days whose earlier occurrences showed no effect.
@@ -318,7 +320,15 @@ pub fn auto_series(s: &Series<'_>, st: &Settings) -> Bands {
         }
         // One width for both sides: 1.4826 x the median absolute one-step error.
         let (mut lo_unit, mut hi_unit) = if count >= MIN_ERRORS.min(st.error_window) {
-            let sym = (1.4826 * mae).max(1e-9);
+            // 1.4826 x MAD, or the 90th percentile of |error| / 1.645 when the errors
+            // have heavier tails than a normal (over-dispersed counts do): the band's
+            // edge is far out in the tail, where the MAD alone under-states the noise.
+            buf.clear();
+            buf.extend(recent.iter().map(|&i| models[chosen].err[i].abs()).filter(|e| e.is_finite()));
+            let k = ((buf.len() as f64) * TAIL_QUANTILE) as usize;
+            let k = k.min(buf.len() - 1);
+            let (_, q, _) = buf.select_nth_unstable_by(k, |a, b| a.total_cmp(b));
+            let sym = (1.4826 * mae).max(*q / TAIL_Z).max(1e-9);
             (sym, sym)
         } else {
             (f64::NAN, f64::NAN)

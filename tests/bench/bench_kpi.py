@@ -241,8 +241,8 @@ def simulate_rates(n_series: int, days: int, seed: int, anomalies: bool = True):
         visitors = rng.poisson(traffic * week[dow] * np.exp(rng.normal(0, 0.2, days))).astype(float) + 1
         p = rng.uniform(0.02, 0.08) * np.exp(rng.normal(0, 0.05, days))
         if anomalies:
-            # anomalies only where they are detectable at all (>= 400 visitors)
-            cand = np.flatnonzero((np.arange(days) >= 30) & (visitors >= 400))
+            # anomalies only where a ±40% move is detectable at all (>= 2,000 visitors)
+            cand = np.flatnonzero((np.arange(days) >= 30) & (visitors >= 2000))
             k = min(len(cand), rng.poisson(days / 120) + 1) if len(cand) else 0
             for i in rng.choice(cand, size=k, replace=False) if k else []:
                 p[i] *= 1 + rng.choice([-1, 1]) * rng.uniform(0.4, 0.6)

@@ -19,12 +19,14 @@ METHODS = ("auto", "zscore", "threshold")
 
 # per frequency: season, level window, season cycles, error window, shift run, min history, zscore window
 _SETTINGS = {
-    "d": (7, 35, 26, 140, 3, 28, 28),
+    "d": (7, 21, 26, 140, 3, 28, 28),
     "w": (52, 8, 3, 26, 3, 12, 12),
-    "mo": (12, 6, 3, 24, 2, 12, 12),
+    "mo": (12, 4, 3, 24, 2, 12, 12),
     "q": (4, 4, 3, 12, 2, 8, 8),
     "y": (0, 3, 1, 6, 2, 4, 4),
 }
+#: For weekly KPIs, the events (of calendars.cn) and the days around them that move a week.
+_WEEKLY_CORE = {"spring_festival": (-7, 7), "618": (-2, 0), "national_day": (0, 6), "double_11": (-3, 0)}
 BAND_COLUMNS = ("value", "expected", "lower", "upper", "score", "direction", "severity", "kind", "reason")
 
 
@@ -54,6 +56,17 @@ def _holiday_codes(periods: pl.Series, unit: str, calendar: Optional[pl.DataFram
     if calendar is None or unit not in ("d", "w") or calendar.height == 0:
         return base.with_columns(pl.lit(-1, pl.Int32).alias("__hol"))
     length = 1 if unit == "d" else 7
+    if unit == "w" and "day" in calendar.columns:
+        # A week's total moves only with the big events, and only in the weeks around
+        # their core: a 3-day holiday or the long pre-sale of Double 11 would otherwise
+        # take a third of all weeks out of judgement.
+        core = pl.DataFrame({"name": list(_WEEKLY_CORE), "__a": [v[0] for v in _WEEKLY_CORE.values()],
+                             "__b": [v[1] for v in _WEEKLY_CORE.values()]})
+        calendar = calendar.join(core, on="name", how="inner").select(
+            "name",
+            (pl.col("day") + pl.duration(days=pl.col("__a"))).alias("start"),
+            (pl.col("day") + pl.duration(days=pl.col("__b"))).alias("end"),
+        )
     hits = (
         base.join(calendar, how="cross")
         .filter(
