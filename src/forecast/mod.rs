@@ -9,6 +9,12 @@
 
 pub mod model;
 
+pub mod arima;
+pub mod ces;
+pub mod kalman;
+pub mod optim;
+pub mod unit_root;
+
 pub use model::{ForecastOutput, Forecaster};
 
 use crate::error::{CrmError, Result};
@@ -20,9 +26,9 @@ use crate::error::{CrmError, Result};
 pub fn build_model(name: &str, params: &serde_json::Value) -> Result<Box<dyn Forecaster>> {
     let _ = params;
     match name {
-        // One arm per model, e.g.
-        // "AutoARIMA" => Ok(Box::new(arima::AutoArima::from_params(params)?)),
-        // "AutoCES" => Ok(Box::new(ces::AutoCes::from_params(params)?)),
+        "AutoARIMA" => Ok(Box::new(arima::AutoArima::from_params(params)?)),
+        "ARIMA" => Ok(Box::new(arima::FixedArima::from_params(params)?)),
+        "AutoCES" => Ok(Box::new(ces::AutoCes::from_params(params)?)),
         _ => Err(CrmError::invalid(format!("unknown forecasting model '{name}'"))),
     }
 }
