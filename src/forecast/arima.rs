@@ -524,12 +524,23 @@ fn arima_core(x0: &[f64], spec: &ArimaSpec, extra: &[Regressor]) -> Result<Arima
     }
     transpar(&init, &arma, transform, &mut phi, &mut theta);
     let mut model = StateSpace::new(&phi, &theta, &delta, 1e6);
+    // statsforecast keeps one prior-covariance buffer for the whole optimisation: each
+    // evaluation resets only its ARMA block (R's upARIMA works on a copy), so from the
+    // second evaluation on the differencing states start from the previous pass's final
+    // one-step covariance instead of the diffuse kappa. That changes which estimates and
+    // AICc values it reports for differenced models; we keep the same buffer semantics
+    // so that AutoARIMA chooses the same models and forecasts the same numbers.
     let mut pn_scratch = model.pn.clone();
+    let (r_blk, rd_blk) = (model.r, model.rd);
     let mut ml_obj = |free: &[f64]| -> f64 {
         let par = fill(&coef, free);
         transpar(&par, &arma, transform, &mut phi, &mut theta);
         model.update(&phi, &theta);
-        pn_scratch.copy_from_slice(&model.pn);
+        for i in 0..r_blk {
+            for j in 0..r_blk {
+                pn_scratch[i * rd_blk + j] = model.pn[i * rd_blk + j];
+            }
+        }
         adjust(&par, &mut xbuf);
         let lk = arima_like(&xbuf, &mut model, &mut pn_scratch, 0, None);
         if lk.nu == 0 {
