@@ -20,6 +20,12 @@ pub mod simple;
 pub mod theta;
 pub mod trend;
 
+pub mod arima;
+pub mod ces;
+pub mod kalman;
+pub mod optim;
+pub mod unit_root;
+
 pub use model::{ForecastOutput, Forecaster};
 
 use crate::error::{CrmError, Result};
@@ -121,4 +127,11 @@ pub fn build_model(name: &str, params: &serde_json::Value) -> Result<Box<dyn For
         // "AutoCES" => Box::new(ces::AutoCes::from_params(params)?),
         _ => return Err(CrmError::invalid(format!("unknown forecasting model '{name}'"))),
     })
+    let _ = params;
+    match name {
+        "AutoARIMA" => Ok(Box::new(arima::AutoArima::from_params(params)?)),
+        "ARIMA" => Ok(Box::new(arima::FixedArima::from_params(params)?)),
+        "AutoCES" => Ok(Box::new(ces::AutoCes::from_params(params)?)),
+        _ => Err(CrmError::invalid(format!("unknown forecasting model '{name}'"))),
+    }
 }

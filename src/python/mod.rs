@@ -18,6 +18,7 @@ pub mod dedupe;
 pub mod ml;
 pub mod forecast;
 pub mod kpi;
+pub mod forecast_arima;
 pub mod segment;
 
 create_exception!(
@@ -98,5 +99,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     ml::register(m)?;
     forecast::register(m)?;
     kpi::register(m)?;
+    forecast_arima::register(m)?;
     Ok(())
 }
