@@ -12,6 +12,7 @@ pub mod dedupe;
 pub mod error;
 pub mod rng;
 pub mod segment;
+pub mod stats;
 
 mod expressions;
 mod python;

@@ -53,6 +53,8 @@ def _figures() -> dict[str, Callable[[pl.DataFrame], Any]]:
         "lifetime_value_customers": lambda t: plot.value_concentration(t["clv"], label="predicted CLV"),
         "segment_rfm_summary": plot.segments,
         "segment_rfm": plot.rfm_grid,
+        "experiments_campaigns": plot.uplift,
+        "experiments_segments": plot.uplift,
     }
 
 

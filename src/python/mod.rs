@@ -15,6 +15,7 @@ pub mod clean;
 pub mod clv;
 pub mod datasets;
 pub mod dedupe;
+pub mod experiment;
 pub mod segment;
 
 create_exception!(
@@ -92,5 +93,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     clv::register(m)?;
     behaviour::register(m)?;
     basket::register(m)?;
+    experiment::register(m)?;
     Ok(())
 }
