@@ -68,8 +68,9 @@ pub struct Comparison {
 #[derive(Clone, Copy, Debug)]
 pub enum Mode {
     Frequentist,
-    /// Gaussian Bayesian engine; the prior is on the relative (lift) scale when
-    /// `relative`, else on the absolute scale; `prior_var = None` is gbstats' flat prior.
+    /// Gaussian Bayesian engine; the prior N(prior_mean, prior_var) is on the relative
+    /// (lift) scale (gbstats' default prior_type) and `prior_var = None` is gbstats'
+    /// flat prior; `relative` picks the scale of the chance to win and the risks.
     Bayes { relative: bool, prior_mean: f64, prior_var: Option<f64> },
     Sequential { tuning: f64 },
 }
@@ -428,14 +429,10 @@ pub fn compare_one(c: &Comparison, o: &Options) -> Outcome {
             }
             let z_lo = norm_ppf(o.alpha / 2.0);
             let z_hi = norm_ppf(1.0 - o.alpha / 2.0);
-            // The prior is given on one scale and rescaled by the control mean for the other,
-            // as gbstats does.
+            // The prior is on the relative (lift) scale, gbstats' default prior_type; the
+            // absolute-scale prior is it rescaled by the control mean, as gbstats does.
             let ua = sa.unadjusted;
-            let (abs_pm, abs_pv) = if relative {
-                (prior_mean * ua.abs(), prior_var.map(|v| v * ua * ua))
-            } else {
-                (prior_mean, prior_var)
-            };
+            let (abs_pm, abs_pv) = (prior_mean * ua.abs(), prior_var.map(|v| v * ua * ua));
             let (mu, sd) = posterior(diff, var, abs_pm, abs_pv);
             out.diff = mu;
             out.diff_se = sd;
@@ -443,9 +440,7 @@ pub fn compare_one(c: &Comparison, o: &Options) -> Outcome {
             out.diff_upper = mu + sd * z_hi;
             let mut summary = bayes_summary(mu, sd);
             if lift_defined {
-                let (rel_pm, rel_pv) =
-                    if relative { (prior_mean, prior_var) } else { (prior_mean / ua.abs(), prior_var.map(|v| v / (ua * ua))) };
-                let (lmu, lsd) = posterior(lift, lift_var, rel_pm, rel_pv);
+                let (lmu, lsd) = posterior(lift, lift_var, prior_mean, prior_var);
                 out.lift = lmu;
                 out.lift_se = lsd;
                 out.lift_lower = lmu + lsd * z_lo;

@@ -150,21 +150,28 @@ pub fn gamma_pq(a: f64, x: f64) -> (f64, f64) {
 }
 
 /// Continued fraction of the incomplete beta function (modified Lentz).
-fn beta_cf(a: f64, b: f64, x: f64) -> f64 {
+fn beta_cf(a: f64, b: f64, x: f64, y: f64) -> f64 {
     let qab = a + b;
     let qap = a + 1.0;
     let qam = a - 1.0;
+    // d_1 = -(a+b)x/(a+1); then per m: d_{2m} = m(b-m)x/((a+2m-1)(a+2m)),
+    // d_{2m+1} = -(a+m)(a+b+m)x/((a+2m)(a+2m+1)); value = 1/(1 + d_1/(1 + d_2/(1 + ...))).
+    let even = |m: f64| m * (b - m) * x / ((qam + 2.0 * m) * (a + 2.0 * m));
+    let odd = |m: f64| -(a + m) * (qab + m) * x / ((a + 2.0 * m) * (qap + 2.0 * m));
+    // 1 + d_1 = 1 - (a+b)x/(a+1) = (1 - b + (a+b)y)/(a+1), without the cancellation
+    // of the first form when x is close to 1.
+    let first = if x > 0.5 { (1.0 - b + qab * y) / qap } else { 1.0 - qab * x / qap };
     let mut c = 1.0;
-    let mut d = 1.0 - qab * x / qap;
+    let mut d = first;
     if d.abs() < TINY {
         d = TINY;
     }
     d = 1.0 / d;
     let mut h = d;
+    let mut depth = MAX_ITER;
     for m in 1..MAX_ITER {
-        let m = m as f64;
-        let m2 = 2.0 * m;
-        let aa = m * (b - m) * x / ((qam + m2) * (a + m2));
+        let mf = m as f64;
+        let aa = even(mf);
         d = 1.0 + aa * d;
         if d.abs() < TINY {
             d = TINY;
@@ -175,7 +182,7 @@ fn beta_cf(a: f64, b: f64, x: f64) -> f64 {
         }
         d = 1.0 / d;
         h *= d * c;
-        let aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
+        let aa = odd(mf);
         d = 1.0 + aa * d;
         if d.abs() < TINY {
             d = TINY;
@@ -188,10 +195,36 @@ fn beta_cf(a: f64, b: f64, x: f64) -> f64 {
         let del = d * c;
         h *= del;
         if (del - 1.0).abs() < EPS {
+            depth = m;
             break;
         }
     }
-    h
+    if depth < 20 {
+        return h;
+    }
+    // Lentz stops once a factor rounds to 1, but when convergence is slow a long tail of
+    // sub-ulp factors still matters: evaluate backward, deepening until two depths agree.
+    let back = |top: usize| -> f64 {
+        let mut t = 1.0_f64;
+        for m in (1..=top).rev() {
+            let mf = m as f64;
+            t = 1.0 + odd(mf) / t;
+            t = 1.0 + even(mf) / t;
+        }
+        // 1 + d_1/t = (t + d_1)/t with 1 + d_1 = first.
+        t / (first + (t - 1.0))
+    };
+    let mut top = depth + 16;
+    let mut prev = back(top);
+    while top < MAX_ITER {
+        top *= 2;
+        let next = back(top);
+        if (next - prev).abs() <= 2e-16 * next.abs() {
+            return next;
+        }
+        prev = next;
+    }
+    prev
 }
 
 /// ln(x^a y^b / B(a, b)) with y = 1 - x given separately (so neither loses digits).
@@ -223,10 +256,20 @@ pub fn beta_inc(a: f64, b: f64, x: f64, y: f64) -> (f64, f64) {
     }
     let front = beta_log_prefactor(a, b, x, y).exp();
     if x < (a + 1.0) / (a + b + 2.0) {
-        let i = front * beta_cf(a, b, x) / a;
+        let i = front * beta_cf(a, b, x, y) / a;
+        // With a large a and x close to 1 this fraction is ill-conditioned (its terms
+        // 1 + d_k cancel, as if x carried an error of one ulp relative to 1 - x); the
+        // complementary fraction in y = 1 - x is not, and 1 - J loses little while the
+        // result is not small.
+        if a > 50.0 && b < 1.0 && x > 0.5 && i > 0.05 {
+            let j = front * beta_cf(b, a, y, x) / b;
+            if j.is_finite() && j > 0.0 && j < 1.0 {
+                return (1.0 - j, j);
+            }
+        }
         (i, 1.0 - i)
     } else {
-        let j = front * beta_cf(b, a, y) / b;
+        let j = front * beta_cf(b, a, y, x) / b;
         (1.0 - j, j)
     }
 }
@@ -333,6 +376,18 @@ pub fn t_sf(t: f64, df: f64) -> f64 {
     }
 }
 
+/// Student t CDF minus 1/2, accurate near t = 0: sign(t) · I_y(1/2, df/2) / 2 with
+/// y = t²/(df + t²).
+fn t_cdf_centered(t: f64, df: f64) -> f64 {
+    let t2 = t * t;
+    let (i, _) = beta_inc(0.5, 0.5 * df, t2 / (df + t2), df / (df + t2));
+    if t < 0.0 {
+        -0.5 * i
+    } else {
+        0.5 * i
+    }
+}
+
 /// Student t density.
 pub fn t_pdf(t: f64, df: f64) -> f64 {
     if df == f64::INFINITY {
@@ -383,8 +438,10 @@ pub fn t_ppf(p: f64, df: f64) -> f64 {
     let mut x = x.min(-1e-300);
     let mut lo = f64::NEG_INFINITY;
     let mut hi = 0.0;
+    // Near the median solve on the centred CDF, which keeps the digits of p - 1/2.
+    let centered = q > 0.25;
     for _ in 0..200 {
-        let f = t_cdf(x, df) - q;
+        let f = if centered { t_cdf_centered(x, df) - (q - 0.5) } else { t_cdf(x, df) - q };
         if f > 0.0 {
             hi = x;
         } else {

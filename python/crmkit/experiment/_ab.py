@@ -355,7 +355,7 @@ def _srm_check(stats: pl.DataFrame, *, variant: str, expected: Any, function: st
             f"{dict(zip(result[variant].to_list(), result['n'].to_list()))} are very unlikely under the planned "
             f"split (chi-square p = {p:.2e} < {SRM_THRESHOLD}); check assignment and logging before trusting effects",
             SampleRatioMismatchWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     return result
 
