@@ -15,6 +15,7 @@ pub mod forecast;
 pub mod kpi;
 pub mod rng;
 pub mod segment;
+pub mod stats;
 
 mod expressions;
 mod python;

@@ -69,3 +69,7 @@ __all__ += ["forecast"]
 from crmkit import kpi  # noqa: E402
 
 __all__ += ["kpi"]
+# --- experiments ---
+from crmkit import experiment  # noqa: E402
+
+__all__ += ["experiment"]

@@ -307,3 +307,43 @@ def dedupe_score_pairs(
     right: list[pl.Series],
     tf_left: list[Optional[pl.Series]],
 ) -> pl.DataFrame: ...
+# --- experiments ---
+
+def experiment_summarize(keys: list[pl.Series], values: list[pl.Series], pairs: list[tuple[int, int]]) -> pl.DataFrame: ...
+def experiment_compare(
+    table: pl.DataFrame,
+    alpha: float,
+    alternative: str,
+    test: str,
+    mode: str,
+    relative: bool = True,
+    prior_mean: float = 0.0,
+    prior_var: float | None = None,
+    tuning: float = 5000.0,
+) -> pl.DataFrame: ...
+def experiment_mann_whitney(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], alternative: str) -> tuple[float, float]: ...
+def experiment_fisher(a: int, b: int, c: int, d: int, alternative: str) -> tuple[float, float]: ...
+def experiment_adjust(p: npt.NDArray[np.float64], group: npt.NDArray[np.int64], method: str) -> npt.NDArray[np.float64]: ...
+def experiment_heterogeneity(
+    est: list[float], var: list[float], group: list[int]
+) -> tuple[list[int], list[float], list[float], list[float], list[float]]: ...
+def experiment_power(test: str, effect_size: float, nobs1: float, alpha: float, ratio: float, alternative: str) -> float: ...
+def experiment_solve_power(
+    test: str, unknown: str, effect_size: float, nobs1: float, alpha: float, power_target: float, ratio: float, alternative: str
+) -> float | None: ...
+def stats_dist(name: str, x: npt.NDArray[np.float64], a: float = ..., b: float = ...) -> npt.NDArray[np.float64]: ...
+def generate_campaigns(
+    customer_id: npt.NDArray[np.int64],
+    spend_rate: npt.NDArray[np.float64],
+    first_us: npt.NDArray[np.int64],
+    order_customer: npt.NDArray[np.int64],
+    order_us: npt.NDArray[np.int64],
+    seed: int,
+    n_campaigns: int,
+    first_send_day: int,
+    last_send_day: int,
+    window_days: float,
+    audience_share: float,
+    treatment_share: float,
+    spend_shape: float,
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]: ...

@@ -25,6 +25,8 @@ class Context:
     customers: Optional[pl.DataFrame] = None
     items: Optional[pl.DataFrame] = None
     events: Optional[pl.DataFrame] = None
+    #: Campaign contacts with a holdout group (campaign_id, customer_id, group, sent_at, ...).
+    campaigns: Optional[pl.DataFrame] = None
     results: dict[str, pl.DataFrame] = field(default_factory=dict)
     #: The date the analysis is made at; defaults to the day after the last order.
     as_of: Optional[object] = None
@@ -97,6 +99,8 @@ STEPS: list[Step] = [
     Step("forecast", ("orders",), domain_step("forecast")),
     # --- KPIs and alerts (monitoring) ---
     Step("kpi", ("orders",), domain_step("kpi")),
+    # --- experiments ---
+    Step("experiments", ("campaigns",), domain_step("experiment")),
 ]
 
 

@@ -27,6 +27,7 @@ STANDARD_COLUMNS = {
     "customers": {"record_id": "id"},
     "items": {"order_id": "id", "product": "string"},
     "events": {"customer_id": "id", "event": "string", "timestamp": "temporal"},
+    "campaigns": {"campaign_id": "id", "customer_id": "id", "group": "any", "sent_at": "temporal"},
 }
 
 
@@ -131,11 +132,12 @@ def _demo(args: argparse.Namespace) -> int:
     from crmkit._pipeline import Context, run_steps
 
     started = time.perf_counter()
-    world = datasets.generate(n_customers=args.customers, seed=args.seed)
+    world = datasets.generate(n_customers=args.customers, seed=args.seed, campaigns=True)
     out = Path(args.out)
     print(f"crmkit {__version__} demo: {world!r}")
     datasets.write(world, str(out / "data"))
-    ctx = Context(orders=world.orders, customers=world.customers, items=world.items, events=world.events)
+    ctx = Context(orders=world.orders, customers=world.customers, items=world.items, events=world.events,
+                  campaigns=world.campaigns)
     report = run_steps(ctx, out, progress=not args.quiet)
     _finish(report, out, started, None if args.no_report else ctx,
             title=f"crmkit demo: {args.customers:,} generated customers, seed {args.seed}")
@@ -205,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--customers", help="customer records file")
     run.add_argument("--items", help="order lines file")
     run.add_argument("--events", help="web/app event log file")
+    run.add_argument("--campaigns", help="campaign contacts file (campaign_id, customer_id, group, sent_at[, cost])")
     run.add_argument(
         "--col",
         action="append",

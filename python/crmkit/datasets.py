@@ -85,6 +85,13 @@ class Truth:
     satisfaction: Optional[pl.DataFrame] = None
     #: The sales team: owner, win_probability, mean_cycle_days, deal_size_multiplier.
     sales_reps: Optional[pl.DataFrame] = None
+    #: With ``campaigns``: per campaign and segment (and segment "all") the planted uplift
+    #: (probability that a contacted customer places a campaign order) and the expected
+    #: effects on that audience: incremental_response, incremental_orders_per_customer,
+    #: incremental_revenue_per_customer.
+    campaigns: Optional[pl.DataFrame] = None
+    #: With ``campaigns``: order_id, campaign_id of the orders the campaigns caused.
+    campaign_orders: Optional[pl.DataFrame] = None
 
 
 @dataclass(frozen=True)
@@ -107,10 +114,16 @@ class CrmWorld:
     #: Sales pipeline: opportunity_id, customer_id, owner, stage, amount, created_date,
     #: closed_date, won, furthest_stage.
     opportunities: Optional[pl.DataFrame] = None
+    #: With ``campaigns``: campaign_id, customer_id, group (treatment/control), sent_at,
+    #: channel, cost (per contact; 0 for the holdout), segment (recency at send time).
+    campaigns: Optional[pl.DataFrame] = None
 
     def tables(self) -> dict[str, pl.DataFrame]:
-        """The four observed tables by name (truth excluded)."""
-        return {"customers": self.customers, "orders": self.orders, "items": self.items, "events": self.events}
+        """The observed tables by name (truth excluded)."""
+        tables = {"customers": self.customers, "orders": self.orders, "items": self.items, "events": self.events}
+        if self.campaigns is not None:
+            tables["campaigns"] = self.campaigns
+        return tables
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{k}={v.height:,}" for k, v in self.tables().items())
@@ -154,6 +167,7 @@ def generate(
     survey_rate: float = 0.15,
     n_sales_reps: int = 12,
     opportunities_per_day: Optional[float] = None,
+    campaigns: int | bool = 0,
 ) -> CrmWorld:
     """Generates a synthetic CRM world with known truth.
 
@@ -209,6 +223,16 @@ def generate(
         The sales team (``opportunities``; default 0.0008 opportunities per customer
         and day): each rep has a win probability ~ Beta(6, 9), a mean cycle of 15-60
         days and a deal-size multiplier (``truth.sales_reps``).
+    campaigns
+        Number of marketing campaigns to add (``True``: 6; default 0, none). Each is
+        sent to a random 30% of the customers known at its send date (between 180 days
+        after ``start`` and 30 days before ``end``), 80% contacted and 20% held out at
+        random, with a planted effect per campaign and recency segment (see
+        `crmkit.experiment.campaign`). They come from their own random stream: the other
+        tables are the same as without campaigns, except that the orders the campaigns
+        caused are appended to ``orders`` (new order ids after the last one, no order
+        lines in ``items``, listed in ``truth.campaign_orders``) and ``orders`` is
+        re-sorted by date.
 
     Returns
     -------
@@ -333,6 +357,41 @@ def generate(
                   survey_rate=survey_rate, n_sales_reps=n_sales_reps, opportunities_per_day=per_day)
     return CrmWorld(customers=planted["customers"], orders=orders, items=raw["items"], events=events, truth=truth,
                     surveys=surveys, opportunities=opportunities)
+    world = CrmWorld(customers=customers, orders=orders, items=raw["items"], events=events, truth=truth)
+    if campaigns:
+        world = _with_campaigns(world, 6 if campaigns is True else int(campaigns), seed, start_day, end_day, p)
+    return world
+
+
+def _with_campaigns(world: CrmWorld, n_campaigns: int, seed: int, start_day: int, end_day: int, p: float) -> CrmWorld:
+    """Adds campaigns, their truth and the orders they caused (see `generate`)."""
+    import dataclasses
+
+    if n_campaigns < 0:
+        raise CrmError(f"generate: argument 'campaigns' must be a non-negative number of campaigns, found {n_campaigns}")
+    window = 30
+    if end_day - window - 1 < start_day + 180:
+        raise CrmError("generate: campaigns need an observation window of at least 212 days (180 days of history, "
+                       "then the send dates and a 30-day response window)")
+    tc = world.truth.customers
+    us = lambda s: s.cast(pl.Datetime("us")).to_physical().to_numpy()  # noqa: E731
+    table, extra, truth = _core.generate_campaigns(
+        tc["customer_id"].to_numpy(), tc["spend_rate"].to_numpy(), us(tc["first_purchase"]),
+        world.orders["customer_id"].to_numpy(), us(world.orders["order_date"]),
+        seed % 2**64, n_campaigns, start_day + 180, end_day - window - 1, float(window), 0.3, 0.8, float(p),
+    )
+    first_id = (world.orders["order_id"].max() or 0) + 1
+    extra = extra.with_columns(pl.int_range(first_id, first_id + extra.height, dtype=pl.Int64).alias("order_id"))
+    preferred = tc.select("customer_id", pl.col("preferred_channel").alias("channel"))
+    new_orders = extra.join(preferred, on="customer_id", how="left").select(
+        "order_id", "customer_id", "order_date", "amount", pl.col("channel").cast(world.orders.schema["channel"]),
+        pl.lit(0.0).alias("discount"),
+    )
+    orders = pl.concat([world.orders, new_orders.select(world.orders.columns)], how="vertical").sort(
+        "order_date", maintain_order=True
+    )
+    truth = dataclasses.replace(world.truth, campaigns=truth, campaign_orders=extra.select("order_id", "campaign_id"))
+    return dataclasses.replace(world, orders=orders, truth=truth, campaigns=table)
 
 
 def load_sample() -> CrmWorld:

@@ -60,6 +60,8 @@ def _figures() -> dict[str, Callable[[pl.DataFrame], Any]]:
                                                                     "new_customers", "churn_rate", "repeat_rate",
                                                                     "conversion_rate") if k in set(t["kpi"])]),
         "kpi_daily": lambda t: plot.kpi(t, kpi="revenue"),
+        "experiments_campaigns": plot.uplift,
+        "experiments_segments": plot.uplift,
     }
 
 

@@ -8,7 +8,8 @@ pub mod bgnbd;
 pub mod gamma_gamma;
 pub mod optim;
 pub mod pareto;
-pub mod special;
+// The special functions now live in `crate::stats` (shared with experiments and alerts).
+pub use crate::stats::special;
 pub mod summary;
 
 use rayon::prelude::*;

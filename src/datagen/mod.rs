@@ -1,5 +1,6 @@
 //! The synthetic CRM world generator: pure Rust, returns polars DataFrames.
 
+pub mod campaigns;
 pub mod dirty;
 pub mod opportunities;
 pub mod surveys;

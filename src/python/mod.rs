@@ -19,6 +19,7 @@ pub mod ml;
 pub mod forecast;
 pub mod kpi;
 pub mod forecast_arima;
+pub mod experiment;
 pub mod segment;
 
 create_exception!(
@@ -100,5 +101,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     forecast::register(m)?;
     kpi::register(m)?;
     forecast_arima::register(m)?;
+    experiment::register(m)?;
     Ok(())
 }

@@ -1,7 +1,7 @@
-//! Special functions for the BTYD models: log-gamma, digamma, trigamma and the
-//! Gauss hypergeometric function 2F1 in log space. Arguments are positive reals
-//! (the model parameters plus counts), which keeps the implementations short:
-//! shift the argument up with the recurrence, then use the asymptotic series.
+//! Special functions shared by every domain (CLV, experiments, alerts): log-gamma,
+//! digamma, trigamma and the Gauss hypergeometric function 2F1 in log space (the BTYD
+//! models), plus the Stirling remainder used by `dist` for accurate log-beta at large
+//! arguments. Shift the argument up with the recurrence, then use the asymptotic series.
 
 const SHIFT: f64 = 15.0;
 const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
