@@ -19,7 +19,7 @@ unexport VIRTUAL_ENV CONDA_PREFIX PYO3_BUILD_EXTENSION_MODULE
 EXT := python/crmkit/_core.abi3.so
 SITE = $(shell $(PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
 
-.PHONY: demo test build wheel test-rust test-python test-floor bench venv clean-venv
+.PHONY: demo test build wheel test-rust test-python test-floor bench venv clean-venv system-deps
 
 demo: build
 	$(PY) -m crmkit demo --out demo_output
@@ -52,8 +52,24 @@ wheel: venv
 test-rust: venv
 	LD_LIBRARY_PATH=$(PYLIBDIR) cargo test --release --lib --quiet
 
-test-python: build
+test-python: build system-deps
 	$(PY) -m pytest -q
+
+# Debian packages the tests use: chromium for the dashboard's browser tests (driven by
+# playwright from requirements-dev.txt, no browser download) and a small CJK font so
+# charts draw Chinese. Installed when absent and we are root; otherwise the browser
+# tests skip with the reason (see README for the non-root way).
+CHROMIUM := /usr/lib/chromium/chromium
+system-deps:
+	@if [ ! -x $(CHROMIUM) ] || [ ! -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing chromium and fonts-wqy-microhei (Debian packages)"; \
+	    apt-get update -q >/dev/null && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fonts-wqy-microhei >/dev/null; \
+	  else \
+	    echo "note: chromium / fonts-wqy-microhei missing and not root: browser tests will skip (see README)"; \
+	  fi; \
+	fi
 
 # The same suite against the oldest polars crmkit supports (notebooks excluded).
 $(FLOOR_VENV)/.installed: requirements-dev.txt
@@ -62,7 +78,7 @@ $(FLOOR_VENV)/.installed: requirements-dev.txt
 	$(FLOOR_PY) -m pip install -q -r requirements-dev.txt "polars==$(POLARS_FLOOR)"
 	touch $@
 
-test-floor: build $(FLOOR_VENV)/.installed
+test-floor: build system-deps $(FLOOR_VENV)/.installed
 	PYTHONPATH=$(abspath python) $(FLOOR_PY) -m pytest -q -p no:cacheprovider --ignore=tests/test_notebooks.py
 
 # Benchmark-only peers (e.g. splink) live in requirements-bench.txt, installed on demand.

@@ -51,3 +51,9 @@ from crmkit import basket, behaviour
 from crmkit.behaviour import *  # noqa: E402,F403  (funnel, paths, cohorts, ...)
 
 __all__ += ["basket", "behaviour", *behaviour.__all__]
+
+# --- dashboard and geography ---
+from crmkit import geo  # noqa: E402
+from crmkit.dashboard import dashboard, demo_inputs as dashboard_demo_inputs  # noqa: E402
+
+__all__ += ["geo", "dashboard", "dashboard_demo_inputs"]
