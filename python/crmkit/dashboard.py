@@ -375,7 +375,8 @@ def kpi_tiles(
         if len(window) >= 6:
             mu = sum(window) / len(window)
             sd = math.sqrt(sum((x - mu) ** 2 for x in window) / (len(window) - 1))
-            if sd > 0 and abs(value - mu) > 3 * sd:
+            # A constant history broken at all is unusual too.
+            if (sd > 0 and abs(value - mu) > 3 * sd) or (sd == 0 and value != mu):
                 alert = 1 if value > mu else -1
         rows.append({
             "metric": m, "period": period, "value": value, "previous": previous,
@@ -479,12 +480,23 @@ def _alt() -> Any:
 
 def _values(df: pl.DataFrame) -> list[dict[str, Any]]:
     """Rows for a Vega dataset: dates as ISO strings, non-finite floats as null."""
-    out = df.with_columns(
-        [pl.col(c).cast(pl.String) for c, t in df.schema.items() if t in (pl.Date,) or isinstance(t, pl.Datetime)]
-        + [pl.when(pl.col(c).is_finite()).then(pl.col(c)).otherwise(None).alias(c)
-           for c, t in df.schema.items() if t in (pl.Float32, pl.Float64)]
-    )
-    return out.to_dicts()
+    conv: list[pl.Expr] = []
+    for c, t in df.schema.items():
+        if t == pl.Date or isinstance(t, pl.Datetime):
+            conv.append(pl.col(c).cast(pl.String))
+        elif isinstance(t, pl.Duration):
+            conv.append((pl.col(c).dt.total_microseconds() / 86_400_000_000).alias(c))  # days
+        elif t in (pl.Float32, pl.Float64):
+            conv.append(pl.when(pl.col(c).is_finite()).then(pl.col(c)).otherwise(None).alias(c))
+        elif isinstance(t, (pl.Categorical, pl.Enum)):
+            conv.append(pl.col(c).cast(pl.String))
+        elif isinstance(t, pl.Decimal):
+            conv.append(pl.col(c).cast(pl.Float64))
+        elif isinstance(t, (pl.List, pl.Array)):
+            conv.append(pl.col(c).cast(pl.List(pl.String)).list.join(" + "))
+        elif not (t.is_numeric() or t in (pl.String, pl.Boolean, pl.Null)):
+            conv.append(pl.col(c).cast(pl.String))
+    return df.with_columns(conv).to_dicts() if conv else df.to_dicts()
 
 
 def _fmt(v: Optional[float], kind: str = "number") -> str:
@@ -640,17 +652,17 @@ def _geo_section(b: Board) -> list[Any]:
         alt.Tooltip(f"{m}:Q", title=names[m], format=",.0f") for m in measures
     ]
     anchors = geo.province_tiles(b.lang).select("label", "longitude", "latitude")
-    proj = alt.Projection(type="mercator")
+    proj = "mercator"
     context = alt.Chart(alt.Data(values=_values(anchors))).mark_text(color="#b8c0cc", fontSize=10, font=FONT).encode(
         longitude="longitude:Q", latitude="latitude:Q", text="label:N"
-    ).project(proj)
+    ).project(type=proj)
     bubbles = alt.Chart(alt.Data(values=_values(city.select("city", "province", "longitude", "latitude", *measures)))).mark_circle(
         color="#d9534f", opacity=0.6, stroke="white", strokeWidth=0.5
     ).encode(
         longitude="longitude:Q", latitude="latitude:Q",
         size=alt.Size(f"{measures[0]}:Q", title=names[measures[0]], scale=alt.Scale(range=[20, 1600])),
         tooltip=ctip,
-    ).project(proj)
+    ).project(type=proj)
     bubble_map = (context + bubbles).properties(width=430, height=380, title=b.t("city"))
     unknown = prov.filter(pl.col("province").is_null())
     note = ""
@@ -1013,7 +1025,7 @@ def dashboard(
     from crmkit import __version__
 
     heading = title or ("客户分析看板" if board.lang == "zh" else "Customer dashboard")
-    span = o.select(pl.col("order_date").min().cast(pl.Date), pl.col("order_date").max().cast(pl.Date)).row(0)
+    span = o.select(pl.col("order_date").min().cast(pl.Date).alias("a"), pl.col("order_date").max().cast(pl.Date).alias("b")).row(0)
     meta = (f"crmkit {__version__} · {board.t('generated')} {_dt.date.today()} · {span[0]} – {span[1]} · "
             f"{o.height:,} {board.t('orders')} · {board.t('pii_masked') if mask_pii else board.t('pii_shown')}")
     nav = "".join(f'<a href="#sec-{_esc(s.id)}">{_esc(s.title.get(board.lang) or s.id)}</a>' for s in shown)

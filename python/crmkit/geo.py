@@ -144,9 +144,8 @@ def parse(
     if city is not None:
         # The city field first: "北京" + "朝阳区..." reads as 北京朝阳区...; a repeated
         # city ("北京" + "北京市朝阳区...") reads the same.
-        text = pl.when(pl.col(city).is_not_null() & text.is_not_null()).then(
-            pl.col(city).cast(pl.String) + " " + text
-        ).otherwise(text)
+        c = pl.col(city).cast(pl.String)
+        text = pl.when(c.is_not_null() & text.is_not_null()).then(c + " " + text).otherwise(pl.coalesce(text, c))
     parsed = df.select(clean.address(text.alias("_addr"), default_province=default_province).alias("_addr"))
     parts = parsed.unnest("_addr").select("province", "city", "district", "adcode")
     keep = [c for c in df.columns if c not in ("province", "city", "district", "adcode")]

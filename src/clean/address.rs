@@ -164,9 +164,17 @@ impl Divisions {
             add(&d.name, Some(Candidate { div: i, full: true }), &mut keys);
             for short in short_forms(&d.name, &nations) {
                 add(&short, Some(Candidate { div: i, full: false }), &mut keys);
-                let py = crate::dedupe::keys::pinyin_of(&short);
-                if py.is_ascii() && py.len() >= 4 && !(d.code / 10_000 == 61 && d.depth == 1) {
-                    latin.entry(py).or_default().push(Candidate { div: i, full: false });
+                // 山西 and 陕西 are both "shanxi" in plain pinyin; 陕西 is spelt Shaanxi.
+                if d.code / 10_000 == 61 && d.depth == 1 {
+                    continue;
+                }
+                for py in pinyin_readings(&short) {
+                    if py.len() >= 4 {
+                        let list = latin.entry(py).or_default();
+                        if !list.iter().any(|c| c.div == i) {
+                            list.push(Candidate { div: i, full: false });
+                        }
+                    }
                 }
             }
         }
@@ -605,6 +613,33 @@ fn short_forms(name: &str, nations: &[String]) -> Vec<String> {
         }
         out.push(base);
     }
+    out
+}
+
+/// Toneless pinyin spellings of a name, every reading of its polyphonic characters
+/// (成都 is chengdu, not only the first reading chengdou), at most 16; empty when a
+/// character has no pinyin.
+fn pinyin_readings(name: &str) -> Vec<String> {
+    use pinyin::ToPinyinMulti;
+    let mut out = vec![String::new()];
+    for c in name.chars() {
+        let Some(multi) = c.to_pinyin_multi() else { return Vec::new() };
+        let readings: Vec<&str> = multi.into_iter().map(|p| p.plain()).filter(|p| p.is_ascii()).collect();
+        if readings.is_empty() {
+            return Vec::new();
+        }
+        let mut next = Vec::with_capacity(out.len() * readings.len());
+        for prefix in &out {
+            for r in &readings {
+                if next.len() < 16 {
+                    next.push(format!("{prefix}{r}"));
+                }
+            }
+        }
+        out = next;
+    }
+    out.sort();
+    out.dedup();
     out
 }
 

@@ -85,7 +85,7 @@ fn run(inputs: &[Series], kw: AddressKwargs, what: &str, region: bool) -> Polars
         values.par_chunks(PAR_SLICE).flat_map_iter(|c| c.iter().map(|v| parse(*v)).collect::<Vec<_>>()).collect()
     };
     let n = parsed.len();
-    let col = |f: &dyn Fn(&Address<'_>) -> Option<&str>, name: &str| -> Series {
+    let col = |f: &dyn for<'a> Fn(&'a Address<'a>) -> Option<&'a str>, name: &str| -> Series {
         let out: StringChunked = parsed.iter().map(|a| a.as_ref().and_then(f)).collect();
         out.with_name(name.into()).into_series()
     };
