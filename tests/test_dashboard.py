@@ -210,3 +210,16 @@ def test_bad_arguments(small_world, tmp_path):
         crmkit.dashboard(small_world.orders, freq="monthly", out=tmp_path / "x.html")
     with pytest.raises(crmkit.SchemaError, match="amount"):
         crmkit.dashboard(small_world.orders.drop("amount"), out=tmp_path / "x.html")
+
+
+def test_demo_writes_the_dashboard_beside_the_report(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--customers", "400", "--seed", "5", "--quiet"]) == 0
+    board = tmp_path / "dashboard.html"
+    assert board.exists() and board.stat().st_size <= LIMIT
+    assert '<a href="dashboard.html">' in (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert (tmp_path / "geo_province.parquet").exists()
+    text = board.read_text(encoding="utf-8")
+    for section in dashboard_mod.SECTIONS:
+        assert f'id="sec-{section.id}"' in text
+    assert 'class="failed"' not in text
+    assert "dashboard:" in capsys.readouterr().out

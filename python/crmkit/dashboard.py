@@ -566,9 +566,9 @@ def _kpi_section(b: Board) -> list[Any]:
             alt.Chart(alt.Data(values=_values(s)))
             .mark_area(line={"color": "#3b6fb6"}, color="#dce7f6")
             .encode(
-                x=alt.X("period:T", axis=None, scale=alt.Scale(type="utc")),
+                x=alt.X("utcyearmonthdate(period):T", axis=None),
                 y=alt.Y("value:Q", axis=None, scale=alt.Scale(zero=False)),
-                tooltip=[alt.Tooltip("period:T", title=b.t("period"), format="%Y-%m-%d", formatType="utc"),
+                tooltip=[alt.Tooltip("utcyearmonthdate(period):T", title=b.t("period"), format="%Y-%m-%d"),
                          alt.Tooltip("value:Q", title=b.t(m), format=",.2f")],
             )
             .properties(width=190, height=44)
@@ -588,11 +588,11 @@ def _trend_section(b: Board) -> list[Any]:
         alt.Chart(alt.Data(values=_values(t)))
         .mark_line(point=True, strokeWidth=2)
         .encode(
-            x=alt.X("period:T", title=b.t("period"), scale=alt.Scale(type="utc"), axis=alt.Axis(format="%Y-%m", formatType="utc")),
+            x=alt.X("utcyearmonthdate(period):T", title=b.t("period"), axis=alt.Axis(format="%Y-%m")),
             y=alt.Y("revenue:Q", title=b.t("revenue")),
             color=alt.Color("group:N", title=b.t("channel")),
             opacity=alt.condition(pick, alt.value(1.0), alt.value(0.12)),
-            tooltip=[alt.Tooltip("period:T", title=b.t("period"), format="%Y-%m-%d", formatType="utc"),
+            tooltip=[alt.Tooltip("utcyearmonthdate(period):T", title=b.t("period"), format="%Y-%m-%d"),
                      alt.Tooltip("group:N", title=b.t("channel")),
                      alt.Tooltip("revenue:Q", title=b.t("revenue"), format=",.0f"),
                      alt.Tooltip("orders:Q", title=b.t("orders"), format=",")],

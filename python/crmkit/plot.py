@@ -737,9 +737,9 @@ def sales_trend(trend: pl.DataFrame, ax: Any = None, *, title: Optional[str] = N
         pick = alt.selection_point(fields=["group"], bind="legend")
         return (
             alt.Chart(_rows(df)).mark_line(point=True)
-            .encode(x=alt.X("period:T", scale=alt.Scale(type="utc")), y="revenue:Q", color="group:N",
+            .encode(x=alt.X("utcyearmonthdate(period):T", axis=alt.Axis(format="%Y-%m")), y="revenue:Q", color="group:N",
                     opacity=alt.condition(pick, alt.value(1.0), alt.value(0.15)),
-                    tooltip=[alt.Tooltip("period:T", formatType="utc", format="%Y-%m-%d"), "group:N",
+                    tooltip=[alt.Tooltip("utcyearmonthdate(period):T", format="%Y-%m-%d"), "group:N",
                              alt.Tooltip("revenue:Q", format=",.0f")])
             .add_params(pick, alt.selection_interval(encodings=["x"], bind="scales"))
             .properties(title=title or "Sales trend", width=700, height=280)

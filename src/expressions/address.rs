@@ -97,10 +97,7 @@ fn run(inputs: &[Series], kw: AddressKwargs, what: &str, region: bool) -> Polars
     if !region {
         fields.push(col(&|a| a.detail.as_deref(), "detail"));
     }
-    let codes: Vec<Option<String>> =
-        parsed.iter().map(|a| a.as_ref().and_then(|a| a.adcode).map(|c| format!("{c:06}"))).collect();
-    let codes: StringChunked = codes.into_iter().collect();
-    fields.push(codes.with_name("adcode".into()).into_series());
+    fields.push(col(&|a| a.adcode, "adcode"));
     let out = StructChunked::from_series(s.name().clone(), n, fields.iter())?;
     // A null input (or an empty one) is a null struct, not a struct of nulls.
     let validity: BooleanChunked = parsed.iter().map(|a| Some(a.is_some())).collect();

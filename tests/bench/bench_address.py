@@ -30,8 +30,23 @@ SUFFIXES = ("特别行政区", "自治区", "自治州", "自治县", "省", "�
 MUNICIPAL = {"北京市", "天津市", "上海市", "重庆市"}
 
 
+REGIONS = {"内蒙古自治区": "内蒙古", "广西壮族自治区": "广西", "西藏自治区": "西藏", "宁夏回族自治区": "宁夏",
+           "新疆维吾尔自治区": "新疆", "香港特别行政区": "香港", "澳门特别行政区": "澳门"}
+
+
 def _short(name: str) -> str:
-    for s in SUFFIXES:
+    """The short form people write: 广东, 深圳, 南山, 广西, 黔南州, 喀什; autonomous
+    counties and leagues as they are."""
+    if name in REGIONS:
+        return REGIONS[name]
+    if name.endswith("自治州"):
+        from crmkit._divisions import nations
+
+        cut = min((i for n in nations() for i in [name.find(n.removesuffix("族"))] if i >= 2), default=None)
+        return name[:cut] + "州" if cut else name
+    if name.endswith(("自治县", "自治旗", "盟")):
+        return name
+    for s in ("地区", "省", "市", "区", "县"):
         if name.endswith(s) and len(name) - len(s) >= 2:
             return name[: -len(s)]
     return name
