@@ -456,12 +456,10 @@ def use_cjk_fonts() -> list[str]:
     installed = {f.name for f in font_manager.fontManager.ttflist}
     found = [f for f in CJK_FONTS if f in installed]
     if not _CJK_DONE and found:
+        # matplotlib falls back glyph by glyph along font.family (a generic family such
+        # as "sans-serif" counts as its first installed font), so the CJK fonts go last.
         family = list(matplotlib.rcParams["font.family"])
-        if family == ["sans-serif"]:
-            sans = [f for f in matplotlib.rcParams["font.sans-serif"] if f not in found]
-            matplotlib.rcParams["font.sans-serif"] = sans[:1] + found + sans[1:]
-        else:
-            matplotlib.rcParams["font.family"] = family + [f for f in found if f not in family]
+        matplotlib.rcParams["font.family"] = family + [f for f in found if f not in family]
         _CJK_DONE = True
     return found
 
@@ -590,7 +588,8 @@ def _i_lines(df: pl.DataFrame, x: str, ys: dict[str, str], title: str, xtitle: s
     chart = alt.Chart(_rows(long))
     chart = chart.mark_line(point=True) if mark == "line" else chart.mark_bar()
     enc = {"x": alt.X(f"{x}:{'O' if mark == 'bar' else 'Q'}", title=xtitle), "y": alt.Y("value:Q", title=ytitle),
-           "color": "series:N", "tooltip": [f"{x}", "series:N", alt.Tooltip("value:Q", format=",.3f")]}
+           "color": "series:N",
+           "tooltip": [f"{x}:{'O' if mark == 'bar' else 'Q'}", "series:N", alt.Tooltip("value:Q", format=",.3f")]}
     if mark == "bar":
         enc["xOffset"] = "series:N"
     return chart.encode(**enc).properties(title=title, width=480, height=260)
