@@ -23,6 +23,7 @@ EXT := python/crmkit/_core.abi3.so
 SITE = $(shell $(PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
 
 .PHONY: demo test build wheel test-rust test-python test-floor bench venv clean-venv java
+.PHONY: demo test build wheel test-rust test-python test-floor bench venv clean-venv system-deps
 
 demo: build
 	$(PY) -m crmkit demo --out demo_output
@@ -69,7 +70,24 @@ $(FLOOR_VENV)/.pyspark-$(PYSPARK_FLOOR): $(FLOOR_VENV)/.installed
 	touch $@
 
 test-python: build java $(VENV)/.pyspark-$(PYSPARK_VERSION)
+test-python: build system-deps
 	$(PY) -m pytest -q
+
+# Debian packages the tests use: chromium for the dashboard's browser tests (driven by
+# playwright from requirements-dev.txt, no browser download) and a small CJK font so
+# charts draw Chinese. Installed when absent and we are root; otherwise the browser
+# tests skip with the reason (see README for the non-root way).
+CHROMIUM := /usr/lib/chromium/chromium
+system-deps:
+	@if [ ! -x $(CHROMIUM) ] || [ ! -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing chromium and fonts-wqy-microhei (Debian packages)"; \
+	    apt-get update -q >/dev/null && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fonts-wqy-microhei >/dev/null; \
+	  else \
+	    echo "note: chromium / fonts-wqy-microhei missing and not root: browser tests will skip (see README)"; \
+	  fi; \
+	fi
 
 # The same suite against the oldest polars crmkit supports (notebooks excluded).
 $(FLOOR_VENV)/.installed: requirements-dev.txt
@@ -79,6 +97,7 @@ $(FLOOR_VENV)/.installed: requirements-dev.txt
 	touch $@
 
 test-floor: build java $(FLOOR_VENV)/.installed $(FLOOR_VENV)/.pyspark-$(PYSPARK_FLOOR)
+test-floor: build system-deps $(FLOOR_VENV)/.installed
 	PYTHONPATH=$(abspath python) $(FLOOR_PY) -m pytest -q -p no:cacheprovider --ignore=tests/test_notebooks.py
 
 # Benchmark-only peers (e.g. splink) live in requirements-bench.txt, installed on demand.

@@ -73,3 +73,8 @@ __all__ += ["kpi"]
 from crmkit import experiment  # noqa: E402
 
 __all__ += ["experiment"]
+# --- dashboard and geography ---
+from crmkit import geo  # noqa: E402
+from crmkit.dashboard import dashboard, demo_inputs as dashboard_demo_inputs  # noqa: E402
+
+__all__ += ["geo", "dashboard", "dashboard_demo_inputs"]

@@ -48,3 +48,11 @@ class CrmNamespace:
     def name_key(self) -> pl.Expr:
         """See :func:`crmkit.clean.name_key`."""
         return _clean.name_key(self._expr)
+
+    def address(self, default_province: Optional[str] = None) -> pl.Expr:
+        """See :func:`crmkit.clean.address`."""
+        return _clean.address(self._expr, default_province=default_province)
+
+    def region(self, default_province: Optional[str] = None) -> pl.Expr:
+        """See :func:`crmkit.clean.region`."""
+        return _clean.region(self._expr, default_province=default_province)

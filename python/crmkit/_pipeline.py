@@ -101,6 +101,8 @@ STEPS: list[Step] = [
     Step("kpi", ("orders",), domain_step("kpi")),
     # --- experiments ---
     Step("experiments", ("campaigns",), domain_step("experiment")),
+    # --- dashboard and geography ---
+    Step("geo", ("customers",), domain_step("geo")),
 ]
 
 

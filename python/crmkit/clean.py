@@ -319,3 +319,78 @@ def customers(
         },
     )
     return CleanResult(cleaned, report)
+
+
+# --- addresses ---
+
+__all__ += ["address", "region"]
+
+
+def _address_kwargs(what: str, default_province: Optional[str]) -> dict:
+    from crmkit import _divisions
+
+    if default_province is not None and not isinstance(default_province, str):
+        raise CrmError(
+            f"crmkit.clean.{what}: argument 'default_province' must be a province name such as '广东' or '广东省', "
+            f"found {default_province!r}"
+        )
+    kwargs = dict(_divisions.plugin_kwargs())
+    kwargs["default_province"] = default_province.strip() if default_province else None
+    if kwargs["default_province"] is not None:
+        provinces = _divisions.divisions().filter(pl.col("level") == "province")["name"].to_list()
+        wanted = _core_text_nfkc(kwargs["default_province"])
+        if not any(p == wanted or p.startswith(wanted) for p in provinces):
+            raise CrmError(
+                f"crmkit.clean.{what}: default_province {default_province!r} is not a province-level division; "
+                f"expected one of {', '.join(provinces[:6])}, ... (full or short names)"
+            )
+    return kwargs
+
+
+def _core_text_nfkc(s: str) -> str:
+    import unicodedata
+
+    return "".join(unicodedata.normalize("NFKC", s).split())
+
+
+def address(col: IntoExpr, *, default_province: Optional[str] = None) -> pl.Expr:
+    """Chinese addresses to a struct ``{province, city, district, detail, adcode}``.
+
+    Understands addresses as people write them: with or without the province, suffixes
+    (省/市/区/县/自治州...) present or dropped, municipalities (北京, 上海, 天津, 重庆: the
+    province is also the city), autonomous regions by their short names (广西, 内蒙古),
+    full-width characters, spaces, a leading 中国, and Latin transcriptions of place names
+    ("Shenzhen", "Guangdong Province"). Names are reported in their canonical full form
+    with the 6-digit administrative code of the smallest part found.
+
+    A part is null when the text does not settle it — never a guess that contradicts the
+    text: ``朝阳区`` alone (Beijing's or Changchun's?) leaves the province null, unless
+    ``default_province`` settles it; a text that names two provinces gets none.
+    ``default_province`` also fills the province of addresses that name no place. Latin
+    addresses without a Chinese place name keep only a normalised ``detail`` (case,
+    whitespace, Rd/St/Ave spelt out).
+
+    The division table comes from the MIT-licensed ``cpca`` package's data file
+    (``pip install 'crmkit[address]'``); see :func:`crmkit.geo.divisions`.
+
+    >>> import polars as pl, crmkit
+    >>> s = pl.Series("a", ["广东省深圳市南山区科技园路1号", "北京朝阳区建国路88号", "ｓｈａｎｇｈａｉ", None])
+    >>> pl.select(crmkit.clean.address(pl.lit(s))).unnest("a").rows()[:2]
+    [('广东省', '深圳市', '南山区', '科技园路1号', '440305'), ('北京市', '北京市', '朝阳区', '建国路88号', '110105')]
+    >>> pl.select(crmkit.clean.address(pl.lit(s))).unnest("a").rows()[2:]
+    [('上海市', '上海市', None, 'Shanghai', '310000'), (None, None, None, None, None)]
+    """
+    return plugin_call("crm_clean_address", _e(col), _address_kwargs("address", default_province))
+
+
+def region(col: IntoExpr, *, default_province: Optional[str] = None) -> pl.Expr:
+    """A column holding only a place name (a province, city or district, in any of the
+    forms :func:`address` reads) to a struct ``{province, city, district, adcode}``;
+    null where the name is not a known division or is ambiguous.
+
+    >>> import polars as pl, crmkit
+    >>> s = pl.Series("c", ["深圳", "上海市", "Guangzhou", "桂林市", "火星"])
+    >>> pl.select(crmkit.clean.region(pl.lit(s))).unnest("c").select("province", "city").rows()
+    [('广东省', '深圳市'), ('上海市', '上海市'), ('广东省', '广州市'), ('广西壮族自治区', '桂林市'), (None, None)]
+    """
+    return plugin_call("crm_clean_region", _e(col), _address_kwargs("region", default_province))

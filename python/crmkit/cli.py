@@ -117,14 +117,36 @@ def _parse_mappings(pairs: Sequence[str]) -> dict[str, dict[str, str]]:
     return out
 
 
-def _finish(report: list[str], out: Path, started: float, ctx: Any = None, title: str = "crmkit report") -> None:
+def _finish(report: list[str], out: Path, started: float, ctx: Any = None, title: str = "crmkit report",
+            board: Optional[dict] = None) -> None:
     for line in report:
         print(line)
     print(f"tables written to {out}/ in {time.perf_counter() - started:.1f}s")
+    if board is not None:
+        _write_dashboard(board, out / "dashboard.html", title=title)
     if ctx is not None:
         from crmkit.report import write_report
 
         print(f"report: {write_report(ctx, out / 'report.html', title=title)}")
+
+
+def _write_dashboard(tables: dict, path: Path, *, title: str, **options: Any) -> None:
+    """The interactive dashboard beside the tables; a missing optional extra is a note,
+    not a failure of the run."""
+    try:
+        import altair  # noqa: F401
+        import vl_convert  # noqa: F401
+    except ImportError:
+        print("dashboard: not written (pip install 'crmkit[dashboard]' for dashboard.html)")
+        return
+    from crmkit.dashboard import dashboard
+
+    started = time.perf_counter()
+    written = dashboard(tables["orders"], customers=tables.get("customers"), items=tables.get("items"),
+                        events=tables.get("events"), results=tables.get("results"), as_of=tables.get("as_of"),
+                        out=path, title=title, **options)
+    size = written.stat().st_size / 1e6
+    print(f"dashboard: {written} ({size:.2f} MB, {time.perf_counter() - started:.1f}s)")
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -139,9 +161,21 @@ def _demo(args: argparse.Namespace) -> int:
     ctx = Context(orders=world.orders, customers=world.customers, items=world.items, events=world.events,
                   campaigns=world.campaigns)
     report = run_steps(ctx, out, progress=not args.quiet)
+    board = None
+    if not args.no_dashboard:
+        from crmkit.dashboard import demo_inputs
+
+        # The map needs each record's customer number (as a CRM holds it) to show revenue.
+        board = dict(demo_inputs(world), results=_reusable(ctx.results))
     _finish(report, out, started, None if args.no_report else ctx,
-            title=f"crmkit demo: {args.customers:,} generated customers, seed {args.seed}")
+            title=f"crmkit demo: {args.customers:,} generated customers, seed {args.seed}", board=board)
     return 0
+
+
+def _reusable(results: dict) -> dict:
+    """Pipeline results the dashboard draws as they are (the map is recomputed when the
+    customers carry customer_id, to add revenue)."""
+    return {k: v for k, v in results.items() if not k.startswith("geo_")}
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -172,6 +206,33 @@ def _alerts_exit(args: argparse.Namespace, ctx: Any) -> int:
     elif args.alerts_webhook:
         print("no KPI alerts: nothing posted")
     return ALERT_EXIT_CODE if args.fail_on_alert and n else 0
+    board = None
+    if not args.no_dashboard:
+        keyed = tables["customers"] is not None and "customer_id" in tables["customers"].columns
+        board = dict(tables, results=_reusable(ctx.results) if keyed else dict(ctx.results), as_of=args.as_of)
+    _finish(report, out, started, None if args.no_report else ctx, title=f"crmkit report: {args.orders}", board=board)
+    return 0
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    maps = _parse_mappings(args.col or [])
+    tables: dict[str, Any] = {}
+    for table in STANDARD_COLUMNS:
+        path = getattr(args, table)
+        if path is not None:
+            df = _read(path, table)
+            tables[table] = df if table == "customers" else _conform(df, table, maps[table])
+    from crmkit.dashboard import dashboard
+
+    extra = {}
+    for name in ("surveys", "campaigns"):
+        path = getattr(args, name)
+        if path is not None:
+            extra[name] = _read(path, name)
+    written = dashboard(tables.pop("orders"), **tables, **extra, out=args.out, title=args.title, freq=args.freq,
+                        mask_pii=not args.show_pii, lang=args.lang)
+    print(f"dashboard: {written} ({written.stat().st_size / 1e6:.2f} MB)")
+    return 0
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -194,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     demo.add_argument("--quiet", action="store_true", help="no progress display")
     demo.add_argument("--no-report", action="store_true", help="do not write report.html (HTML summary with charts)")
+    demo.add_argument("--no-dashboard", action="store_true", help="do not write dashboard.html (interactive, offline)")
     demo.set_defaults(func=_demo)
 
     run = sub.add_parser(
@@ -223,7 +285,29 @@ def build_parser() -> argparse.ArgumentParser:
                      help="webhook message shape (default slack; wecom/dingtalk: msgtype text)")
     run.add_argument("--fail-on-alert", action="store_true",
                      help=f"exit with code {ALERT_EXIT_CODE} when there are KPI alerts (errors exit with 2)")
+    run.add_argument("--no-dashboard", action="store_true", help="do not write dashboard.html (interactive, offline)")
     run.set_defaults(func=_run)
+
+    dash = sub.add_parser(
+        "dashboard",
+        help="write the interactive offline dashboard (one HTML file) from your files",
+        description="One self-contained HTML file: KPI tiles, sales trend, customer map, segments, funnel, "
+        "cohorts, CLV and cross-sell rules, each drawn when its inputs are given. Names, phones and "
+        "e-mails are masked unless --show-pii.",
+    )
+    dash.add_argument("--orders", required=True, help="orders file (.csv, .parquet, .arrow)")
+    dash.add_argument("--customers", help="customer file (address, optional city, customer_id, name, phone, email)")
+    dash.add_argument("--items", help="order lines file")
+    dash.add_argument("--events", help="web/app event log file")
+    dash.add_argument("--surveys", help="survey answers file (customer_id, date, score 0-10)")
+    dash.add_argument("--campaigns", help="campaign results file")
+    dash.add_argument("--col", action="append", metavar="TABLE.COLUMN=YOURS", help="map your column onto crmkit's")
+    dash.add_argument("--out", default="dashboard.html", help="output file (default dashboard.html)")
+    dash.add_argument("--title", help="page title")
+    dash.add_argument("--freq", default="1mo", help="period of tiles and trends: 1w, 1mo, 1q (default 1mo)")
+    dash.add_argument("--lang", choices=["auto", "zh", "en"], default="auto", help="label language (default auto)")
+    dash.add_argument("--show-pii", action="store_true", help="show names, phones and e-mails unmasked")
+    dash.set_defaults(func=_dashboard)
 
     gen = sub.add_parser("generate", help="write a generated CRM world as files")
     gen.add_argument("--customers", type=int, default=5_000)

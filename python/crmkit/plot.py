@@ -38,6 +38,7 @@ def _pyplot(function: str) -> Any:
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise CrmError(f"{function}: needs matplotlib, which is not installed; "
                        "install it with `pip install 'crmkit[plot]'`") from exc
+    use_cjk_fonts()
     return plt
 
 
@@ -855,3 +856,332 @@ def kpi_tiles(table: pl.DataFrame, ax: Any = None, *, kpis: Optional[list] = Non
     ax.set_xlabel(value.replace("_", " ") + " over the holdout (green: positive)")
     ax.set_title(title or "Campaign uplift")
     return ax
+# --- dashboard and geography ---
+# Chinese text and the interactive twins: `plot.<name>(..., interactive=True)` returns the
+# Altair chart the dashboard draws (for Jupyter), instead of matplotlib Axes.
+
+#: Fonts with Chinese glyphs, tried in this order after matplotlib's default (DejaVu
+#: Sans, which has none): Noto/Source Han (Linux, Adobe), WenQuanYi (Debian's
+#: fonts-wqy-microhei, which `make test` installs), Microsoft YaHei/SimHei (Windows),
+#: PingFang/Heiti (macOS), Arial Unicode. Only installed ones are used.
+CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Micro Hei", "WenQuanYi Zen Hei",
+             "Microsoft YaHei", "SimHei", "PingFang SC", "Heiti SC", "Arial Unicode MS")
+
+_CJK_DONE = False
+
+
+def use_cjk_fonts() -> list[str]:
+    """Adds the installed fonts of :data:`CJK_FONTS` as matplotlib fallbacks (glyph by
+    glyph, matplotlib >= 3.6) so Chinese labels draw instead of empty boxes; returns
+    the fonts used. crmkit.plot calls it before drawing; call it yourself for your own
+    figures. Without any CJK font installed it changes nothing (install one, e.g.
+    Debian's ``fonts-wqy-microhei``).
+
+    >>> from crmkit import plot
+    >>> isinstance(plot.use_cjk_fonts(), list)
+    True
+    """
+    global _CJK_DONE
+    import matplotlib
+    from matplotlib import font_manager
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    found = [f for f in CJK_FONTS if f in installed]
+    if not _CJK_DONE and found:
+        # matplotlib falls back glyph by glyph along font.family (a generic family such
+        # as "sans-serif" counts as its first installed font), so the CJK fonts go last.
+        family = list(matplotlib.rcParams["font.family"])
+        matplotlib.rcParams["font.family"] = family + [f for f in found if f not in family]
+        _CJK_DONE = True
+    return found
+
+
+def _interactive_twin(static: Any, twin: Any) -> Any:
+    import functools
+
+    @functools.wraps(static)
+    def draw(*args: Any, interactive: bool = False, **kwargs: Any) -> Any:
+        if interactive:
+            return twin(*args, **kwargs)
+        return static(*args, **kwargs)
+
+    draw.__doc__ = (static.__doc__ or "") + (
+        "\n    ``interactive=True`` returns the interactive Altair chart instead (tooltips, zoom;\n"
+        "    the dashboard's chart), for Jupyter; needs ``crmkit[dashboard]``.\n"
+    )
+    return draw
+
+
+def _alt() -> Any:
+    try:
+        import altair as alt
+    except ImportError as exc:
+        raise CrmError("crmkit.plot(..., interactive=True) needs Altair: pip install 'crmkit[dashboard]'") from exc
+    return alt
+
+
+def _rows(df: pl.DataFrame) -> Any:
+    from crmkit.dashboard import _values
+
+    return _alt().Data(values=_values(df))
+
+
+def _i_funnel(table: pl.DataFrame, ax: Any = None, *, title: Optional[str] = None) -> Any:
+    alt = _alt()
+    df = as_frame(table, argument="table")
+    require_columns(df, {"step": "any", "users": "numeric"}, function="crmkit.plot.funnel", argument="table")
+    df = df.with_columns(pl.col("step").cast(pl.String)).with_row_index("order")
+    if "is_bottleneck" not in df.columns:
+        df = df.with_columns(is_bottleneck=pl.lit(False))
+    tips = [c for c in ("step", "users", "conversion", "step_conversion", "drop_off_rate") if c in df.columns]
+    return (
+        alt.Chart(_rows(df)).mark_bar()
+        .encode(x=alt.X("step:N", sort=alt.SortField("order")), y="users:Q",
+                color=alt.condition("datum.is_bottleneck", alt.value(_BOTTLENECK), alt.value(_BAR)),
+                tooltip=[alt.Tooltip(f"{c}:{'N' if c == 'step' else 'Q'}") for c in tips])
+        .properties(title=title or "Funnel (red: bottleneck)", width=480, height=260)
+    )
+
+
+def _i_cohort_heatmap(matrix: pl.DataFrame, ax: Any = None, *, max_periods: Optional[int] = None,
+                      annotate: Optional[bool] = None, title: Optional[str] = None) -> Any:
+    alt = _alt()
+    df = as_frame(matrix, argument="matrix")
+    periods = sorted((c for c in df.columns if c.lstrip("-").isdigit()), key=int)[: max_periods or None]
+    if not periods:
+        raise CrmError(f"crmkit.plot.cohort_heatmap: expected period columns named 0, 1, 2, ..., found {df.columns}")
+    long = (df.select(pl.col("cohort").cast(pl.String), *[pl.col(p).cast(pl.Float64) for p in periods])
+            .unpivot(index="cohort", variable_name="period", value_name="retention")
+            .with_columns(pl.col("period").cast(pl.Int32)).drop_nulls("retention"))
+    return (
+        alt.Chart(_rows(long)).mark_rect()
+        .encode(x="period:O", y="cohort:O", color=alt.Color("retention:Q", scale=alt.Scale(scheme="blues")),
+                tooltip=["cohort:O", "period:O", alt.Tooltip("retention:Q", format=".1%")])
+        .properties(title=title or "Cohort retention", width=min(40 * len(periods), 900))
+    )
+
+
+def _i_segments(summary: pl.DataFrame, ax: Any = None, *, segment: str = "segment", title: Optional[str] = None) -> Any:
+    alt = _alt()
+    df = as_frame(summary, argument="summary")
+    require_columns(df, {segment: "any", "customers": "numeric", "revenue": "numeric"}, function="crmkit.plot.segments",
+                    argument="summary")
+    long = df.select(pl.col(segment).cast(pl.String).alias("segment"),
+                     (pl.col("customers") / pl.col("customers").sum()).alias("customers"),
+                     (pl.col("revenue") / pl.col("revenue").sum()).alias("revenue")).unpivot(
+        index="segment", variable_name="measure", value_name="share")
+    return (
+        alt.Chart(_rows(long)).mark_bar()
+        .encode(y=alt.Y("segment:N", sort=None), x=alt.X("share:Q", axis=alt.Axis(format="%")), yOffset="measure:N",
+                color="measure:N", tooltip=["segment:N", "measure:N", alt.Tooltip("share:Q", format=".1%")])
+        .properties(title=title or "Segments: customers vs revenue", width=420)
+    )
+
+
+def _i_rfm_grid(rfm_table: pl.DataFrame, ax: Any = None, *, title: Optional[str] = None) -> Any:
+    alt = _alt()
+    df = as_frame(rfm_table, argument="rfm")
+    require_columns(df, {"r_score": "integer", "f_score": "integer", "monetary": "numeric"},
+                    function="crmkit.plot.rfm_grid", argument="rfm")
+    cells = df.drop_nulls(["r_score", "f_score"]).group_by("r_score", "f_score").agg(
+        customers=pl.len(), monetary=pl.col("monetary").mean())
+    base = alt.Chart(_rows(cells)).encode(x="r_score:O", y=alt.Y("f_score:O", sort="descending"))
+    return (
+        base.mark_rect().encode(color=alt.Color("customers:Q", scale=alt.Scale(scheme="greens")),
+                                tooltip=["r_score:O", "f_score:O", "customers:Q", alt.Tooltip("monetary:Q", format=",.0f")])
+        + base.mark_text(fontSize=10).encode(text="customers:Q")
+    ).properties(title=title or "RFM map: customers per cell", width=320, height=320)
+
+
+def _i_value_concentration(values: Any, ax: Any = None, *, label: str = "value", title: Optional[str] = None) -> Any:
+    alt = _alt()
+    v = pl.Series("value", values) if not isinstance(values, pl.Series) else values
+    v = v.cast(pl.Float64).drop_nulls().drop_nans()
+    if v.len() == 0 or (v < 0).any() or v.sum() <= 0:
+        raise CrmError("crmkit.plot.value_concentration: expected non-negative values with a positive sum")
+    ordered = np.sort(v.to_numpy())[::-1]
+    share = np.concatenate([[0.0], np.cumsum(ordered) / ordered.sum()])
+    step = max(1, len(share) // 400)  # at most ~400 points in the file
+    idx = np.unique(np.r_[np.arange(0, len(share), step), len(share) - 1])
+    df = pl.DataFrame({"customers": idx / (len(share) - 1), "share": share[idx]})
+    return (
+        alt.Chart(_rows(df)).mark_line()
+        .encode(x=alt.X("customers:Q", axis=alt.Axis(format="%"), title="share of customers (highest first)"),
+                y=alt.Y("share:Q", axis=alt.Axis(format="%"), title=f"share of {label}"),
+                tooltip=[alt.Tooltip("customers:Q", format=".1%"), alt.Tooltip("share:Q", format=".1%")])
+        .properties(title=title or f"Concentration of {label}", width=420, height=280)
+    )
+
+
+def _i_lines(df: pl.DataFrame, x: str, ys: dict[str, str], title: str, xtitle: str, ytitle: str, mark: str = "line") -> Any:
+    alt = _alt()
+    long = df.select(pl.col(x), *[pl.col(c).cast(pl.Float64).alias(n) for c, n in ys.items()]).unpivot(
+        index=x, variable_name="series", value_name="value")
+    chart = alt.Chart(_rows(long))
+    chart = chart.mark_line(point=True) if mark == "line" else chart.mark_bar()
+    enc = {"x": alt.X(f"{x}:{'O' if mark == 'bar' else 'Q'}", title=xtitle), "y": alt.Y("value:Q", title=ytitle),
+           "color": "series:N",
+           "tooltip": [f"{x}:{'O' if mark == 'bar' else 'Q'}", "series:N", alt.Tooltip("value:Q", format=",.3f")]}
+    if mark == "bar":
+        enc["xOffset"] = "series:N"
+    return chart.encode(**enc).properties(title=title, width=480, height=260)
+
+
+def _i_calibration_holdout(table: pl.DataFrame, ax: Any = None, *, title: Optional[str] = None) -> Any:
+    df = as_frame(table, argument="table")
+    require_columns(df, {"frequency": "numeric", "actual_holdout": "numeric", "predicted_holdout": "numeric"},
+                    function="crmkit.plot.calibration_holdout", argument="table")
+    return _i_lines(df, "frequency", {"actual_holdout": "actual", "predicted_holdout": "model"},
+                    title or "Calibration vs holdout", "purchases in the calibration period",
+                    "mean purchases in the holdout period")
+
+
+def _i_period_transactions(table: pl.DataFrame, ax: Any = None, *, title: Optional[str] = None) -> Any:
+    df = as_frame(table, argument="table")
+    require_columns(df, {"label": "string", "actual": "numeric", "model": "numeric"},
+                    function="crmkit.plot.period_transactions", argument="table")
+    return _i_lines(df, "label", {"actual": "actual", "model": "model"}, title or "Repeat purchases: actual vs model",
+                    "repeat purchases", "customers", mark="bar")
+
+
+def _i_choose_k(scores: Any, ax: Any = None, *, chosen: Optional[int] = None, title: Optional[str] = None) -> Any:
+    if hasattr(scores, "scores") and hasattr(scores, "k"):
+        scores = scores.scores
+    df = as_frame(scores, argument="scores")
+    require_columns(df, {"k": "integer", "inertia": "numeric"}, function="crmkit.plot.choose_k", argument="scores")
+    ys = {"inertia": "inertia"}
+    if "silhouette" in df.columns:
+        ys["silhouette"] = "silhouette"
+    return _i_lines(df, "k", ys, title or "Choosing k", "k (clusters)", "score").resolve_scale(y="independent")
+
+
+def _i_history(predict: Any, label: str, summary: Any, max_frequency: Any, max_recency: Any, T: Any, title: str) -> Any:
+    alt = _alt()
+    frequency, recency, T = _history_grid(summary, max_frequency, max_recency, T, "crmkit.plot")
+    f, r = np.meshgrid(frequency, recency, indexing="ij")
+    values = np.asarray(predict(f.ravel(), r.ravel(), np.full(f.size, T)), dtype=float)
+    df = pl.DataFrame({"frequency": f.ravel(), "recency": np.round(r.ravel(), 2), label: values})
+    return (
+        alt.Chart(_rows(df)).mark_rect()
+        .encode(x=alt.X("recency:O", axis=alt.Axis(labelOverlap=True)), y=alt.Y("frequency:O", sort="descending"),
+                color=alt.Color(f"{label}:Q", scale=alt.Scale(scheme="redyellowgreen")),
+                tooltip=["frequency:O", "recency:O", alt.Tooltip(f"{label}:Q", format=".3f")])
+        .properties(title=title.format(T=T), width=520, height=300)
+    )
+
+
+def _i_probability_alive_matrix(model: Any, summary: Any = None, ax: Any = None, *, max_frequency: Optional[int] = None,
+                                max_recency: Optional[float] = None, T: Optional[float] = None,
+                                title: Optional[str] = None) -> Any:
+    return _i_history(model.conditional_probability_alive, "p_alive", summary, max_frequency, max_recency, T,
+                      title or "Probability alive, by history (T = {T:g})")
+
+
+def _i_frequency_recency_matrix(model: Any, summary: Any = None, ax: Any = None, *, t: float = 1.0,
+                                max_frequency: Optional[int] = None, max_recency: Optional[float] = None,
+                                T: Optional[float] = None, title: Optional[str] = None) -> Any:
+    return _i_history(lambda f, r, T_: model.conditional_expected_number_of_purchases_up_to_time(t, f, r, T_),
+                      "expected_purchases", summary, max_frequency, max_recency, T,
+                      title or f"Expected purchases in the next {t:g} periods (T = {{T:g}})")
+
+
+funnel = _interactive_twin(funnel, _i_funnel)
+cohort_heatmap = _interactive_twin(cohort_heatmap, _i_cohort_heatmap)
+calibration_holdout = _interactive_twin(calibration_holdout, _i_calibration_holdout)
+period_transactions = _interactive_twin(period_transactions, _i_period_transactions)
+probability_alive_matrix = _interactive_twin(probability_alive_matrix, _i_probability_alive_matrix)
+frequency_recency_matrix = _interactive_twin(frequency_recency_matrix, _i_frequency_recency_matrix)
+segments = _interactive_twin(segments, _i_segments)
+rfm_grid = _interactive_twin(rfm_grid, _i_rfm_grid)
+choose_k = _interactive_twin(choose_k, _i_choose_k)
+value_concentration = _interactive_twin(value_concentration, _i_value_concentration)
+
+
+def province_map(summary: pl.DataFrame, ax: Any = None, *, measure: Optional[str] = None, lang: str = "zh",
+                 title: Optional[str] = None, interactive: bool = False) -> Any:
+    """The province tile map from :func:`crmkit.geo.summary` (province level): each
+    province a square in its approximate place, coloured by ``measure`` (default: the
+    first measure column). ``interactive=True`` returns the Altair chart.
+
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import polars as pl, crmkit
+    >>> from crmkit import plot
+    >>> s = crmkit.geo.summary(pl.DataFrame({"address": ["广东省广州市", "北京市", "深圳市"]}))
+    >>> ax = plot.province_map(s)
+    >>> sorted(t.get_text() for t in ax.texts)[:3]
+    ['上海', '云南', '内蒙古']
+    """
+    from crmkit import geo
+
+    fn = "crmkit.plot.province_map"
+    df = as_frame(summary, argument="summary")
+    require_columns(df, {"province": "any"}, function=fn, argument="summary")
+    skip = {"province", "adcode", "label", "longitude", "latitude", "row", "col", "share"}
+    measure = measure or next((c for c in df.columns if c not in skip and df.schema[c].is_numeric()), None)
+    if measure is None or measure not in df.columns:
+        raise CrmError(f"{fn}: no measure column {measure!r} in {df.columns}")
+    tiles = geo.province_tiles(lang).join(df.select("province", measure).drop_nulls("province"), on="province",
+                                          how="left").with_columns(pl.col(measure).fill_null(0))
+    if interactive:
+        alt = _alt()
+        base = alt.Chart(_rows(tiles)).encode(x=alt.X("col:O", axis=None), y=alt.Y("row:O", axis=None))
+        return (
+            base.mark_rect(stroke="white", strokeWidth=2, cornerRadius=3).encode(
+                color=alt.Color(f"{measure}:Q", scale=alt.Scale(scheme="blues")),
+                tooltip=["province:N", alt.Tooltip(f"{measure}:Q", format=",.0f")])
+            + base.mark_text(fontSize=11).encode(text="label:N", tooltip=["province:N", f"{measure}:Q"])
+        ).properties(title=title or measure, width=430, height=380)
+    ax = _axes(ax, fn, (7, 6))
+    cmap = __import__("matplotlib").colormaps["Blues"]
+    top = float(tiles[measure].max() or 0) or 1.0
+    for row in tiles.iter_rows(named=True):
+        v = float(row[measure]) / top
+        ax.add_patch(__import__("matplotlib").patches.Rectangle((row["col"], -row["row"]), 0.94, 0.94,
+                                                                  color=cmap(0.08 + 0.9 * v)))
+        ax.text(row["col"] + 0.47, -row["row"] + 0.47, row["label"], ha="center", va="center", fontsize=8,
+                color="white" if v > 0.6 else "black")
+    ax.set_xlim(-0.2, 8.2)
+    ax.set_ylim(-7.2, 1.1)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(title or measure)
+    return ax
+
+
+def sales_trend(trend: pl.DataFrame, ax: Any = None, *, title: Optional[str] = None, interactive: bool = False) -> Any:
+    """Revenue per period and group from :func:`crmkit.dashboard.sales_trend` (period,
+    group, revenue). ``interactive=True`` returns the Altair chart (legend selection, zoom).
+
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import datetime as dt, polars as pl
+    >>> from crmkit import plot
+    >>> t = pl.DataFrame({"period": [dt.date(2024, 1, 1), dt.date(2024, 2, 1)], "group": ["web", "web"],
+    ...                   "revenue": [10.0, 12.0]})
+    >>> [line.get_label() for line in plot.sales_trend(t).get_lines()]
+    ['web']
+    """
+    fn = "crmkit.plot.sales_trend"
+    df = as_frame(trend, argument="trend")
+    require_columns(df, {"period": "temporal", "group": "any", "revenue": "numeric"}, function=fn, argument="trend")
+    if interactive:
+        alt = _alt()
+        pick = alt.selection_point(fields=["group"], bind="legend")
+        return (
+            alt.Chart(_rows(df)).mark_line(point=True)
+            .encode(x=alt.X("utcyearmonthdate(period):T", axis=alt.Axis(format="%Y-%m")), y="revenue:Q", color="group:N",
+                    opacity=alt.condition(pick, alt.value(1.0), alt.value(0.15)),
+                    tooltip=[alt.Tooltip("utcyearmonthdate(period):T", format="%Y-%m-%d"), "group:N",
+                             alt.Tooltip("revenue:Q", format=",.0f")])
+            .add_params(pick, alt.selection_interval(encodings=["x"], bind="scales"))
+            .properties(title=title or "Sales trend", width=700, height=280)
+        )
+    ax = _axes(ax, fn, (9, 4))
+    for (group,), part in df.sort("period").group_by(pl.col("group").cast(pl.String), maintain_order=True):
+        ax.plot(part["period"].to_list(), part["revenue"].to_numpy(), marker="o", markersize=3, label=str(group))
+    ax.set_ylabel("revenue")
+    ax.legend(fontsize=8)
+    ax.set_title(title or "Sales trend")
+    return ax
+
+
+__all__ += ["CJK_FONTS", "use_cjk_fonts", "province_map", "sales_trend"]

@@ -97,11 +97,12 @@ table.dataframe td, table.dataframe th { padding: 2px 6px; border-bottom: 1px so
 """
 
 
-def html_report(ctx: Any, *, title: str = "crmkit report", charts: bool = True) -> str:
+def html_report(ctx: Any, *, title: str = "crmkit report", charts: bool = True, dashboard: Optional[str] = None) -> str:
     """The report of a finished pipeline run (its `Context`) as one HTML string.
 
     Charts need matplotlib; without it the report says so and shows the tables. A
     chart that cannot be drawn is named in the report, never silently dropped.
+    ``dashboard``: the address of the interactive dashboard, linked at the top.
 
     >>> import tempfile, crmkit
     >>> from crmkit._pipeline import Context, run_steps
@@ -139,6 +140,9 @@ def html_report(ctx: Any, *, title: str = "crmkit report", charts: bool = True) 
         )
         + "</p>",
     ]
+    if dashboard:
+        parts.append(f'<p class="note">Interactive version: <a href="{html.escape(dashboard, quote=True)}">'
+                     f"{html.escape(dashboard)}</a></p>")
     if chart_note:
         parts.append(f'<p class="note">{html.escape(chart_note)}</p>')
     for entry in log:
@@ -183,5 +187,7 @@ def write_report(ctx: Any, path: Union[str, Path], *, title: str = "crmkit repor
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(html_report(ctx, title=title, charts=charts), encoding="utf-8")
+    # The interactive dashboard written beside the report (crmkit demo/run) is linked.
+    board = "dashboard.html" if (path.parent / "dashboard.html").exists() else None
+    path.write_text(html_report(ctx, title=title, charts=charts, dashboard=board), encoding="utf-8")
     return path

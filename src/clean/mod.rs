@@ -7,3 +7,4 @@ pub mod email;
 pub mod name;
 pub mod phone;
 pub mod text;
+pub mod address;

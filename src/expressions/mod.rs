@@ -3,3 +3,4 @@
 
 pub mod clean;
 pub mod clv;
+pub mod address;

@@ -1,0 +1,225 @@
+"""crmkit.dashboard (the HTML file, without a browser), its KPI tiles and trend tables,
+PII masking and escaping, geo.summary against the generated truth, and the CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+import sys
+
+import polars as pl
+import pytest
+
+import crmkit
+from crmkit import geo
+from crmkit.cli import main
+
+dashboard_mod = sys.modules["crmkit.dashboard"]
+
+pytest.importorskip("altair", reason="the dashboard needs the crmkit[dashboard] extra (altair, vl-convert-python)")
+pytest.importorskip("vl_convert", reason="the dashboard needs the crmkit[dashboard] extra (vl-convert-python)")
+pytest.importorskip("cpca", reason="the map needs the division table from cpca (crmkit[address])")
+
+LIMIT = 1_500_000
+
+
+@pytest.fixture(scope="module")
+def small_world():
+    return crmkit.datasets.generate(n_customers=1_500, seed=11)
+
+
+@pytest.fixture(scope="module")
+def page(small_world, tmp_path_factory):
+    t = crmkit.dashboard_demo_inputs(small_world)
+    path = crmkit.dashboard(t["orders"], customers=t["customers"], items=t["items"], events=t["events"],
+                            out=tmp_path_factory.mktemp("dash") / "dashboard.html")
+    return path.read_text(encoding="utf-8")
+
+
+def test_every_section_is_in_the_file(page):
+    for section in dashboard_mod.SECTIONS:
+        assert f'id="sec-{section.id}"' in page
+    assert 'class="failed"' not in page
+    assert "未显示" not in page  # nothing skipped when every table is given
+    assert '<html lang="zh-CN">' in page  # Chinese data, Chinese labels
+    assert "核心指标" in page and "客户地域分布" in page
+
+
+def test_self_contained_and_small(page):
+    size = len(page.encode("utf-8"))
+    assert size <= LIMIT, size
+    assert not re.search(r"<script[^>]*\bsrc\s*=", page, re.I)
+    assert not re.search(r"<link\b", page, re.I)
+    assert not re.search(r"<iframe|<img[^>]+src\s*=\s*[\"']?https?:", page, re.I)
+    assert "default-src 'none'" in page  # the browser refuses any request too
+
+
+def test_no_unmasked_pii(page, small_world):
+    truth = small_world.truth.customers
+    phones = [p for p in truth["phone"].drop_nulls().to_list() if p]
+    emails = [e for e in truth["email"].drop_nulls().to_list() if e]
+    raw_phones = small_world.customers["phone"].drop_nulls().to_list()
+    raw_emails = small_world.customers["email"].drop_nulls().to_list()
+    body = page.split("</head><body><header>", 1)[1]
+    for value in phones + raw_phones:
+        digits = re.sub(r"\D", "", value)
+        if len(digits) >= 8:
+            assert value.strip() not in body and digits not in body
+    for value in emails + raw_emails:
+        if "@" in value:
+            assert value.strip() not in body and value.strip().lower() not in body
+    assert "***@" in page  # masked e-mails are shown in the top-customers table
+
+
+def test_hostile_text_is_escaped(small_world, tmp_path):
+    t = crmkit.dashboard_demo_inputs(small_world)
+    hostile = '<script>alert("x")</script>'
+    product = "</script><img src=x onerror=alert(1)>'\""
+    customers = t["customers"].with_columns(name=pl.lit(hostile), address=pl.lit("<b>广东省深圳市</b>南山区"))
+    items = t["items"].with_columns((pl.lit(product) + pl.col("product").cast(pl.String)).alias("product"))
+    path = crmkit.dashboard(t["orders"], customers=customers, items=items, mask_pii=False, lang="en",
+                            out=tmp_path / "d.html", title='Shop "<b>"')
+    text = path.read_text(encoding="utf-8")
+    body = text.split("</head><body><header>", 1)[1]
+    assert hostile not in body and product not in body and "<img" not in body
+    assert html.escape(hostile) in body  # the name shows as text
+    assert html.escape(product, quote=True) in body  # the product shows as text in the rules table
+    assert "<title>Shop &quot;&lt;b&gt;&quot;</title>" in text
+    # Chart data lives in JSON that cannot close its script element.
+    for spec in re.findall(r'<script type="application/json" data-chart="[^"]+">(.*?)</script>', body, re.S):
+        assert "<" not in spec
+
+
+def test_sections_drop_out_with_their_inputs(small_world, tmp_path):
+    path = crmkit.dashboard(small_world.orders, out=tmp_path / "o.html", lang="en")
+    text = path.read_text(encoding="utf-8")
+    for present in ("kpi", "trend", "segments", "cohorts", "clv"):
+        assert f'id="sec-{present}"' in text
+    for absent in ("geo", "funnel", "rules"):
+        assert f'id="sec-{absent}"' not in text
+    assert "Not shown:" in text and "Key figures" in text
+
+
+def test_kpi_tiles_against_hand_computation():
+    d = dt.date
+    orders = pl.DataFrame({
+        "customer_id": [1, 2, 1, 3, 1, 2, 4],
+        "order_id": [1, 2, 3, 4, 5, 6, 7],
+        "amount": [100.0, 50.0, 30.0, 20.0, 60.0, 40.0, 10.0],
+        "order_date": [d(2023, 2, 3), d(2023, 2, 20), d(2024, 1, 5), d(2024, 1, 9), d(2024, 2, 1), d(2024, 2, 29),
+                       d(2024, 3, 2)],
+    })
+    tiles, series = dashboard_mod.kpi_tiles(orders)
+    t = {r["metric"]: r for r in tiles.iter_rows(named=True)}
+    # March 2024 is incomplete (data ends on the 2nd): February 2024 is the last complete month.
+    assert t["revenue"]["period"] == d(2024, 2, 1)
+    assert t["revenue"]["value"] == 100.0 and t["revenue"]["previous"] == 50.0
+    assert t["revenue"]["change_prev"] == pytest.approx(1.0)
+    assert t["revenue"]["year_ago"] == 150.0 and t["revenue"]["change_year"] == pytest.approx(100 / 150 - 1)
+    assert t["active_customers"]["value"] == 2.0 and t["orders"]["value"] == 2.0 and t["aov"]["value"] == 50.0
+    assert series.filter(pl.col("metric") == "revenue")["period"].max() == d(2024, 2, 1)
+
+
+def test_kpi_alert_flags_an_outlier():
+    dates = [dt.date(2023, m, 10) for m in range(1, 13)] + [dt.date(2024, 1, 10), dt.date(2024, 1, 31)]
+    amounts = [100.0 + (m % 3) for m in range(12)] + [400.0, 400.0]
+    orders = pl.DataFrame({"customer_id": list(range(14)), "order_id": list(range(14)), "amount": amounts,
+                           "order_date": dates})
+    tiles, _ = dashboard_mod.kpi_tiles(orders)
+    assert tiles.filter(pl.col("metric") == "revenue")["alert"][0] == 1
+    assert tiles.filter(pl.col("metric") == "active_customers")["alert"][0] == 1
+
+
+def test_sales_trend_matches_group_by(small_world):
+    t = dashboard_mod.sales_trend(small_world.orders, freq="1mo")
+    o = small_world.orders
+    assert t["revenue"].sum() == pytest.approx(o["amount"].sum())
+    assert t["orders"].sum() == o.height
+    assert set(t["group"]) == set(o["channel"].cast(pl.String))
+
+
+def test_masking():
+    df = pl.DataFrame({"n": ["张伟", "欧阳娜娜", "John Smith"], "p": ["+8613812345678", "010-62345678", "5678"],
+                       "e": ["li.na@qq.com", "A@B.CN", "none"]})
+    out = df.select(dashboard_mod.mask_name("n"), dashboard_mod.mask_phone("p"), dashboard_mod.mask_email("e"))
+    assert out.rows() == [("张*", "+*********5678", "l***@qq.com"), ("欧***", "***-****5678", "A***@B.CN"),
+                          ("J*** S****", "5678", "***")]
+
+
+def test_geo_summary_against_generated_cities(small_world):
+    c = small_world.customers
+    parsed = geo.parse(c, city="city")
+    # A generated Chinese address starts with its city (or a district of it): every
+    # parsed city must be the record's true city.
+    truth = small_world.truth.records.join(small_world.truth.customers.select("customer_id"), on="customer_id")
+    assert truth.height == c.height
+    cn = parsed.filter(pl.col("address").str.contains(r"[\u4e00-\u9fff]") & pl.col("city").is_not_null())
+    assert cn.height > 0.6 * c.height
+    from_text = cn.filter(pl.col("address").str.contains("市"))
+    starts = from_text.select(pl.col("address").str.extract(r"^\s*([^\s市]+)市", 1).alias("c"), "city")
+    starts = starts.filter(pl.col("c").is_not_null())
+    assert (starts["c"] + "市" == starts["city"]).all()
+    summary = geo.summary(c, city="city")
+    assert summary["customers"].sum() == c.height
+    known = summary.filter(pl.col("province").is_not_null())
+    assert known["row"].null_count() == 0 and known["longitude"].null_count() == 0
+    cities = geo.summary(c, level="city", city="city")
+    assert cities["customers"].sum() == c.height
+
+
+def test_geo_summary_measures_and_errors():
+    df = pl.DataFrame({"customer_id": [1, 2, 3], "order_id": [1, 2, 3], "amount": [1.0, 2.0, 4.0],
+                       "clv": [10.0, 20.0, 30.0], "address": ["广州市天河区", "广州市越秀区", "北京市"]})
+    s = geo.summary(df, measures=("customers", "revenue", "aov", "clv"))
+    assert s.select("province", "customers", "revenue", "aov", "clv").rows() == [
+        ("广东省", 2, 3.0, 1.5, 15.0), ("北京市", 1, 4.0, 4.0, 30.0)]
+    with pytest.raises(crmkit.CrmError, match="level"):
+        geo.summary(df, level="street")
+    with pytest.raises(crmkit.SchemaError, match="address"):
+        geo.summary(df.drop("address"))
+    with pytest.raises(crmkit.CrmError, match="unknown measure"):
+        geo.summary(df, measures=("nope",))
+
+
+def test_tile_grid_places_every_province_once():
+    t = geo.province_tiles("zh")
+    assert t.height == 34
+    assert t.select("row", "col").unique().height == 34
+    assert t.filter(pl.col("adcode") == "650000")["col"][0] < t.filter(pl.col("adcode") == "310000")["col"][0]
+
+
+def test_cli_dashboard(small_world, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    t = crmkit.dashboard_demo_inputs(small_world)
+    t["orders"].write_parquet(data / "orders.parquet")
+    t["customers"].write_parquet(data / "customers.parquet")
+    out = tmp_path / "board.html"
+    code = main(["dashboard", "--orders", str(data / "orders.parquet"), "--customers", str(data / "customers.parquet"),
+                 "--out", str(out), "--lang", "en", "--title", "Weekly"])
+    assert code == 0 and out.exists()
+    text = out.read_text(encoding="utf-8")
+    assert "<title>Weekly</title>" in text and 'id="sec-geo"' in text
+
+
+def test_bad_arguments(small_world, tmp_path):
+    with pytest.raises(crmkit.CrmError, match="lang"):
+        crmkit.dashboard(small_world.orders, lang="fr", out=tmp_path / "x.html")
+    with pytest.raises(crmkit.CrmError, match="freq"):
+        crmkit.dashboard(small_world.orders, freq="monthly", out=tmp_path / "x.html")
+    with pytest.raises(crmkit.SchemaError, match="amount"):
+        crmkit.dashboard(small_world.orders.drop("amount"), out=tmp_path / "x.html")
+
+
+def test_demo_writes_the_dashboard_beside_the_report(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--customers", "400", "--seed", "5", "--quiet"]) == 0
+    board = tmp_path / "dashboard.html"
+    assert board.exists() and board.stat().st_size <= LIMIT
+    assert '<a href="dashboard.html">' in (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert (tmp_path / "geo_province.parquet").exists()
+    text = board.read_text(encoding="utf-8")
+    for section in dashboard_mod.SECTIONS:
+        assert f'id="sec-{section.id}"' in text
+    assert 'class="failed"' not in text
+    assert "dashboard:" in capsys.readouterr().out

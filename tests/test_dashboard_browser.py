@@ -1,0 +1,124 @@
+"""The dashboard in a real browser: headless Chromium (Debian's, installed by the
+Makefile) driven by playwright, with every network request blocked. Every section
+must render (a non-empty SVG per chart), without console errors or failed requests;
+hostile customer and product names must execute nothing and show as text.
+
+Skips only when Chromium or playwright is truly absent (a machine without root where
+`make test` could not apt-get install it; see README)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import crmkit
+
+CHROMIUM = os.environ.get("CRMKIT_CHROMIUM", "/usr/lib/chromium/chromium")
+
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"no Chromium at {CHROMIUM} (make test installs Debian's chromium as root; see README)",
+                allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (requirements-dev.txt)")
+pytest.importorskip("altair", reason="the dashboard needs the crmkit[dashboard] extra")
+pytest.importorskip("cpca", reason="the map needs the division table from cpca (crmkit[address])")
+
+dashboard_mod = sys.modules["crmkit.dashboard"]
+
+HOSTILE_NAME = '<img src=x onerror="window.__pwned=1">"\'</script><script>window.__pwned=2</script>'
+HOSTILE_PRODUCT = '</script><script>window.__pwned=3</script><svg onload="window.__pwned=4">'
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"], headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def world():
+    return crmkit.datasets.generate(n_customers=1_500, seed=21)
+
+
+def _open(browser, path: Path, shots: Path):
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    errors: list[str] = []
+    failed: list[str] = []
+    outside: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("requestfailed", lambda r: failed.append(r.url))
+
+    def route(r):
+        if r.request.url.startswith("file://"):
+            r.continue_()
+        else:
+            outside.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.goto(path.as_uri())
+    # Every chart container holds a drawn SVG with marks.
+    page.wait_for_function(
+        """() => { const c = document.querySelectorAll('div.chart');
+                   return c.length > 0 && Array.from(c).every(d => d.querySelector('svg g.mark-group, svg path, svg rect')); }""",
+        timeout=45_000,
+    )
+    page.screenshot(path=str(shots / f"{path.stem}.png"), full_page=True)
+    return page, errors, failed, outside
+
+
+def test_demo_dashboard_renders_offline(browser, world, tmp_path):
+    t = crmkit.dashboard_demo_inputs(world)
+    path = crmkit.dashboard(t["orders"], customers=t["customers"], items=t["items"], events=t["events"],
+                            out=tmp_path / "dashboard.html")
+    page, errors, failed, outside = _open(browser, path, tmp_path)
+    try:
+        assert errors == [] and failed == [] and outside == []
+        for section in dashboard_mod.SECTIONS:
+            el = page.query_selector(f"#sec-{section.id}")
+            assert el is not None, section.id
+            svgs = el.query_selector_all("svg")
+            tables = el.query_selector_all("table.data tbody tr")
+            assert svgs or tables, section.id
+            for svg in svgs:
+                box = svg.bounding_box()
+                assert box and box["width"] > 20 and box["height"] > 20, section.id
+                assert svg.query_selector("path, rect, text, symbol") is not None, section.id
+            el.screenshot(path=str(tmp_path / f"section-{section.id}.png"))
+        # The map: 34 province tiles drawn; the KPI tiles: four values.
+        assert page.locator("#sec-geo svg path[aria-roledescription='rect'], #sec-geo svg .mark-rect path").count() >= 34
+        assert page.locator("#sec-kpi .tvalue").count() == 4
+        # Sorting a table by clicking its header works client-side.
+        header = page.locator("#sec-rules th").nth(4)
+        header.click()
+        lifts = [float(x) for x in page.locator("#sec-rules tbody td:nth-child(5)").evaluate_all(
+            "els => els.map(e => e.getAttribute('data-v'))")]
+        assert lifts == sorted(lifts) or lifts == sorted(lifts, reverse=True)
+    finally:
+        page.close()
+
+
+def test_hostile_data_executes_nothing(browser, world, tmp_path):
+    t = crmkit.dashboard_demo_inputs(world)
+    customers = t["customers"].with_columns(name=pl.lit(HOSTILE_NAME))
+    items = t["items"].with_columns((pl.lit(HOSTILE_PRODUCT) + pl.col("product").cast(pl.String)).alias("product"))
+    path = crmkit.dashboard(t["orders"], customers=customers, items=items, events=t["events"], mask_pii=False,
+                            out=tmp_path / "hostile.html", title=HOSTILE_NAME)
+    page, errors, failed, outside = _open(browser, path, tmp_path)
+    try:
+        assert page.evaluate("() => window.__pwned") is None
+        assert errors == [] and failed == [] and outside == []
+        assert page.title() == HOSTILE_NAME
+        names = page.locator("#sec-clv tbody tr td:nth-child(5)").all_inner_texts()
+        assert names and all(n == HOSTILE_NAME for n in names)
+        rules_text = page.locator("#sec-rules").inner_text()
+        assert HOSTILE_PRODUCT in rules_text
+        assert page.locator("img[src='x'], svg[onload]").count() == 0
+    finally:
+        page.close()

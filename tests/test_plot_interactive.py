@@ -1,0 +1,102 @@
+"""crmkit.plot draws Chinese text with a CJK font, and every plot function has an
+interactive (Altair) twin that draws the same numbers."""
+
+from __future__ import annotations
+
+import warnings
+
+import matplotlib
+import polars as pl
+import pytest
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+import crmkit  # noqa: E402
+from crmkit import clv, plot  # noqa: E402
+
+alt = pytest.importorskip("altair", reason="interactive twins need the crmkit[dashboard] extra")
+
+
+@pytest.fixture(autouse=True)
+def _close():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def world():
+    return crmkit.datasets.generate(n_customers=600, seed=4)
+
+
+def _data(chart) -> list[dict]:
+    spec = chart.to_dict()
+    if "data" in spec and "values" in spec["data"]:
+        return spec["data"]["values"]
+    layers = spec.get("layer") or []
+    return layers[0]["data"]["values"] if layers and "data" in layers[0] else spec["datasets"][next(iter(spec["datasets"]))]
+
+
+def test_chinese_labels_have_glyphs():
+    fonts = plot.use_cjk_fonts()
+    if not fonts:
+        pytest.skip("no CJK font installed (make test installs fonts-wqy-microhei as root)")
+    seg = pl.DataFrame({"segment": ["高价值客户", "流失客户"], "customers": [20, 80], "revenue": [900.0, 100.0]})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ax = plot.segments(seg, title="客户分群：人数与销售额")
+        ax.figure.canvas.draw()
+    missing = [str(w.message) for w in caught if "missing from font" in str(w.message).lower() or "Glyph" in str(w.message)]
+    assert missing == []
+    assert "WenQuanYi Micro Hei" in plot.CJK_FONTS
+
+
+def test_twins_return_altair_charts_with_the_same_numbers(world):
+    f = crmkit.funnel(world.events, ["view", "cart", "checkout", "purchase"], window="7d")
+    chart = plot.funnel(f, interactive=True)
+    assert isinstance(chart, alt.TopLevelMixin)
+    assert [r["users"] for r in _data(chart)] == f["users"].to_list()
+    scores = crmkit.rfm(world.orders)
+    grid = plot.rfm_grid(scores, interactive=True)
+    assert sum(r["customers"] for r in _data(grid)) == scores.drop_nulls(["r_score", "f_score"]).height
+    summary = crmkit.rfm_summary(scores)
+    seg = plot.segments(summary, interactive=True)
+    shares = [r["share"] for r in _data(seg) if r["measure"] == "customers"]
+    assert sum(shares) == pytest.approx(1.0)
+    m = crmkit.cohort_matrix(world.orders, period="1mo")
+    heat = plot.cohort_heatmap(m, interactive=True, max_periods=6)
+    assert {r["period"] for r in _data(heat)} <= set(range(6))
+    conc = plot.value_concentration([1.0, 1.0, 8.0], interactive=True)
+    assert [round(r["share"], 2) for r in _data(conc)] == [0.0, 0.8, 0.9, 1.0]
+    # static versions still return Axes
+    assert hasattr(plot.funnel(f), "get_title")
+
+
+def test_model_twins(world):
+    s = clv.summary(world.orders, amount="amount", freq="D")
+    m = clv.BetaGeoFitter(penalizer_coef=0.001).fit(s)
+    chart = plot.probability_alive_matrix(m, max_frequency=3, max_recency=50.0, interactive=True)
+    values = _data(chart)
+    assert all(0.0 <= r["p_alive"] <= 1.0 for r in values) and len(values) == 4 * 51
+    t = pl.DataFrame({"k": [2, 3, 4], "inertia": [90.0, 40.0, 35.0], "silhouette": [0.5, 0.7, 0.6]})
+    assert plot.choose_k(t, interactive=True).to_dict()
+    ch = pl.DataFrame({"frequency": [0, 1], "actual_holdout": [0.2, 0.9], "predicted_holdout": [0.25, 0.8]})
+    assert len(_data(plot.calibration_holdout(ch, interactive=True))) == 4
+    pt = pl.DataFrame({"label": ["0", "1+"], "actual": [5, 2], "model": [4.5, 2.5]})
+    assert len(_data(plot.period_transactions(pt, interactive=True))) == 4
+
+
+def test_province_map_and_trend(world):
+    pytest.importorskip("cpca")
+    s = crmkit.geo.summary(world.customers, city="city")
+    ax = plot.province_map(s)
+    assert len(ax.patches) == 34
+    chart = plot.province_map(s, interactive=True, lang="en")
+    labels = {r["label"] for r in _data(chart)}
+    assert "Guangdong" in labels and len(labels) == 34
+    t = crmkit.dashboard_demo_inputs(world)["orders"]
+    from crmkit.dashboard import sales_trend
+
+    trend = sales_trend(t)
+    assert len(plot.sales_trend(trend).get_lines()) == trend["group"].n_unique()
+    assert plot.sales_trend(trend, interactive=True).to_dict()["mark"]["type"] == "line"
