@@ -22,8 +22,7 @@ unexport VIRTUAL_ENV CONDA_PREFIX PYO3_BUILD_EXTENSION_MODULE
 EXT := python/crmkit/_core.abi3.so
 SITE = $(shell $(PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
 
-.PHONY: demo test build wheel test-rust test-python test-floor bench venv clean-venv java
-.PHONY: demo test build wheel test-rust test-python test-floor bench venv clean-venv system-deps
+.PHONY: demo test build wheel test-rust test-python test-floor bench venv clean-venv java system-deps
 
 demo: build
 	$(PY) -m crmkit demo --out demo_output
@@ -69,8 +68,7 @@ $(FLOOR_VENV)/.pyspark-$(PYSPARK_FLOOR): $(FLOOR_VENV)/.installed
 	$(FLOOR_PY) -m pip install -q "pyspark==$(PYSPARK_FLOOR)"
 	touch $@
 
-test-python: build java $(VENV)/.pyspark-$(PYSPARK_VERSION)
-test-python: build system-deps
+test-python: build system-deps java $(VENV)/.pyspark-$(PYSPARK_VERSION)
 	$(PY) -m pytest -q
 
 # Debian packages the tests use: chromium for the dashboard's browser tests (driven by
@@ -96,8 +94,7 @@ $(FLOOR_VENV)/.installed: requirements-dev.txt
 	$(FLOOR_PY) -m pip install -q -r requirements-dev.txt "polars==$(POLARS_FLOOR)"
 	touch $@
 
-test-floor: build java $(FLOOR_VENV)/.installed $(FLOOR_VENV)/.pyspark-$(PYSPARK_FLOOR)
-test-floor: build system-deps $(FLOOR_VENV)/.installed
+test-floor: build system-deps java $(FLOOR_VENV)/.installed $(FLOOR_VENV)/.pyspark-$(PYSPARK_FLOOR)
 	PYTHONPATH=$(abspath python) $(FLOOR_PY) -m pytest -q -p no:cacheprovider --ignore=tests/test_notebooks.py
 
 # Benchmark-only peers (e.g. splink) live in requirements-bench.txt, installed on demand.

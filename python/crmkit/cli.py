@@ -190,7 +190,11 @@ def _run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     ctx = Context(**tables, as_of=args.as_of)
     report = run_steps(ctx, out, progress=not args.quiet)
-    _finish(report, out, started, None if args.no_report else ctx, title=f"crmkit report: {args.orders}")
+    board = None
+    if not args.no_dashboard:
+        keyed = tables["customers"] is not None and "customer_id" in tables["customers"].columns
+        board = dict(tables, results=_reusable(ctx.results) if keyed else dict(ctx.results), as_of=args.as_of)
+    _finish(report, out, started, None if args.no_report else ctx, title=f"crmkit report: {args.orders}", board=board)
     return _alerts_exit(args, ctx)
 
 
@@ -206,12 +210,6 @@ def _alerts_exit(args: argparse.Namespace, ctx: Any) -> int:
     elif args.alerts_webhook:
         print("no KPI alerts: nothing posted")
     return ALERT_EXIT_CODE if args.fail_on_alert and n else 0
-    board = None
-    if not args.no_dashboard:
-        keyed = tables["customers"] is not None and "customer_id" in tables["customers"].columns
-        board = dict(tables, results=_reusable(ctx.results) if keyed else dict(ctx.results), as_of=args.as_of)
-    _finish(report, out, started, None if args.no_report else ctx, title=f"crmkit report: {args.orders}", board=board)
-    return 0
 
 
 def _dashboard(args: argparse.Namespace) -> int:
@@ -227,7 +225,7 @@ def _dashboard(args: argparse.Namespace) -> int:
     extra = {}
     for name in ("surveys", "campaigns"):
         path = getattr(args, name)
-        if path is not None:
+        if path is not None and name not in tables:
             extra[name] = _read(path, name)
     written = dashboard(tables.pop("orders"), **tables, **extra, out=args.out, title=args.title, freq=args.freq,
                         mask_pii=not args.show_pii, lang=args.lang)

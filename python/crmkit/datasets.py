@@ -355,9 +355,8 @@ def generate(
     )
     params.update(anomalies=bool(anomalies), seasonality=anomalies if seasonality is None else bool(seasonality),
                   survey_rate=survey_rate, n_sales_reps=n_sales_reps, opportunities_per_day=per_day)
-    return CrmWorld(customers=planted["customers"], orders=orders, items=raw["items"], events=events, truth=truth,
-                    surveys=surveys, opportunities=opportunities)
-    world = CrmWorld(customers=customers, orders=orders, items=raw["items"], events=events, truth=truth)
+    world = CrmWorld(customers=planted["customers"], orders=orders, items=raw["items"], events=events, truth=truth,
+                     surveys=surveys, opportunities=opportunities)
     if campaigns:
         world = _with_campaigns(world, 6 if campaigns is True else int(campaigns), seed, start_day, end_day, p)
     return world

@@ -122,16 +122,9 @@ pub fn build_model(name: &str, params: &serde_json::Value) -> Result<Box<dyn For
             parse::<NoParams>(name, params)?;
             Box::new(intermittent::Imapa)
         }
-        // AutoARIMA / AutoCES (issue-12-arima) register here:
-        // "AutoARIMA" => Box::new(arima::AutoArima::from_params(params)?),
-        // "AutoCES" => Box::new(ces::AutoCes::from_params(params)?),
+        "AutoARIMA" => Box::new(arima::AutoArima::from_params(params)?),
+        "ARIMA" => Box::new(arima::FixedArima::from_params(params)?),
+        "AutoCES" => Box::new(ces::AutoCes::from_params(params)?),
         _ => return Err(CrmError::invalid(format!("unknown forecasting model '{name}'"))),
     })
-    let _ = params;
-    match name {
-        "AutoARIMA" => Ok(Box::new(arima::AutoArima::from_params(params)?)),
-        "ARIMA" => Ok(Box::new(arima::FixedArima::from_params(params)?)),
-        "AutoCES" => Ok(Box::new(ces::AutoCes::from_params(params)?)),
-        _ => Err(CrmError::invalid(format!("unknown forecasting model '{name}'"))),
-    }
 }
