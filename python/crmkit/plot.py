@@ -554,6 +554,9 @@ def reasons(scores: pl.DataFrame, ax: Any = None, *, top: int = 12, title: Optio
     ax.invert_yaxis()
     ax.set_xlabel("customers")
     ax.set_title(title or "Top churn reasons")
+    return ax
+
+
 # --- forecast ---
 __all__ += ["forecast"]
 
@@ -634,6 +637,8 @@ def forecast(
     ax.set_ylabel(target_col)
     ax.legend(fontsize=8, loc="best")
     return ax
+
+
 # --- kpi ---
 
 
@@ -646,70 +651,6 @@ def kpi(table: pl.DataFrame, ax: Any = None, *, kpi: Optional[str] = None, by: O
     ``kpi`` picks the KPI (default: the first), ``by`` the group, e.g.
     ``{"channel": "app"}`` (default: the rows whose group columns are null, else the
     first group).
-# --- experiments ---
-__all__ += ["experiment", "uplift"]
-
-
-def _forest(ax: Any, labels: list[str], est: np.ndarray, lo: np.ndarray, hi: np.ndarray, colours: list[str]) -> None:
-    y = np.arange(len(labels))
-    for i in range(len(labels)):
-        if np.isfinite(lo[i]) and np.isfinite(hi[i]):
-            ax.plot([lo[i], hi[i]], [y[i], y[i]], color=colours[i], linewidth=2)
-        if np.isfinite(est[i]):
-            ax.plot(est[i], y[i], "o", color=colours[i])
-    ax.axvline(0.0, color="grey", linestyle=":", linewidth=1)
-    ax.set_yticks(y, labels, fontsize=8)
-    ax.invert_yaxis()
-
-
-def experiment(results: pl.DataFrame, ax: Any = None, *, value: str = "lift", title: Optional[str] = None) -> Any:
-    """Forest plot of `crmkit.experiment.ab_test` / `bayes` / `sequential` results: the
-    relative lift (``value="lift"``) or absolute difference (``"diff"``) with its interval
-    per variant × metric (× segment), significant rows highlighted; rows whose value is
-    undefined (null, see the ``reason`` column) are labelled as such.
-
-    >>> import matplotlib; matplotlib.use("Agg")
-    >>> import polars as pl
-    >>> from crmkit import experiment as ex, plot
-    >>> agg = pl.DataFrame({"variant": ["control", "b"], "n": [1000, 1000], "sum": [100, 120]})
-    >>> [t.get_text() for t in plot.experiment(ex.ab_test(agg)).get_yticklabels()]
-    ['b · converted']
-    """
-    fn = "crmkit.plot.experiment"
-    df = as_frame(results, argument="results")
-    if value not in ("lift", "diff"):
-        raise CrmError(f"{fn}: argument 'value' must be 'lift' or 'diff', found {value!r}")
-    require_columns(df, {"metric": "any", value: "numeric", f"{value}_lower": "numeric", f"{value}_upper": "numeric"},
-                    function=fn, argument="results")
-    if df.height == 0:
-        raise CrmError(f"{fn}: 'results' has no rows")
-    known = {"metric", "kind", "n", "control_n", "mean", "control_mean", "diff", "diff_lower", "diff_upper", "lift",
-             "lift_lower", "lift_upper", "p_value", "lift_p_value", "p_adjusted", "significant", "test", "statistic",
-             "df", "theta", "variance_reduction", "heterogeneity_q", "heterogeneity_p", "heterogeneity_i2", "reason",
-             "chance_to_win", "expected_loss", "risk_control"}
-    keys = [c for c in df.columns if c not in known]
-    labels = [" · ".join(str(r[k]) for k in [*keys, "metric"]) + ("" if r[value] is not None else "  (undefined)")
-              for r in df.iter_rows(named=True)]
-    sig = df["significant"].fill_null(False).to_list() if "significant" in df.columns else [False] * df.height
-    colours = [_BOTTLENECK if s else _BAR for s in sig]
-    get = lambda c: df[c].cast(pl.Float64).fill_null(np.nan).to_numpy()  # noqa: E731
-    ax = _axes(ax, fn, (7, 1.2 + 0.35 * df.height))
-    _forest(ax, labels, get(value), get(f"{value}_lower"), get(f"{value}_upper"), colours)
-    if value == "lift":
-        from matplotlib.ticker import PercentFormatter
-
-        ax.xaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.set_xlabel("relative lift vs control" if value == "lift" else "difference vs control")
-    ax.set_title(title or "Treatment effects (red: significant)")
-    return ax
-
-
-def uplift(campaign_result: pl.DataFrame, ax: Any = None, *, value: str = "incremental_response",
-           title: Optional[str] = None) -> Any:
-    """Incremental effect per campaign (and segment) with its interval from
-    `crmkit.experiment.campaign` — which campaigns and which segments responded to being
-    contacted. ``value``: ``"incremental_response"`` (default),
-    ``"incremental_revenue_per_customer"`` or ``"incremental_orders_per_customer"``.
 
     >>> import matplotlib; matplotlib.use("Agg")
     >>> import crmkit
@@ -824,6 +765,76 @@ def kpi_tiles(table: pl.DataFrame, ax: Any = None, *, kpis: Optional[list] = Non
     if title:
         fig.suptitle(title)
     return axes[0]
+
+
+# --- experiments ---
+__all__ += ["experiment", "uplift"]
+
+
+def _forest(ax: Any, labels: list[str], est: np.ndarray, lo: np.ndarray, hi: np.ndarray, colours: list[str]) -> None:
+    y = np.arange(len(labels))
+    for i in range(len(labels)):
+        if np.isfinite(lo[i]) and np.isfinite(hi[i]):
+            ax.plot([lo[i], hi[i]], [y[i], y[i]], color=colours[i], linewidth=2)
+        if np.isfinite(est[i]):
+            ax.plot(est[i], y[i], "o", color=colours[i])
+    ax.axvline(0.0, color="grey", linestyle=":", linewidth=1)
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.invert_yaxis()
+
+
+def experiment(results: pl.DataFrame, ax: Any = None, *, value: str = "lift", title: Optional[str] = None) -> Any:
+    """Forest plot of `crmkit.experiment.ab_test` / `bayes` / `sequential` results: the
+    relative lift (``value="lift"``) or absolute difference (``"diff"``) with its interval
+    per variant × metric (× segment), significant rows highlighted; rows whose value is
+    undefined (null, see the ``reason`` column) are labelled as such.
+
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import polars as pl
+    >>> from crmkit import experiment as ex, plot
+    >>> agg = pl.DataFrame({"variant": ["control", "b"], "n": [1000, 1000], "sum": [100, 120]})
+    >>> [t.get_text() for t in plot.experiment(ex.ab_test(agg)).get_yticklabels()]
+    ['b · converted']
+    """
+    fn = "crmkit.plot.experiment"
+    df = as_frame(results, argument="results")
+    if value not in ("lift", "diff"):
+        raise CrmError(f"{fn}: argument 'value' must be 'lift' or 'diff', found {value!r}")
+    require_columns(df, {"metric": "any", value: "numeric", f"{value}_lower": "numeric", f"{value}_upper": "numeric"},
+                    function=fn, argument="results")
+    if df.height == 0:
+        raise CrmError(f"{fn}: 'results' has no rows")
+    known = {"metric", "kind", "n", "control_n", "mean", "control_mean", "diff", "diff_lower", "diff_upper", "lift",
+             "lift_lower", "lift_upper", "p_value", "lift_p_value", "p_adjusted", "significant", "test", "statistic",
+             "df", "theta", "variance_reduction", "heterogeneity_q", "heterogeneity_p", "heterogeneity_i2", "reason",
+             "chance_to_win", "expected_loss", "risk_control"}
+    keys = [c for c in df.columns if c not in known]
+    labels = [" · ".join(str(r[k]) for k in [*keys, "metric"]) + ("" if r[value] is not None else "  (undefined)")
+              for r in df.iter_rows(named=True)]
+    sig = df["significant"].fill_null(False).to_list() if "significant" in df.columns else [False] * df.height
+    colours = [_BOTTLENECK if s else _BAR for s in sig]
+    get = lambda c: df[c].cast(pl.Float64).fill_null(np.nan).to_numpy()  # noqa: E731
+    ax = _axes(ax, fn, (7, 1.2 + 0.35 * df.height))
+    _forest(ax, labels, get(value), get(f"{value}_lower"), get(f"{value}_upper"), colours)
+    if value == "lift":
+        from matplotlib.ticker import PercentFormatter
+
+        ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel("relative lift vs control" if value == "lift" else "difference vs control")
+    ax.set_title(title or "Treatment effects (red: significant)")
+    return ax
+
+
+def uplift(campaign_result: pl.DataFrame, ax: Any = None, *, value: str = "incremental_response",
+           title: Optional[str] = None) -> Any:
+    """Incremental effect per campaign (and segment) with its interval from
+    `crmkit.experiment.campaign` — which campaigns and which segments responded to being
+    contacted. ``value``: ``"incremental_response"`` (default),
+    ``"incremental_revenue_per_customer"`` or ``"incremental_orders_per_customer"``.
+
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import crmkit
+    >>> from crmkit import plot
     >>> w = crmkit.datasets.generate(n_customers=1_000, seed=1, campaigns=2)
     >>> len(plot.uplift(crmkit.experiment.campaign(w.campaigns, w.orders)).get_yticklabels())
     2
@@ -856,6 +867,8 @@ def kpi_tiles(table: pl.DataFrame, ax: Any = None, *, kpis: Optional[list] = Non
     ax.set_xlabel(value.replace("_", " ") + " over the holdout (green: positive)")
     ax.set_title(title or "Campaign uplift")
     return ax
+
+
 # --- dashboard and geography ---
 # Chinese text and the interactive twins: `plot.<name>(..., interactive=True)` returns the
 # Altair chart the dashboard draws (for Jupyter), instead of matplotlib Axes.
