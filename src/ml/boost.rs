@@ -253,8 +253,9 @@ fn best_split_feature(hist: &[Bin], f: usize, fb: &FeatureBins, total: &Sums, gp
 
 fn best_split(data: &Data, hist: &[Bin], total: &Sums, gp: &GrowParams) -> Option<Split> {
     let d = data.fb.len();
+    // Serial on purpose: a scan of d x 256 bins is microseconds, less than what a
+    // parallel hand-off costs on a busy machine (a descheduled worker stalls the join).
     let per_feature: Vec<Option<Split>> = (0..d)
-        .into_par_iter()
         .map(|f| {
             let h = &hist[data.offsets[f]..data.offsets[f] + data.fb[f].n_bins + 1];
             best_split_feature(h, f, &data.fb[f], total, gp)
@@ -281,7 +282,7 @@ fn build_hist(data: &Data, rows: &[u32], g: &[f64], h: &[f64], identity: bool, o
         rest = b;
     }
     let n = data.n;
-    slices.into_par_iter().for_each(|(f, hist)| {
+    let one = |(f, hist): (usize, &mut [Bin])| {
         hist.fill(Bin::default());
         let col = &data.bins[f * n..(f + 1) * n];
         if identity {
@@ -299,8 +300,18 @@ fn build_hist(data: &Data, rows: &[u32], g: &[f64], h: &[f64], identity: bool, o
                 e.c += 1;
             }
         }
-    });
+    };
+    // Small leaves are summed on the calling thread: the same sums (each feature is
+    // always summed serially), without a join per leaf.
+    if rows.len() * slices.len() < PAR_MIN_WORK {
+        slices.into_iter().for_each(one);
+    } else {
+        slices.into_par_iter().for_each(one);
+    }
 }
+
+/// Histogram work (rows x features) below which one thread does it alone.
+const PAR_MIN_WORK: usize = 1 << 18;
 
 /// Stable partition of `rows` by the split; returns the number of rows going left.
 fn partition(data: &Data, rows: &mut [u32], split: &Split, scratch: &mut Vec<u32>) -> usize {

@@ -18,25 +18,38 @@ struct PathElement {
     pweight: f64,
 }
 
-fn extend_path(path: &mut [PathElement], depth: usize, zero_fraction: f64, one_fraction: f64, feature: i64) {
+// The three path operations of Algorithm 2, with every division by a small integer
+// replaced by a product with `inv[k] = 1/k` (divisions dominated the run time).
+
+#[inline]
+fn extend_path(path: &mut [PathElement], depth: usize, zero_fraction: f64, one_fraction: f64, feature: i64, inv: &[f64]) {
     path[depth] = PathElement { feature, zero_fraction, one_fraction, pweight: if depth == 0 { 1.0 } else { 0.0 } };
+    let inv_d1 = inv[depth + 1];
     for i in (0..depth).rev() {
-        path[i + 1].pweight += one_fraction * path[i].pweight * (i + 1) as f64 / (depth + 1) as f64;
-        path[i].pweight = zero_fraction * path[i].pweight * (depth - i) as f64 / (depth + 1) as f64;
+        let w = path[i].pweight * inv_d1;
+        path[i + 1].pweight += one_fraction * w * (i + 1) as f64;
+        path[i].pweight = zero_fraction * w * (depth - i) as f64;
     }
 }
 
-fn unwind_path(path: &mut [PathElement], depth: usize, index: usize) {
+#[inline]
+fn unwind_path(path: &mut [PathElement], depth: usize, index: usize, inv: &[f64]) {
     let one_fraction = path[index].one_fraction;
     let zero_fraction = path[index].zero_fraction;
+    let d1 = (depth + 1) as f64;
+    let inv_d1 = inv[depth + 1];
     let mut next_one_portion = path[depth].pweight;
-    for i in (0..depth).rev() {
-        if one_fraction != 0.0 {
+    if one_fraction != 0.0 {
+        let inv_one = 1.0 / one_fraction;
+        for i in (0..depth).rev() {
             let tmp = path[i].pweight;
-            path[i].pweight = next_one_portion * (depth + 1) as f64 / ((i + 1) as f64 * one_fraction);
-            next_one_portion = tmp - path[i].pweight * zero_fraction * (depth - i) as f64 / (depth + 1) as f64;
-        } else {
-            path[i].pweight = path[i].pweight * (depth + 1) as f64 / (zero_fraction * (depth - i) as f64);
+            path[i].pweight = next_one_portion * d1 * inv[i + 1] * inv_one;
+            next_one_portion = tmp - path[i].pweight * zero_fraction * (depth - i) as f64 * inv_d1;
+        }
+    } else {
+        let inv_zero = 1.0 / zero_fraction;
+        for i in (0..depth).rev() {
+            path[i].pweight = path[i].pweight * d1 * inv_zero * inv[depth - i];
         }
     }
     for i in index..depth {
@@ -46,19 +59,26 @@ fn unwind_path(path: &mut [PathElement], depth: usize, index: usize) {
     }
 }
 
-fn unwound_path_sum(path: &[PathElement], depth: usize, index: usize) -> f64 {
+#[inline]
+fn unwound_path_sum(path: &[PathElement], depth: usize, index: usize, inv: &[f64]) -> f64 {
     let one_fraction = path[index].one_fraction;
     let zero_fraction = path[index].zero_fraction;
-    let mut next_one_portion = path[depth].pweight;
+    let d1 = (depth + 1) as f64;
+    let inv_d1 = inv[depth + 1];
     let mut total = 0.0;
-    for i in (0..depth).rev() {
-        if one_fraction != 0.0 {
-            let tmp = next_one_portion * (depth + 1) as f64 / ((i + 1) as f64 * one_fraction);
+    if one_fraction != 0.0 {
+        let scale = d1 / one_fraction;
+        let mut next_one_portion = path[depth].pweight;
+        for i in (0..depth).rev() {
+            let tmp = next_one_portion * scale * inv[i + 1];
             total += tmp;
-            next_one_portion = path[i].pweight - tmp * zero_fraction * ((depth - i) as f64 / (depth + 1) as f64);
-        } else if zero_fraction != 0.0 {
-            total += (path[i].pweight / zero_fraction) / ((depth - i) as f64 / (depth + 1) as f64);
+            next_one_portion = path[i].pweight - tmp * zero_fraction * (depth - i) as f64 * inv_d1;
         }
+    } else if zero_fraction != 0.0 {
+        for i in (0..depth).rev() {
+            total += path[i].pweight * inv[depth - i];
+        }
+        total *= d1 / zero_fraction;
     }
     total
 }
@@ -71,6 +91,7 @@ fn recurse(
     x: &Matrix,
     row: usize,
     phi: &mut [f64],
+    inv: &[f64],
     node: usize,
     mut depth: usize,
     buf: &mut [PathElement],
@@ -85,11 +106,11 @@ fn recurse(
         buf.copy_within(offset..offset + depth, new_off);
     }
     let path = &mut buf[new_off..];
-    extend_path(path, depth, zero_fraction, one_fraction, feature);
+    extend_path(path, depth, zero_fraction, one_fraction, feature, inv);
     let nd = &tree.nodes[node];
     if nd.is_leaf {
         for i in 1..=depth {
-            let w = unwound_path_sum(path, depth, i);
+            let w = unwound_path_sum(path, depth, i, inv);
             let el = path[i];
             phi[el.feature as usize] += w * (el.one_fraction - el.zero_fraction) * nd.value;
         }
@@ -106,11 +127,11 @@ fn recurse(
     if let Some(k) = (1..=depth).find(|&k| path[k].feature == f) {
         in_zero = path[k].zero_fraction;
         in_one = path[k].one_fraction;
-        unwind_path(path, depth, k);
+        unwind_path(path, depth, k, inv);
         depth -= 1;
     }
-    recurse(tree, x, row, phi, hot, depth + 1, buf, new_off, hot_zero * in_zero, in_one, f);
-    recurse(tree, x, row, phi, cold, depth + 1, buf, new_off, cold_zero * in_zero, 0.0, f);
+    recurse(tree, x, row, phi, inv, hot, depth + 1, buf, new_off, hot_zero * in_zero, in_one, f);
+    recurse(tree, x, row, phi, inv, cold, depth + 1, buf, new_off, cold_zero * in_zero, 0.0, f);
 }
 
 /// Path buffer length for trees up to `max_depth` deep (all levels' paths side by side).
@@ -130,12 +151,13 @@ pub fn contributions(model: &Model, x: &Matrix) -> Result<Vec<f64>> {
     let mut out = vec![0.0; n * (d + 1)];
     let deepest = model.trees.iter().map(|t| t.max_depth()).max().unwrap_or(0);
     let trees: Vec<&Tree> = model.trees.iter().filter(|t| t.nodes.len() > 1).collect();
+    let inv: Vec<f64> = (0..deepest + 4).map(|k| if k == 0 { 0.0 } else { 1.0 / k as f64 }).collect();
     out.par_chunks_mut((d + 1) * 256).enumerate().for_each(|(b, chunk)| {
         let mut buf = vec![PathElement::default(); buffer_len(deepest)];
         for (i, phi) in chunk.chunks_mut(d + 1).enumerate() {
             let row = b * 256 + i;
             for t in &trees {
-                recurse(t, x, row, &mut phi[..d], 0, 0, &mut buf, 0, 1.0, 1.0, -1);
+                recurse(t, x, row, &mut phi[..d], &inv, 0, 0, &mut buf, 0, 1.0, 1.0, -1);
             }
             phi[d] = bias;
         }
