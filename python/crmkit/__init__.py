@@ -51,3 +51,8 @@ from crmkit import basket, behaviour
 from crmkit.behaviour import *  # noqa: E402,F403  (funnel, paths, cohorts, ...)
 
 __all__ += ["basket", "behaviour", *behaviour.__all__]
+
+# --- forecast ---
+from crmkit import forecast  # noqa: E402
+
+__all__ += ["forecast"]

@@ -188,3 +188,17 @@ def rfm_dense(
         npt.NDArray[np.int64],
     ]
 ]: ...
+
+# --- forecast ---
+def forecast_run(
+    values: npt.NDArray[np.float64],
+    offsets: npt.NDArray[np.int64],
+    task_series: npt.NDArray[np.int64],
+    task_len: npt.NDArray[np.int64],
+    models: list[tuple[str, str]],
+    h: int,
+    levels: list[float],
+) -> dict[str, Any]: ...
+def forecast_trend_stats(
+    values: npt.NDArray[np.float64], offsets: npt.NDArray[np.int64], m: int
+) -> dict[str, npt.NDArray[np.float64]]: ...

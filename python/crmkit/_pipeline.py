@@ -91,6 +91,8 @@ STEPS: list[Step] = [
     # --- behaviour and baskets ---
     Step("behaviour", ("orders",), domain_step("behaviour")),
     Step("basket", ("items",), domain_step("basket")),
+    # --- forecast ---
+    Step("forecast", ("orders",), domain_step("forecast")),
 ]
 
 

@@ -53,7 +53,14 @@ def _figures() -> dict[str, Callable[[pl.DataFrame], Any]]:
         "lifetime_value_customers": lambda t: plot.value_concentration(t["clv"], label="predicted CLV"),
         "segment_rfm_summary": plot.segments,
         "segment_rfm": plot.rfm_grid,
+        "forecast_chart": _forecast_chart,
     }
+
+
+def _forecast_chart(table: pl.DataFrame) -> Any:
+    from crmkit.forecast._demo import chart
+
+    return chart(table)
 
 
 def _png(draw: Callable[[pl.DataFrame], Any], table: pl.DataFrame) -> str:

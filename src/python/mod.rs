@@ -15,6 +15,7 @@ pub mod clean;
 pub mod clv;
 pub mod datasets;
 pub mod dedupe;
+pub mod forecast;
 pub mod forecast_arima;
 pub mod segment;
 
@@ -93,6 +94,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     clv::register(m)?;
     behaviour::register(m)?;
     basket::register(m)?;
+    forecast::register(m)?;
     forecast_arima::register(m)?;
     Ok(())
 }
