@@ -202,3 +202,13 @@ def forecast_run(
 def forecast_trend_stats(
     values: npt.NDArray[np.float64], offsets: npt.NDArray[np.int64], m: int
 ) -> dict[str, npt.NDArray[np.float64]]: ...
+
+# --- forecast (ARIMA / CES kernels, tests and benchmark) ---
+def _forecast_arima_run(
+    model: str,
+    params_json: str,
+    values: npt.NDArray[np.float64],
+    lengths: list[int],
+    h: int,
+    levels: list[float],
+) -> dict[str, Any]: ...
