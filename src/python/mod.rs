@@ -16,6 +16,7 @@ pub mod clv;
 pub mod datasets;
 pub mod dedupe;
 pub mod forecast;
+pub mod forecast_arima;
 pub mod segment;
 
 create_exception!(
@@ -94,5 +95,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     behaviour::register(m)?;
     basket::register(m)?;
     forecast::register(m)?;
+    forecast_arima::register(m)?;
     Ok(())
 }
