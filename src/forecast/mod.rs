@@ -8,7 +8,8 @@
 //!   `pub mod` line and one match arm here, plus one Python class.
 //! - `driver.rs`: runs a list of models over many series (rayon), with fallbacks.
 //! - kernels: `simple.rs`, `intermittent.rs`, `ets.rs`, `theta.rs` (+ `nm.rs`,
-//!   `decompose.rs`); `trend.rs` for growth statistics.
+//!   `decompose.rs`); `arima.rs` (+ `kalman.rs`, `optim.rs`, `unit_root.rs`), `ces.rs`;
+//!   `trend.rs` for growth statistics.
 
 pub mod decompose;
 pub mod driver;
@@ -20,7 +21,6 @@ pub mod simple;
 pub mod theta;
 pub mod trend;
 
-// AutoARIMA / ARIMA / AutoCES (issue 12, arima engineer).
 pub mod arima;
 pub mod ces;
 pub mod kalman;
@@ -123,9 +123,6 @@ pub fn build_model(name: &str, params: &serde_json::Value) -> Result<Box<dyn For
             parse::<NoParams>(name, params)?;
             Box::new(intermittent::Imapa)
         }
-        // AutoARIMA / AutoCES (issue-12-arima) register here:
-        // "AutoARIMA" => Box::new(arima::AutoArima::from_params(params)?),
-        // "AutoCES" => Box::new(ces::AutoCes::from_params(params)?),
         "AutoARIMA" => Box::new(arima::AutoArima::from_params(params)?),
         "ARIMA" => Box::new(arima::FixedArima::from_params(params)?),
         "AutoCES" => Box::new(ces::AutoCes::from_params(params)?),

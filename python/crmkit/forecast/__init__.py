@@ -23,6 +23,5 @@ from crmkit.forecast._engine import cross_validation, evaluate, forecast
 from crmkit.forecast._models import *  # noqa: F403
 from crmkit.forecast._models import __all__ as _model_names
 from crmkit.forecast._series import series
-from crmkit.forecast._arima_models import ARIMA, AutoARIMA, AutoCES
 
-__all__ = ["series", "forecast", "cross_validation", "evaluate", "auto", "trend", "default_candidates", *_model_names, "AutoARIMA", "ARIMA", "AutoCES"]
+__all__ = ["series", "forecast", "cross_validation", "evaluate", "auto", "trend", "default_candidates", *_model_names]
