@@ -352,7 +352,7 @@ def test_auto_chooses_per_series_and_beats_a_bad_single_model(ref_series):
     regular = [s for s in ref_series if s["kind"] == "regular" and s["m"] == 12][:6]
     df = panel(regular, "regular")
     out, scores = fc.auto(df, h=12, season_length=12, details=True)
-    assert set(out["model"]) <= {"AutoETS", "AutoTheta", "Naive", "SeasonalNaive", "combination"}
+    assert set(out["model"]) <= {"AutoETS", "AutoTheta", "CES", "Naive", "SeasonalNaive", "combination"}
     assert scores.height == len(regular)
     assert (scores["mase_combination"].is_not_null()).all()
 

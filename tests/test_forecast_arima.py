@@ -210,3 +210,22 @@ def test_unknown_arguments_are_rejected():
         _core._forecast_arima_run("AutoARIMA", '{"season_lenght": 12}', np.arange(20.0), [20], 2, [])
     with pytest.raises(_core.CrmError, match="model must be"):
         _core._forecast_arima_run("AutoCES", '{"model": "X"}', np.arange(20.0), [20], 2, [])
+
+
+def test_public_api_matches_kernel_and_statsforecast():
+    """crmkit.forecast.forecast with AutoARIMA/AutoCES: statsforecast's column names and
+    the reference forecasts on AirPassengers."""
+    import polars as pl
+
+    from crmkit import forecast as fc
+
+    rec = REF["series"][0]
+    y = _series(rec)
+    df = pl.DataFrame({"unique_id": "air", "ds": list(range(len(y))), "y": y})
+    out = fc.forecast(df, models=[fc.AutoARIMA(season_length=12), fc.AutoCES(season_length=12)], h=12, level=[95])
+    assert {"AutoARIMA", "AutoARIMA-lo-95", "AutoARIMA-hi-95", "CES", "CES-lo-95", "CES-hi-95"} <= set(out.columns)
+    np.testing.assert_allclose(out["AutoARIMA"].to_numpy(), rec["arima"]["mean"], rtol=1e-4)
+    np.testing.assert_allclose(out["CES"].to_numpy(), rec["ces"]["mean"], rtol=1e-6)
+    np.testing.assert_allclose(out["AutoARIMA-hi-95"].to_numpy(), rec["arima"]["hi-95"], rtol=1e-3)
+    with pytest.raises(_core.CrmError):
+        fc.AutoCES(model="X")

@@ -347,3 +347,13 @@ def generate_campaigns(
     treatment_share: float,
     spend_shape: float,
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]: ...
+
+# --- forecast (ARIMA / CES kernels, tests and benchmark) ---
+def _forecast_arima_run(
+    model: str,
+    params_json: str,
+    values: npt.NDArray[np.float64],
+    lengths: list[int],
+    h: int,
+    levels: list[float],
+) -> dict[str, Any]: ...

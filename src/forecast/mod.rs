@@ -8,7 +8,8 @@
 //!   `pub mod` line and one match arm here, plus one Python class.
 //! - `driver.rs`: runs a list of models over many series (rayon), with fallbacks.
 //! - kernels: `simple.rs`, `intermittent.rs`, `ets.rs`, `theta.rs` (+ `nm.rs`,
-//!   `decompose.rs`); `trend.rs` for growth statistics.
+//!   `decompose.rs`); `arima.rs` (+ `kalman.rs`, `optim.rs`, `unit_root.rs`), `ces.rs`;
+//!   `trend.rs` for growth statistics.
 
 pub mod decompose;
 pub mod driver;

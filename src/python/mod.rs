@@ -20,6 +20,8 @@ pub mod forecast;
 pub mod kpi;
 pub mod forecast_arima;
 pub mod experiment;
+pub mod forecast;
+pub mod forecast_arima;
 pub mod segment;
 
 create_exception!(
@@ -102,5 +104,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     kpi::register(m)?;
     forecast_arima::register(m)?;
     experiment::register(m)?;
+    forecast::register(m)?;
+    forecast_arima::register(m)?;
     Ok(())
 }

@@ -22,7 +22,7 @@ __all__ = [
     "Naive", "SeasonalNaive", "HistoricAverage", "WindowAverage", "SimpleExponentialSmoothing",
     "SimpleExponentialSmoothingOptimized", "Holt", "HoltWinters", "AutoETS", "AutoTheta", "Theta",
     "OptimizedTheta", "DynamicTheta", "DynamicOptimizedTheta", "CrostonClassic", "CrostonOptimized",
-    "CrostonSBA", "TSB", "ADIDA", "IMAPA", "MODEL_CLASSES",
+    "CrostonSBA", "TSB", "ADIDA", "IMAPA", "AutoARIMA", "ARIMA", "AutoCES", "MODEL_CLASSES",
 ]
 
 
@@ -428,6 +428,114 @@ class TSB(_Model):
         )
 
 
+class AutoARIMA(_Model):
+    """ARIMA with orders chosen by a stepwise search on AICc after KPSS / seasonal
+    strength tests for differencing, as R's forecast::auto.arima and statsforecast's
+    ``AutoARIMA``. Arguments left at None take statsforecast's defaults.
+
+    >>> import polars as pl
+    >>> from crmkit.forecast import forecast, AutoARIMA
+    >>> df = pl.DataFrame({"unique_id": "a", "ds": list(range(12)), "y": [3.0, 5, 4, 6, 5, 7, 6, 8, 7, 9, 8, 10]})
+    >>> out = forecast(df, models=[AutoARIMA()], h=2)
+    >>> out.columns
+    ['unique_id', 'ds', 'AutoARIMA']
+    """
+
+    name = "AutoARIMA"
+
+    def __init__(
+        self,
+        season_length: int = 1,
+        d: Optional[int] = None,
+        D: Optional[int] = None,
+        max_p: Optional[int] = None,
+        max_q: Optional[int] = None,
+        max_P: Optional[int] = None,
+        max_Q: Optional[int] = None,
+        max_order: Optional[int] = None,
+        max_d: Optional[int] = None,
+        max_D: Optional[int] = None,
+        start_p: Optional[int] = None,
+        start_q: Optional[int] = None,
+        start_P: Optional[int] = None,
+        start_Q: Optional[int] = None,
+        stationary: Optional[bool] = None,
+        seasonal: Optional[bool] = None,
+        ic: Optional[str] = None,
+        stepwise: Optional[bool] = None,
+        nmodels: Optional[int] = None,
+        approximation: Optional[bool] = None,
+        method: Optional[str] = None,
+        truncate: Optional[int] = None,
+        allowdrift: Optional[bool] = None,
+        allowmean: Optional[bool] = None,
+        alias: str = "AutoARIMA",
+    ) -> None:
+        params: dict[str, Any] = {"season_length": _int_arg(self.name, "season_length", season_length)}
+        given = dict(d=d, D=D, max_p=max_p, max_q=max_q, max_P=max_P, max_Q=max_Q, max_order=max_order, max_d=max_d,
+                     max_D=max_D, start_p=start_p, start_q=start_q, start_P=start_P, start_Q=start_Q,
+                     stationary=stationary, seasonal=seasonal, ic=ic, stepwise=stepwise, nmodels=nmodels,
+                     approximation=approximation, method=method, truncate=truncate, allowdrift=allowdrift,
+                     allowmean=allowmean)
+        params.update({k: v for k, v in given.items() if v is not None})
+        super().__init__(alias, **params)
+
+
+class ARIMA(_Model):
+    """ARIMA of fixed orders, as statsforecast's ``ARIMA``.
+
+    >>> import polars as pl
+    >>> from crmkit.forecast import forecast, ARIMA
+    >>> df = pl.DataFrame({"unique_id": "a", "ds": list(range(12)), "y": [3.0, 5, 4, 6, 5, 7, 6, 8, 7, 9, 8, 10]})
+    >>> forecast(df, models=[ARIMA(order=(0, 1, 0))], h=2)["ARIMA"].to_list()
+    [10.0, 10.0]
+    """
+
+    name = "ARIMA"
+
+    def __init__(
+        self,
+        order: tuple = (0, 0, 0),
+        season_length: int = 1,
+        seasonal_order: tuple = (0, 0, 0),
+        include_mean: Optional[bool] = None,
+        include_drift: Optional[bool] = None,
+        include_constant: Optional[bool] = None,
+        method: Optional[str] = None,
+        alias: str = "ARIMA",
+    ) -> None:
+        for name, value in (("order", order), ("seasonal_order", seasonal_order)):
+            if len(tuple(value)) != 3 or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value):
+                raise CrmError(f"ARIMA: argument '{name}' must be three non-negative integers (p, d, q), found {value!r}")
+        params: dict[str, Any] = {
+            "order": list(order), "season_length": _int_arg(self.name, "season_length", season_length),
+            "seasonal_order": list(seasonal_order),
+        }
+        given = dict(include_mean=include_mean, include_drift=include_drift, include_constant=include_constant, method=method)
+        params.update({k: v for k, v in given.items() if v is not None})
+        super().__init__(alias, **params)
+
+
+class AutoCES(_Model):
+    """Complex exponential smoothing (Svetunkov & Kourentzes), the seasonal type chosen by
+    AICc among none/simple/partial/full (``model="Z"``), as statsforecast's ``AutoCES``
+    (output column ``CES``).
+
+    >>> import polars as pl
+    >>> from crmkit.forecast import forecast, AutoCES
+    >>> df = pl.DataFrame({"unique_id": "a", "ds": list(range(12)), "y": [3.0, 5, 4, 6, 5, 7, 6, 8, 7, 9, 8, 10]})
+    >>> forecast(df, models=[AutoCES()], h=2).columns
+    ['unique_id', 'ds', 'CES']
+    """
+
+    name = "AutoCES"
+
+    def __init__(self, season_length: int = 1, model: str = "Z", alias: str = "CES") -> None:
+        if model not in ("Z", "N", "S", "P", "F"):
+            raise CrmError(f"AutoCES: argument 'model' must be one of 'Z', 'N', 'S', 'P', 'F', found {model!r}")
+        super().__init__(alias, season_length=_int_arg(self.name, "season_length", season_length), model=model)
+
+
 #: Every model class by its statsforecast name (one entry per class).
 MODEL_CLASSES: dict[str, type] = {
     cls.name: cls
@@ -435,5 +543,6 @@ MODEL_CLASSES: dict[str, type] = {
         Naive, SeasonalNaive, HistoricAverage, WindowAverage, SimpleExponentialSmoothing,
         SimpleExponentialSmoothingOptimized, Holt, HoltWinters, AutoETS, AutoTheta, Theta, OptimizedTheta,
         DynamicTheta, DynamicOptimizedTheta, CrostonClassic, CrostonOptimized, CrostonSBA, TSB, ADIDA, IMAPA,
+        AutoARIMA, ARIMA, AutoCES,
     )
 }
