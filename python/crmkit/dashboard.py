@@ -1049,7 +1049,10 @@ def dashboard(
     KPI tiles and the sales trend (orders), the customer map (customers with
     addresses; revenue and CLV colouring when customers carry ``customer_id``),
     RFM segments, cohorts and CLV (orders), the funnel (events), cross-sell rules
-    (items). ``results``: tables already computed by ``crmkit run`` (its
+    (items), the Net Promoter Score (surveys: score 0-10, optional date) and campaign
+    results (campaigns: campaign, group, customers, conversions — or one row per
+    customer with 0/1 ``converted``; 95% Wilson intervals, lift over the control
+    group). ``results``: tables already computed by ``crmkit run`` (its
     ``segment_rfm``, ``behaviour_funnel``, ... keys) are used instead of recomputing.
 
     ``freq``: the period of tiles and trends (polars duration: '1w', '1mo', '1q').
