@@ -26,7 +26,7 @@ LIMIT = 1_500_000
 
 @pytest.fixture(scope="module")
 def small_world():
-    return crmkit.datasets.generate(n_customers=1_500, seed=11)
+    return crmkit.datasets.generate(n_customers=800, seed=11)
 
 
 @pytest.fixture(scope="module")
@@ -214,7 +214,7 @@ def test_bad_arguments(small_world, tmp_path):
 
 
 def test_demo_writes_the_dashboard_beside_the_report(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path), "--customers", "400", "--seed", "5", "--quiet"]) == 0
+    assert main(["demo", "--out", str(tmp_path), "--customers", "300", "--seed", "5", "--quiet"]) == 0
     board = tmp_path / "dashboard.html"
     assert board.exists() and board.stat().st_size <= LIMIT
     assert '<a href="dashboard.html">' in (tmp_path / "report.html").read_text(encoding="utf-8")

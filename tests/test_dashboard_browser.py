@@ -42,7 +42,7 @@ def browser():
 
 @pytest.fixture(scope="module")
 def world():
-    return crmkit.datasets.generate(n_customers=1_500, seed=21)
+    return crmkit.datasets.generate(n_customers=800, seed=21)
 
 
 def _open(browser, path: Path, shots: Path):

@@ -66,7 +66,8 @@ LABELS: dict[str, dict[str, str]] = {
         "p_alive": "P(alive)", "frequency": "Orders", "last_complete": "last complete period",
         "click_legend": "click a legend entry to isolate it; drag to pan, wheel to zoom",
         "click_segment": "click a segment to filter the grid", "sort_hint": "click a column header to sort",
-        "all": "All", "value": "Value", "avg_clv": "Mean CLV",
+        "all": "All", "value": "Value", "avg_clv": "Mean CLV", "campaign": "Campaign", "group": "Group",
+        "conversions": "Conversions", "lift_vs_control": "Lift vs control", "score": "Score", "answers": "answers",
     },
     "zh": {
         "revenue": "销售额", "orders": "订单数", "active_customers": "活跃客户", "aov": "客单价",
@@ -84,7 +85,8 @@ LABELS: dict[str, dict[str, str]] = {
         "p_alive": "存活概率", "frequency": "订单数", "last_complete": "最近完整期间",
         "click_legend": "点击图例可单独查看；拖动平移，滚轮缩放",
         "click_segment": "点击客群可筛选网格", "sort_hint": "点击列标题排序",
-        "all": "全部", "value": "数值", "avg_clv": "平均终身价值",
+        "all": "全部", "value": "数值", "avg_clv": "平均终身价值", "campaign": "活动", "group": "分组",
+        "conversions": "转化数", "lift_vs_control": "相对对照组提升", "score": "评分", "answers": "份答卷",
     },
 }
 
@@ -842,13 +844,13 @@ def _surveys_section(b: Board) -> list[Any]:
     overall = v.select(nps().alias("nps"), pl.len().alias("n")).row(0, named=True)
     out: list[Any] = [Html(f'<div class="tiles"><div class="tile"><div class="tlabel">NPS</div>'
                            f'<div class="tvalue">{_esc(_fmt(overall["nps"]))}</div>'
-                           f'<div class="chg flat">{overall["n"]:,} {_esc(b.t("users"))}</div></div></div>')]
+                           f'<div class="chg flat">{overall["n"]:,} {_esc(b.t("answers"))}</div></div></div>')]
     dist = v.group_by(pl.col(score).cast(pl.Int64).alias("score")).agg(n=pl.len()).with_columns(
         category=pl.when(pl.col("score") >= 9).then(pl.lit("promoter"))
         .when(pl.col("score") >= 7).then(pl.lit("passive")).otherwise(pl.lit("detractor")))
     charts = [
         alt.Chart(alt.Data(values=_values(dist))).mark_bar().encode(
-            x=alt.X("score:O", title="score"), y=alt.Y("n:Q", title=b.t("users")),
+            x=alt.X("score:O", title=b.t("score")), y=alt.Y("n:Q", title=b.t("answers")),
             color=alt.Color("category:N", scale=alt.Scale(domain=["detractor", "passive", "promoter"],
                                                           range=["#d9534f", "#c9d3e0", "#5a9e6f"])),
             tooltip=["score:O", "category:N", alt.Tooltip("n:Q", format=",")],
@@ -906,7 +908,8 @@ def _campaigns_section(b: Board) -> list[Any]:
         + base.mark_point(filled=True, size=60).encode(y="campaign:N", yOffset="group:N", x="rate:Q", color="group:N", tooltip=tip)
     ).properties(width=560, height=max(80, 40 * agg["campaign"].n_unique()))
     table = agg.select("campaign", "group", "n", "k", "rate", "lift")
-    return [chart, _table(table, ["campaign", "group", b.t("users"), "conversions", b.t("conversion"), "lift"])]
+    return [chart, _table(table, [b.t("campaign"), b.t("group"), b.t("users"), b.t("conversions"), b.t("conversion"),
+                                  b.t("lift_vs_control")])]
 
 
 for _s in (
@@ -988,7 +991,9 @@ def _json_for_script(obj: Any) -> str:
 
 
 def _chart_spec(chart: Any) -> dict[str, Any]:
-    spec = chart.to_dict()
+    # The specs are fixed by crmkit and covered by its tests; schema validation of every
+    # chart costs seconds.
+    spec = chart.to_dict(validate=False)
     spec.pop("$schema", None)
     config = spec.setdefault("config", {})
     config.setdefault("font", FONT)
@@ -1149,7 +1154,8 @@ def dashboard(
 def demo_surveys_and_campaigns(world: Any, seed: int = 0) -> dict[str, pl.DataFrame]:
     """Survey answers and a campaign's results for a generated world, to show those
     sections (the world itself has neither): one NPS answer (0-10) after a share of
-    orders, higher for recent big spenders; an A/B campaign with a known 20% lift.
+    orders, higher for big spenders; two A/B campaigns, one with a true 20% lift
+    in conversion (5% to 6%) and one with none (8% both).
 
     >>> import crmkit
     >>> from crmkit.dashboard import demo_surveys_and_campaigns
