@@ -26,13 +26,14 @@ LIMIT = 1_500_000
 
 @pytest.fixture(scope="module")
 def small_world():
-    return crmkit.datasets.generate(n_customers=1_500, seed=11)
+    return crmkit.datasets.generate(n_customers=800, seed=11)
 
 
 @pytest.fixture(scope="module")
 def page(small_world, tmp_path_factory):
     t = crmkit.dashboard_demo_inputs(small_world)
-    path = crmkit.dashboard(t["orders"], customers=t["customers"], items=t["items"], events=t["events"],
+    extra = dashboard_mod.demo_surveys_and_campaigns(small_world)
+    path = crmkit.dashboard(t["orders"], customers=t["customers"], items=t["items"], events=t["events"], **extra,
                             out=tmp_path_factory.mktemp("dash") / "dashboard.html")
     return path.read_text(encoding="utf-8")
 
@@ -96,7 +97,7 @@ def test_sections_drop_out_with_their_inputs(small_world, tmp_path):
     text = path.read_text(encoding="utf-8")
     for present in ("kpi", "trend", "segments", "cohorts", "clv"):
         assert f'id="sec-{present}"' in text
-    for absent in ("geo", "funnel", "rules"):
+    for absent in ("geo", "funnel", "rules", "surveys", "campaigns"):
         assert f'id="sec-{absent}"' not in text
     assert "Not shown:" in text and "Key figures" in text
 
@@ -213,7 +214,7 @@ def test_bad_arguments(small_world, tmp_path):
 
 
 def test_demo_writes_the_dashboard_beside_the_report(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path), "--customers", "400", "--seed", "5", "--quiet"]) == 0
+    assert main(["demo", "--out", str(tmp_path), "--customers", "300", "--seed", "5", "--quiet"]) == 0
     board = tmp_path / "dashboard.html"
     assert board.exists() and board.stat().st_size <= LIMIT
     assert '<a href="dashboard.html">' in (tmp_path / "report.html").read_text(encoding="utf-8")
@@ -223,3 +224,25 @@ def test_demo_writes_the_dashboard_beside_the_report(tmp_path, capsys):
         assert f'id="sec-{section.id}"' in text
     assert 'class="failed"' not in text
     assert "dashboard:" in capsys.readouterr().out
+
+
+def test_nps_and_campaign_sections_against_hand_computation(tmp_path):
+    surveys = pl.DataFrame({"customer_id": [1, 2, 3, 4, 5], "score": [10, 9, 8, 3, 6],
+                            "date": [dt.date(2024, 1, 3)] * 5})
+    campaigns = pl.DataFrame({"campaign": ["a", "a"], "group": ["treatment", "control"], "customers": [1000, 1000],
+                              "conversions": [120, 100]})
+    orders = pl.DataFrame({"customer_id": [1], "order_id": [1], "amount": [1.0], "order_date": [dt.date(2024, 1, 3)]})
+    text = crmkit.dashboard(orders, surveys=surveys, campaigns=campaigns, lang="en", out=tmp_path / "n.html").read_text(
+        encoding="utf-8")
+    assert '<div class="tlabel">NPS</div><div class="tvalue">0.00</div>' in text  # 2 promoters - 2 detractors of 5
+    # Treatment 12% vs control 10%: lift +20%; Wilson interval of 100/1000 is [0.0829, 0.1203].
+    assert 'data-v="0.2"' in text or 'data-v="0.19999999999999996"' in text
+    import json
+
+    from scipy.stats import binomtest
+
+    spec = json.loads("[" + re.search(r'"values":\[(\{"campaign".*?)\]', text).group(1) + "]")
+    for row in spec:
+        ci = binomtest(int(row["k"]), row["n"]).proportion_ci(method="wilson")
+        assert row["lo"] == pytest.approx(ci.low, abs=1e-9) and row["hi"] == pytest.approx(ci.high, abs=1e-9)
+    assert {r["group"]: round(r["lift"], 9) for r in spec} == {"control": 0.0, "treatment": 0.2}

@@ -42,7 +42,7 @@ def browser():
 
 @pytest.fixture(scope="module")
 def world():
-    return crmkit.datasets.generate(n_customers=1_500, seed=21)
+    return crmkit.datasets.generate(n_customers=800, seed=21)
 
 
 def _open(browser, path: Path, shots: Path):
@@ -75,7 +75,8 @@ def _open(browser, path: Path, shots: Path):
 
 def test_demo_dashboard_renders_offline(browser, world, tmp_path):
     t = crmkit.dashboard_demo_inputs(world)
-    path = crmkit.dashboard(t["orders"], customers=t["customers"], items=t["items"], events=t["events"],
+    extra = dashboard_mod.demo_surveys_and_campaigns(world)
+    path = crmkit.dashboard(t["orders"], customers=t["customers"], items=t["items"], events=t["events"], **extra,
                             out=tmp_path / "dashboard.html")
     page, errors, failed, outside = _open(browser, path, tmp_path)
     try:

@@ -143,8 +143,8 @@ def _write_dashboard(tables: dict, path: Path, *, title: str, **options: Any) ->
 
     started = time.perf_counter()
     written = dashboard(tables["orders"], customers=tables.get("customers"), items=tables.get("items"),
-                        events=tables.get("events"), results=tables.get("results"), as_of=tables.get("as_of"),
-                        out=path, title=title, **options)
+                        events=tables.get("events"), surveys=tables.get("surveys"), campaigns=tables.get("campaigns"),
+                        results=tables.get("results"), as_of=tables.get("as_of"), out=path, title=title, **options)
     size = written.stat().st_size / 1e6
     print(f"dashboard: {written} ({size:.2f} MB, {time.perf_counter() - started:.1f}s)")
 
@@ -163,10 +163,12 @@ def _demo(args: argparse.Namespace) -> int:
     report = run_steps(ctx, out, progress=not args.quiet)
     board = None
     if not args.no_dashboard:
-        from crmkit.dashboard import demo_inputs
+        from crmkit.dashboard import demo_inputs, demo_surveys_and_campaigns
 
-        # The map needs each record's customer number (as a CRM holds it) to show revenue.
-        board = dict(demo_inputs(world), results=_reusable(ctx.results))
+        # The map needs each record's customer number (as a CRM holds it) to show revenue;
+        # generated survey answers and campaign results show those sections too.
+        board = dict(demo_inputs(world), **demo_surveys_and_campaigns(world, seed=args.seed),
+                     results=_reusable(ctx.results))
     _finish(report, out, started, None if args.no_report else ctx,
             title=f"crmkit demo: {args.customers:,} generated customers, seed {args.seed}", board=board)
     return 0

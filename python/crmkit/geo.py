@@ -79,8 +79,8 @@ def divisions() -> pl.DataFrame:
     >>> d = crmkit.geo.divisions()
     >>> d.filter(d["level"] == "province").height
     34
-    >>> d.filter(d["name"] == "南山区").select("province", "city").row(0)
-    ('广东省', '深圳市')
+    >>> d.filter(d["adcode"] == "440305").select("name", "province", "city").row(0)
+    ('南山区', '广东省', '深圳市')
     """
     return _divisions()
 
@@ -182,7 +182,8 @@ def summary(
     >>> import polars as pl, crmkit
     >>> orders = pl.DataFrame({"customer_id": [1, 1, 2], "order_id": [1, 2, 3], "amount": [10.0, 30.0, 5.0],
     ...                        "address": ["杭州市西湖区", "杭州西湖区", "宁波市海曙区"]})
-    >>> crmkit.geo.summary(orders, level="city").select("city", "customers", "revenue", "orders").rows()
+    >>> crmkit.geo.summary(orders, level="city", measures=("revenue", "customers", "orders")).select(
+    ...     "city", "customers", "revenue", "orders").rows()
     [('杭州市', 1, 40.0, 2), ('宁波市', 1, 5.0, 1)]
     """
     if level not in ("province", "city"):
