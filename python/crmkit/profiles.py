@@ -25,7 +25,7 @@ import polars as pl
 
 from crmkit._validate import Frame, as_lazy, require_columns, schema_of
 from crmkit.errors import CrmError, SchemaError
-from crmkit.segment import _as_of_literal, _vanished
+from crmkit._history import as_of_literal, vanished_customers
 
 __all__ = ["profile", "tags", "DEFAULT_TAG_RULES", "default_tag_rules"]
 
@@ -147,7 +147,7 @@ def profile(
         raise CrmError(f"{_FUNC}: returns must be 'net', 'exclude' or 'keep', found {returns!r}")
     eager = orders if isinstance(orders, pl.DataFrame) else None
     d, a = pl.col(date), pl.col(amount)
-    as_of_lit = _as_of_literal(as_of, dtype) if as_of is not None else None
+    as_of_lit = as_of_literal(as_of, dtype, function=_FUNC) if as_of is not None else None
     # One pass for the checks: nulls in keys, return rows (within as_of).
     null_cols = [customer]
     is_return = (a < 0) if as_of_lit is None else (a < 0) & (d <= as_of_lit)
@@ -304,7 +304,7 @@ def profile(
 
     out = per.collect(engine="streaming" if eager is None else "auto")
     if dropped_customers is not None:
-        lost = _vanished(dropped_customers, out, customer)
+        lost = vanished_customers(dropped_customers, out, customer)
         warnings.warn(
             f"{_FUNC}: dropped {n_null_date} row(s) with a null '{date}'"
             + (f"; {lost} customer(s) had no other order and are not in the result" if lost else ""),
@@ -327,7 +327,7 @@ def profile(
         else:  # the next midnight where the orders happened, not in UTC
             as_of_dt = _naive_utc(_from_naive_utc(end, dtype).dt.truncate("1d") + pl.duration(days=1), dtype)
     else:
-        as_of_dt = _naive_utc(_as_of_literal(as_of, dtype), dtype)
+        as_of_dt = _naive_utc(as_of_literal(as_of, dtype, function=_FUNC), dtype)
     back = lambda e: _from_naive_utc(e, dtype)  # noqa: E731
     days = lambda later, earlier: ((later - earlier).dt.total_microseconds() // _DAY_US).cast(pl.Int64)  # noqa: E731
     cols = [

@@ -28,7 +28,6 @@ shape: (3, 5)
 
 from __future__ import annotations
 
-import datetime as _dt
 import warnings
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence, Union
@@ -43,6 +42,7 @@ from crmkit._validate import (
     require_columns,
 )
 from crmkit.errors import CrmError, SchemaError
+from crmkit._history import as_of_literal, days_between, vanished_customers
 
 __all__ = [
     "rfm",
@@ -265,42 +265,6 @@ def _day_floor(dtype: pl.DataType, value: pl.Expr) -> pl.Expr:
     return value if dtype == pl.Date else value.dt.truncate("1d")
 
 
-def _as_of_literal(as_of: Any, dtype: pl.DataType) -> pl.Expr:
-    if isinstance(as_of, str):
-        try:
-            as_of = _dt.datetime.fromisoformat(as_of)
-        except ValueError as e:
-            raise CrmError(f"{_FUNC}: as_of {as_of!r} is not an ISO date or datetime") from e
-    if isinstance(as_of, _dt.datetime):
-        lit = pl.lit(as_of)
-    elif isinstance(as_of, _dt.date):
-        lit = pl.lit(as_of).cast(pl.Datetime("us")) if dtype != pl.Date else pl.lit(as_of)
-    else:
-        raise CrmError(f"{_FUNC}: as_of must be a date, datetime or ISO string, found {type(as_of).__name__}")
-    if dtype == pl.Date:
-        return lit.cast(pl.Date)
-    tz = getattr(dtype, "time_zone", None)
-    if tz is not None and isinstance(as_of, _dt.datetime) and as_of.tzinfo is not None:
-        return lit.dt.convert_time_zone(tz).cast(dtype)
-    if tz is not None:
-        return lit.cast(pl.Datetime(getattr(dtype, "time_unit", "us"))).dt.replace_time_zone(tz).cast(dtype)
-    return lit.cast(dtype)
-
-
-def _days_between(later: pl.Expr, earlier: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    """Whole days from `earlier` to `later` (floor, like pandas Timedelta.days)."""
-    diff = later - earlier
-    if dtype == pl.Date:
-        return diff.dt.total_days().cast(pl.Int64)
-    us = diff.dt.total_microseconds()
-    return us.floordiv(86_400_000_000).cast(pl.Int64)
-
-
-def _vanished(dropped_customers: pl.DataFrame, result: pl.DataFrame, customer: str) -> int:
-    """How many customers of dropped rows have no row in the result."""
-    return dropped_customers.join(result.select(customer), on=customer, how="anti").height
-
-
 def _null_counts(lf: pl.LazyFrame, columns: list[str], eager: Optional[pl.DataFrame]) -> dict[str, int]:
     if eager is not None:
         counts = eager.select([pl.col(c).null_count() for c in columns]).row(0)
@@ -451,7 +415,7 @@ def rfm(
     # and once by the aggregation.
     d, a = pl.col(date), pl.col(amount)
     key_cols = [customer] + ([order] if order is not None else [])
-    as_of_lit = _as_of_literal(as_of, dtype) if as_of is not None else None
+    as_of_lit = as_of_literal(as_of, dtype, function=_FUNC) if as_of is not None else None
     float_amount = schema[amount].is_float()
     valid = d.is_not_null() & a.is_not_null()
     if float_amount:
@@ -536,7 +500,7 @@ def rfm(
             agg = agg.filter(pl.col("frequency") > 0)
 
     if dropped_customers is not None:
-        lost = _vanished(dropped_customers, agg, customer)
+        lost = vanished_customers(dropped_customers, agg, customer)
         _warn(
             f"{_FUNC}: dropped rows with a null '{date}' ({n_null_date}), a null '{amount}' "
             f"({n_null_amount}) or a NaN '{amount}' ({nan_amount}) before computing RFM"
@@ -565,7 +529,7 @@ def rfm(
     if monetary == "mean":
         agg = agg.with_columns(pl.col("monetary") / pl.col("frequency"))
     n = agg.height
-    agg = agg.with_columns(_days_between(as_of_lit, pl.col("_last"), dtype).alias("recency_days"))
+    agg = agg.with_columns(days_between(as_of_lit, pl.col("_last"), dtype).alias("recency_days"))
     if cuts is None:
         # Ranks once (in parallel), then the bin comparisons on them.
         agg = agg.with_columns(
