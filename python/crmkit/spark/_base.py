@@ -37,6 +37,9 @@ NO_CRMKIT_ON_WORKERS = (
 )
 
 
+_BUCKET = "__crmkit_bucket"
+
+
 def _pyspark():
     """The pyspark module, or a CrmError naming what is missing."""
     try:
@@ -279,7 +282,8 @@ def _arrow_schema(out_type: Any) -> Any:
     return to_arrow_schema(out_type)
 
 
-def _make_worker(payload: bytes, schema: dict, message: str, per: str, arrow_schema: Any = None):
+def _make_worker(payload: bytes, schema: dict, message: str, per: str, arrow_schema: Any = None,
+                 split: Optional[str] = None):
     """A closure Spark ships to the workers. It refers to no crmkit code by name (its
     module is not imported to unpickle it); crmkit is imported inside.
 
@@ -335,7 +339,12 @@ def _make_worker(payload: bytes, schema: dict, message: str, per: str, arrow_sch
         df = _pl.from_arrow(_pa.Table.from_batches(got))
         if not isinstance(df, _pl.DataFrame):
             df = df.to_frame()
-        out = finish(_pl, fn(df, **kwargs))
+        if split is not None and split in df.columns:
+            # One call per customer bucket held by this partition.
+            parts = df.partition_by(split, include_key=False, maintain_order=True)
+            out = _pl.concat([finish(_pl, fn(part, **kwargs)) for part in parts])
+        else:
+            out = finish(_pl, fn(df, **kwargs))
         if out.height:
             table = out.to_arrow()
             if arrow_schema is not None:
@@ -411,9 +420,12 @@ def map_customers(
     if method == "group":
         bucket = F.pmod(F.hash(F.col(customer)), F.lit(n_buckets))
         worker = _make_worker(payload, ready, NO_CRMKIT_ON_WORKERS, "table", _arrow_schema(out_type))
-        return sdf.groupBy(bucket.alias("__crmkit_bucket")).applyInArrow(worker, out_type)
-    worker = _make_worker(payload, ready, NO_CRMKIT_ON_WORKERS, "partition", _arrow_schema(out_type))
-    return sdf.repartition(n_buckets, F.col(customer)).mapInArrow(worker, out_type)
+        return sdf.groupBy(bucket.alias(_BUCKET)).applyInArrow(worker, out_type)
+    # Spark 3.x: the buckets are spread over at most spark.sql.shuffle.partitions
+    # partitions (tasks), and each partition calls fn once per bucket it holds.
+    worker = _make_worker(payload, ready, NO_CRMKIT_ON_WORKERS, "partition", _arrow_schema(out_type), split=_BUCKET)
+    bucketed = sdf.withColumn(_BUCKET, F.pmod(F.hash(F.col(customer)), F.lit(n_buckets)))
+    return bucketed.repartition(min(n_buckets, default_buckets(sdf)), F.col(_BUCKET)).mapInArrow(worker, out_type)
 
 
 def map_rows(sdf: Any, fn: Callable[..., pl.DataFrame], schema: Any, *, kwargs: Optional[Mapping[str, Any]] = None) -> Any:

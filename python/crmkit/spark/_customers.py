@@ -28,6 +28,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 import numpy as np
 import polars as pl
 
+from crmkit._history import as_of_literal
 from crmkit.errors import CrmError, SchemaError
 from crmkit.spark import _work
 from crmkit.spark._base import (
@@ -154,7 +155,7 @@ def rfm(
     else:
         bins = int(bins)
         levels = bins
-    as_of_value = pl.select(seg._as_of_literal(as_of, dtype)).item() if as_of is not None else None
+    as_of_value = pl.select(as_of_literal(as_of, dtype, function=fn)).item() if as_of is not None else None
 
     stats = _partition_stats(
         sdf, _rfm_stats,
@@ -307,7 +308,7 @@ def profile(
     validate_with(pr.profile, sdf, as_of=as_of, **kwargs)
     schema = polars_schema(sdf)
     dtype = schema[date]
-    as_of_value = pl.select(seg._as_of_literal(as_of, dtype)).item() if as_of is not None else None
+    as_of_value = pl.select(as_of_literal(as_of, dtype, function=fn)).item() if as_of is not None else None
     stats = _partition_stats(sdf, _profile_stats, {"null_customer": pl.Int64, "null_date": pl.Int64,
                                                    "returns": pl.Int64, "end_us": pl.Int64},
                              customer=customer, date=date, amount=amount, as_of=as_of_value, returns=returns)

@@ -60,7 +60,9 @@ def rfm_bucket(df: pl.DataFrame, *, customer: str, date: str, amount: str, order
             last.alias("_last"), freq.cast(pl.Int64).alias("frequency"), a.sum().cast(pl.Float64).alias("monetary")
         ).collect()
     as_of_lit = pl.lit(as_of, dtype=dtype)
-    out = agg.with_columns(seg._days_between(as_of_lit, pl.col("_last"), dtype).alias("recency_days"))
+    from crmkit._history import days_between
+
+    out = agg.with_columns(days_between(as_of_lit, pl.col("_last"), dtype).alias("recency_days"))
     if monetary == "mean":
         out = out.with_columns(pl.col("monetary") / pl.col("frequency"))
     return out.select(customer, "recency_days", "frequency", "monetary")
