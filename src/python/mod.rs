@@ -20,8 +20,6 @@ pub mod forecast;
 pub mod kpi;
 pub mod forecast_arima;
 pub mod experiment;
-pub mod forecast;
-pub mod forecast_arima;
 pub mod segment;
 
 create_exception!(
@@ -104,7 +102,5 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     kpi::register(m)?;
     forecast_arima::register(m)?;
     experiment::register(m)?;
-    forecast::register(m)?;
-    forecast_arima::register(m)?;
     Ok(())
 }
