@@ -20,6 +20,8 @@ import crmkit
 from crmkit import _core, experiment
 from crmkit.errors import CrmError, SchemaError
 
+pytestmark = pytest.mark.filterwarnings("ignore::crmkit.experiment.SampleRatioMismatchWarning")
+
 FIXTURE = json.loads((Path(__file__).parent / "reference" / "experiment_gbstats.json").read_text())
 STAT = ["n", "sum", "sum_sq", "sum_den", "sum_den_sq", "sum_prod", "sum_cov", "sum_cov_sq", "sum_cov_prod"]
 

@@ -30,6 +30,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _harness import Case, format_table, run_case  # noqa: E402
 
 from crmkit import experiment  # noqa: E402
+import warnings  # noqa: E402
+
+# The synthetic aggregated tables have random arm sizes: the SRM warning is expected.
+warnings.filterwarnings("ignore", category=experiment.SampleRatioMismatchWarning)
 
 _cache: dict = {}
 
