@@ -20,6 +20,8 @@ import crmkit
 from crmkit import _core, experiment
 from crmkit.errors import CrmError, SchemaError
 
+pytestmark = pytest.mark.filterwarnings("ignore::crmkit.experiment.SampleRatioMismatchWarning")
+
 FIXTURE = json.loads((Path(__file__).parent / "reference" / "experiment_gbstats.json").read_text())
 STAT = ["n", "sum", "sum_sq", "sum_den", "sum_den_sq", "sum_prod", "sum_cov", "sum_cov_sq", "sum_cov_prod"]
 
@@ -476,3 +478,19 @@ def test_campaign_costs_and_roi():
     assert t["responders"][0] == responders
     with pytest.raises(CrmError, match="holdout"):
         experiment.campaign(w.campaigns.filter(pl.col("group") == "treatment"), w.orders)
+
+
+def test_pipeline_step_and_cli_run_with_campaigns(tmp_path, capsys):
+    from crmkit.cli import main
+
+    w = crmkit.datasets.generate(n_customers=800, seed=4, campaigns=2, event_days=0)
+    w.orders.write_parquet(tmp_path / "orders.parquet")
+    w.campaigns.write_csv(tmp_path / "contacts.csv")
+    out = tmp_path / "out"
+    assert main(["run", "--orders", str(tmp_path / "orders.parquet"), "--campaigns", str(tmp_path / "contacts.csv"),
+                 "--out", str(out), "--quiet", "--no-report"]) == 0
+    table = pl.read_parquet(out / "experiments_campaigns.parquet")
+    direct = experiment.campaign(w.campaigns, w.orders)
+    assert table.select("campaign_id", "group", "responders").equals(direct.select("campaign_id", "group", "responders"))
+    assert (out / "experiments_segments.parquet").exists()
+    assert "[experiments]" in capsys.readouterr().out

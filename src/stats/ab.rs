@@ -251,25 +251,27 @@ fn welch_df(a: &Stat, b: &Stat) -> f64 {
     (va + vb).powi(2) / (b.var * b.var / (b.n * b.n * (b.n - 1.0)) + a.var * a.var / (a.n * a.n * (a.n - 1.0)))
 }
 
-/// Two-sided or one-sided interval and p-value of `est` with standard error `se` against
-/// a t (df finite) or normal (df = inf) reference.
-fn interval(est: f64, se: f64, df: f64, alpha: f64, alt: Alternative) -> (f64, f64, f64, f64) {
+/// The critical value of a two-sided or one-sided interval: a t quantile (df finite) or
+/// a normal one (df = inf). Computed once per comparison: the difference and the lift
+/// share the degrees of freedom.
+fn critical(df: f64, alpha: f64, alt: Alternative) -> f64 {
+    let p = if alt == Alternative::TwoSided { 1.0 - alpha / 2.0 } else { 1.0 - alpha };
+    if df.is_finite() {
+        t_ppf(p, df)
+    } else {
+        norm_ppf(p)
+    }
+}
+
+/// Interval and p-value of `est` with standard error `se` given the critical value.
+fn interval(est: f64, se: f64, df: f64, crit: f64, alt: Alternative) -> (f64, f64, f64, f64) {
     let stat = est / se;
-    let q = |p: f64| if df.is_finite() { t_ppf(p, df) } else { norm_ppf(p) };
     let sf = |x: f64| if df.is_finite() { t_sf(x, df) } else { norm_sf(x) };
+    let w = crit * se;
     match alt {
-        Alternative::TwoSided => {
-            let w = q(1.0 - alpha / 2.0) * se;
-            (est - w, est + w, (2.0 * sf(stat.abs())).min(1.0), stat)
-        }
-        Alternative::Larger => {
-            let w = q(1.0 - alpha) * se;
-            (est - w, f64::INFINITY, sf(stat), stat)
-        }
-        Alternative::Smaller => {
-            let w = q(1.0 - alpha) * se;
-            (f64::NEG_INFINITY, est + w, sf(-stat), stat)
-        }
+        Alternative::TwoSided => (est - w, est + w, (2.0 * sf(stat.abs())).min(1.0), stat),
+        Alternative::Larger => (est - w, f64::INFINITY, sf(stat), stat),
+        Alternative::Smaller => (f64::NEG_INFINITY, est + w, sf(-stat), stat),
     }
 }
 
@@ -369,13 +371,14 @@ pub fn compare_one(c: &Comparison, o: &Options) -> Outcome {
             let normal = matches!(o.test, Test::Z | Test::ZPooled);
             let ref_df = if normal { f64::INFINITY } else { df };
             out.df = if normal { f64::NAN } else { df };
-            let (lo, hi, p, stat) = interval(diff, se, ref_df, o.alpha, o.alternative);
+            let crit = critical(ref_df, o.alpha, o.alternative);
+            let (lo, hi, p, stat) = interval(diff, se, ref_df, crit, o.alternative);
             out.diff_lower = lo;
             out.diff_upper = hi;
             out.p_value = p;
             out.statistic = stat;
             if lift_defined {
-                let (llo, lhi, lp, _) = interval(lift, out.lift_se, ref_df, o.alpha, o.alternative);
+                let (llo, lhi, lp, _) = interval(lift, out.lift_se, ref_df, crit, o.alternative);
                 out.lift_lower = llo;
                 out.lift_upper = lhi;
                 out.lift_p_value = lp;

@@ -111,10 +111,34 @@ pub fn encode_str(ca: &StringChunked) -> Result<(Vec<u32>, KeyValues)> {
     Ok((codes, KeyValues::Str(all)))
 }
 
-/// Codes of an integer key column.
+/// Codes of an integer key column. Small value ranges (category codes, flags, segment
+/// numbers) use a dense lookup table instead of a hash per row.
 pub fn encode_int(ca: &Int64Chunked) -> Result<(Vec<u32>, KeyValues)> {
     let name = ca.name().to_string();
     let n = ca.len();
+    if ca.null_count() > 0 {
+        return Err(null_key(&name));
+    }
+    if let (Some(lo), Some(hi)) = (ca.min(), ca.max()) {
+        if hi.checked_sub(lo).is_some_and(|r| r < (1 << 20)) {
+            let ca = ca.rechunk();
+            let values = ca.cont_slice().map_err(|e| CrmError::Polars(e.to_string()))?;
+            let mut seen = vec![false; (hi - lo) as usize + 1];
+            for &v in values {
+                seen[(v - lo) as usize] = true;
+            }
+            let mut code_of = vec![0u32; seen.len()];
+            let mut all = Vec::new();
+            for (i, &s) in seen.iter().enumerate() {
+                if s {
+                    code_of[i] = all.len() as u32;
+                    all.push(lo + i as i64);
+                }
+            }
+            let codes = values.par_iter().with_min_len(1 << 16).map(|&v| code_of[(v - lo) as usize]).collect();
+            return Ok((codes, KeyValues::Int(all)));
+        }
+    }
     let starts: Vec<usize> = (0..n).step_by(ROW_CHUNK).collect();
     let locals = starts
         .par_iter()

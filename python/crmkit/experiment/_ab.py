@@ -64,7 +64,15 @@ def _key_for_rust(s: pl.Series) -> tuple[pl.Series, Any]:
     """A String or Int64 series for the Rust encoder and a function restoring the dtype."""
     dtype = s.dtype
     if dtype == pl.String:
-        return s, lambda r: r
+        # polars' own dictionary encoding (parallel) beats hashing each string again;
+        # the physical codes then take the dense integer path.
+        s = s.cast(pl.Categorical)
+        dtype = s.dtype
+        uniq = s.unique()
+        mapping = dict(zip(uniq.to_physical().cast(pl.Int64).to_list(), uniq.cast(pl.String).to_list()))
+        return s.to_physical().cast(pl.Int64), lambda r: pl.Series(
+            r.name, [mapping[v] for v in r.to_list()], dtype=pl.String
+        )
     if dtype.is_integer():
         return s.cast(pl.Int64), lambda r: r.cast(dtype)
     if dtype == pl.Boolean:
