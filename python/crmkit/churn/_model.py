@@ -668,7 +668,19 @@ class ChurnModel:
 
 
 def load(path: Union[str, Path]) -> ChurnModel:
-    """Reads a ``ChurnModel`` written by ``ChurnModel.save``."""
+    """Reads a ``ChurnModel`` written by ``ChurnModel.save`` (JSON, with the crmkit.ml
+    models inside).
+
+    >>> import os, tempfile
+    >>> from crmkit import churn, datasets
+    >>> world = datasets.generate(n_customers=600, seed=4, start="2023-06-01", end="2025-07-01")
+    >>> m = churn.ChurnModel(horizon=120, model="logistic", n_cutoffs=2).fit(world.orders)
+    >>> path = os.path.join(tempfile.mkdtemp(), "churn.json")
+    >>> m.save(path)
+    >>> again = churn.load(path)
+    >>> again.score(world.orders)["churn_probability"].equals(m.score(world.orders)["churn_probability"])
+    True
+    """
     try:
         doc = json.loads(Path(path).read_text())
     except (OSError, ValueError) as e:
