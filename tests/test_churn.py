@@ -333,8 +333,8 @@ def test_cdnow_churn_model_out_of_time(cdnow):
 
 @needs_ml
 def test_generated_world_dropouts_rank_above_live_customers(tmp_path):
-    world = crmkit.datasets.generate(n_customers=4_000, seed=5, start="2022-01-01", end="2025-07-01")
-    model = churn.ChurnModel(horizon=180).fit(world.orders, items=world.items, events=world.events)
+    world = crmkit.datasets.generate(n_customers=2_500, seed=5, start="2022-06-01", end="2025-07-01")
+    model = churn.ChurnModel(horizon=180, n_cutoffs=3).fit(world.orders, items=world.items, events=world.events)
     as_of = dt.datetime(2025, 7, 1)
     scores = model.score(world.orders, as_of=as_of, items=world.items, events=world.events)
     truth = world.truth.customers.select("customer_id", "alive")

@@ -87,7 +87,12 @@ def _null_check(frame: pl.DataFrame, columns: Sequence[str], function: str) -> N
 
 def feature_table(windows: Sequence[int] = (30, 90, 180, 365), horizon: int = 180) -> pl.DataFrame:
     """The feature names, their group and definition for the given windows (``FEATURES``
-    holds the defaults). Channel shares are named ``channel_share_<value>`` per channel."""
+    holds the defaults). Channel shares are named ``channel_share_<value>`` per channel.
+
+    >>> from crmkit import churn
+    >>> churn.feature_table(windows=(30, 90))["feature"].to_list()[11:15]
+    ['orders_30d', 'spend_30d', 'orders_90d', 'spend_90d']
+    """
     ws = tuple(windows)
     rows: list[tuple[str, str, str]] = [
         ("recency", "rfm", "days from the last order to the cutoff"),
