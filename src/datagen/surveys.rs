@@ -28,22 +28,8 @@ pub struct Surveys {
 fn nps_probabilities(s: f64) -> (f64, f64) {
     let sd = 1.8 * 0.7;
     let mean = 7.6 + 1.8 * s;
-    let phi = |x: f64| 0.5 * (1.0 + erf(x / std::f64::consts::SQRT_2));
+    let phi = crate::stats::dist::norm_cdf;
     (1.0 - phi((8.5 - mean) / sd), phi((6.5 - mean) / sd))
-}
-
-/// Abramowitz–Stegun 7.1.26 (|error| < 1.5e-7): plenty for a truth table.
-fn erf(x: f64) -> f64 {
-    let t = 1.0 / (1.0 + 0.3275911 * x.abs());
-    let y = 1.0
-        - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592)
-            * t
-            * (-x * x).exp();
-    if x >= 0.0 {
-        y
-    } else {
-        -y
-    }
 }
 
 /// Surveys for orders given as (customer id, order time in µs); answers arrive

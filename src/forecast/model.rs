@@ -113,119 +113,9 @@ pub trait Forecaster: Send + Sync {
     fn forecast(&self, y: &[f64], h: usize, levels: &[f64]) -> Result<ForecastOutput>;
 }
 
-/// Inverse of the standard normal CDF (Acklam's rational approximation refined by one
-/// Halley step; |error| < 1e-15 over (0, 1)).
-pub fn normal_quantile(p: f64) -> f64 {
-    if p <= 0.0 {
-        return f64::NEG_INFINITY;
-    }
-    if p >= 1.0 {
-        return f64::INFINITY;
-    }
-    const A: [f64; 6] = [
-        -3.969683028665376e+01,
-        2.209460984245205e+02,
-        -2.759285104469687e+02,
-        1.383577518672690e+02,
-        -3.066479806614716e+01,
-        2.506628277459239e+00,
-    ];
-    const B: [f64; 5] = [
-        -5.447609879822406e+01,
-        1.615858368580409e+02,
-        -1.556989798598866e+02,
-        6.680131188771972e+01,
-        -1.328068155288572e+01,
-    ];
-    const C: [f64; 6] = [
-        -7.784894002430293e-03,
-        -3.223964580411365e-01,
-        -2.400758277161838e+00,
-        -2.549732539343734e+00,
-        4.374664141464968e+00,
-        2.938163982698783e+00,
-    ];
-    const D: [f64; 4] = [7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00, 3.754408661907416e+00];
-    let plow = 0.02425;
-    let x = if p < plow {
-        let q = (-2.0 * p.ln()).sqrt();
-        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
-            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
-    } else if p <= 1.0 - plow {
-        let q = p - 0.5;
-        let r = q * q;
-        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
-            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
-    } else {
-        let q = (-2.0 * (1.0 - p).ln()).sqrt();
-        -(((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
-            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
-    };
-    // One Halley refinement step against the exact CDF.
-    let e = 0.5 * erfc(-x / std::f64::consts::SQRT_2) - p;
-    let u = e * (2.0 * std::f64::consts::PI).sqrt() * (x * x / 2.0).exp();
-    x - u / (1.0 + x * u / 2.0)
-}
-
-/// Complementary error function to ~1e-14: Taylor series of erf for |x| < 2.5, Lentz's
-/// continued fraction beyond (where the series would cancel).
-pub fn erfc(x: f64) -> f64 {
-    if x.is_nan() {
-        return f64::NAN;
-    }
-    let z = x.abs();
-    let r = if z < 2.5 {
-        // erf(z) = 2/sqrt(pi) * sum (-1)^n z^(2n+1) / (n! (2n+1))
-        let z2 = z * z;
-        let mut term = z;
-        let mut sum = z;
-        let mut n = 0.0;
-        loop {
-            n += 1.0;
-            term *= -z2 / n;
-            let add = term / (2.0 * n + 1.0);
-            sum += add;
-            if add.abs() < 1e-17 * sum.abs() || n > 200.0 {
-                break;
-            }
-        }
-        1.0 - sum * std::f64::consts::FRAC_2_SQRT_PI
-    } else {
-        // erfc(z) = exp(-z^2)/sqrt(pi) * 1/(z + (1/2)/(z + 1/(z + (3/2)/(z + ...))))
-        let tiny = 1e-300;
-        let mut f = z;
-        let mut c = z;
-        let mut d = 0.0;
-        for k in 1..300 {
-            let a = k as f64 / 2.0;
-            d = z + a * d;
-            if d.abs() < tiny {
-                d = tiny;
-            }
-            c = z + a / c;
-            if c.abs() < tiny {
-                c = tiny;
-            }
-            d = 1.0 / d;
-            let delta = c * d;
-            f *= delta;
-            if (delta - 1.0).abs() < 1e-16 {
-                break;
-            }
-        }
-        (-z * z).exp() / (f * std::f64::consts::PI.sqrt())
-    };
-    if x >= 0.0 {
-        r
-    } else {
-        2.0 - r
-    }
-}
-
-/// Standard normal CDF.
-pub fn normal_cdf(x: f64) -> f64 {
-    0.5 * erfc(-x / std::f64::consts::SQRT_2)
-}
+// One implementation of the normal distribution for the whole crate (src/stats/dist.rs):
+// intervals here, p-values in experiments and alerts.
+pub use crate::stats::dist::{norm_cdf as normal_cdf, norm_ppf as normal_quantile, norm_sf as normal_sf};
 
 #[cfg(test)]
 mod tests {
@@ -237,13 +127,6 @@ mod tests {
         assert!((normal_quantile(0.9) - 1.2815515655446004).abs() < 1e-9);
         assert!((normal_quantile(0.5)).abs() < 1e-12);
         assert!((normal_quantile(0.001) + 3.090232306167813).abs() < 1e-9);
-    }
-
-    #[test]
-    fn erfc_matches_tables() {
-        for (x, v) in [(0.5, 0.4795001221869535), (-1.0, 1.8427007929497148), (3.0, 2.209049699858544e-05), (2.4, 6.885138966450786e-4), (6.0, 2.1519736712498913e-17)] {
-            assert!(((erfc(x) - v) / v).abs() < 1e-12, "erfc({x}) = {} vs {v}", erfc(x));
-        }
     }
 
     #[test]

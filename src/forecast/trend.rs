@@ -3,7 +3,7 @@
 //! seasonality of Wang, Smith & Hyndman (2006) from a classical additive decomposition.
 
 use super::decompose::{seasonal_component, Decomposition};
-use super::model::normal_cdf;
+use super::model::normal_sf;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrendStats {
@@ -64,7 +64,7 @@ pub fn mann_kendall(y: &[f64]) -> (f64, f64, f64) {
     } else {
         0.0
     };
-    let p = 2.0 * (1.0 - normal_cdf(z.abs()));
+    let p = 2.0 * normal_sf(z.abs());
     (sf, z, p.clamp(0.0, 1.0))
 }
 
