@@ -51,6 +51,30 @@ def as_of_literal(as_of: Any, dtype: pl.DataType, *, function: str) -> pl.Expr:
     return lit.cast(dtype)
 
 
+def naive_datetime(value: Any, name: str, function: str) -> _dt.datetime:
+    """A cutoff or period end given as a date, datetime, ISO string or pandas/numpy
+    timestamp, as a tz-naive datetime (a date is its midnight).
+
+    >>> naive_datetime("2024-03-05", "cutoff", "f")
+    datetime.datetime(2024, 3, 5, 0, 0)
+    """
+    if isinstance(value, _dt.datetime):
+        return value.replace(tzinfo=None)
+    if isinstance(value, _dt.date):
+        return _dt.datetime(value.year, value.month, value.day)
+    if isinstance(value, str):
+        try:
+            return _dt.datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    if type(value).__module__.startswith(("pandas", "numpy")):
+        try:
+            return pl.Series([value]).cast(pl.Datetime("us")).item()
+        except Exception:  # noqa: BLE001 - fall through to the error below
+            pass
+    raise CrmError(f"{function}: argument '{name}' must be a date, datetime or ISO date string, found {value!r}")
+
+
 def days_between(later: pl.Expr, earlier: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     """Whole days from `earlier` to `later` (floor, like pandas Timedelta.days)."""
     diff = later - earlier

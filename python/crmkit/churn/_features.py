@@ -17,29 +17,11 @@ import numpy as np
 import polars as pl
 
 from crmkit._validate import as_lazy, require_columns
+from crmkit._history import naive_datetime as _cutoff
 from crmkit.errors import ConvergenceError, CrmError, SchemaError
 
 _DAY_US = 86_400_000_000
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def _cutoff(value: Any, name: str, function: str) -> _dt.datetime:
-    """A tz-naive datetime (dates are midnight)."""
-    if isinstance(value, _dt.datetime):
-        return value.replace(tzinfo=None)
-    if isinstance(value, _dt.date):
-        return _dt.datetime(value.year, value.month, value.day)
-    if isinstance(value, str):
-        try:
-            return _dt.datetime.fromisoformat(value)
-        except ValueError:
-            pass
-    if type(value).__module__.startswith(("pandas", "numpy")):
-        try:
-            return pl.Series([value]).cast(pl.Datetime("us")).item()
-        except Exception:  # noqa: BLE001 - fall through to the error below
-            pass
-    raise CrmError(f"{function}: argument '{name}' must be a date, datetime or ISO date string, found {value!r}")
 
 
 def _us(value: _dt.datetime) -> int:

@@ -9,6 +9,7 @@ import polars as pl
 
 from crmkit import _core
 from crmkit._validate import as_lazy, require_columns
+from crmkit._history import naive_datetime as _to_datetime
 from crmkit.errors import CrmError, SchemaError
 
 # Period units: length in microseconds and the shift that aligns periods. "W"
@@ -39,24 +40,6 @@ def _unit(freq: str, function: str) -> tuple[int, int]:
             "(months and years have no fixed length, so recency and T cannot be measured in them)"
         )
     return _UNITS[freq]
-
-
-def _to_datetime(value: Any, name: str, function: str) -> _dt.datetime:
-    if isinstance(value, _dt.datetime):
-        return value.replace(tzinfo=None)
-    if isinstance(value, _dt.date):
-        return _dt.datetime(value.year, value.month, value.day)
-    if isinstance(value, str):
-        try:
-            return _dt.datetime.fromisoformat(value)
-        except ValueError:
-            pass
-    if type(value).__module__.startswith(("pandas", "numpy")):
-        try:
-            return pl.Series([value]).cast(pl.Datetime("us")).item()
-        except Exception:  # noqa: BLE001 - fall through to the error below
-            pass
-    raise CrmError(f"{function}: argument '{name}' must be a date, datetime or ISO date string, found {value!r}")
 
 
 def _period_of(value: _dt.datetime, unit: tuple[int, int]) -> int:

@@ -368,7 +368,7 @@ def profile(
 def _clv_stats(df: pl.DataFrame, *, customer: str, date: str, amount: Optional[str], cal: Any, obs: Any) -> pl.DataFrame:
     from crmkit import clv
 
-    dt = clv._as_datetime_expr(date, df.schema[date])
+    dt = clv._summary._as_datetime_expr(date, df.schema[date])
     exprs = [pl.len().cast(pl.Int64).alias("rows"), pl.col(customer).null_count().cast(pl.Int64).alias("c"),
              pl.col(date).null_count().cast(pl.Int64).alias("d"), dt.max().alias("max")]
     if amount is not None:
@@ -416,8 +416,8 @@ def clv_summary(
                 include_first_transaction=include_first_transaction)
     validate_with(clv.summary, sdf, observation_end=observation_end, calibration_end=calibration_end, **args)
     schema = polars_schema(sdf)
-    cal = clv._to_datetime(calibration_end, "calibration_end", fn) if calibration_end is not None else None
-    obs = clv._to_datetime(observation_end, "observation_end", fn) if observation_end is not None else None
+    cal = clv._summary._to_datetime(calibration_end, "calibration_end", fn) if calibration_end is not None else None
+    obs = clv._summary._to_datetime(observation_end, "observation_end", fn) if observation_end is not None else None
     stats = _partition_stats(sdf, _clv_stats, {"rows": pl.Int64, "c": pl.Int64, "d": pl.Int64, "max": pl.Datetime("us"),
                                                "a": pl.Int64, "hold": pl.Int64, "hold_max": pl.Datetime("us")},
                              customer=customer, date=date, amount=amount, cal=cal, obs=obs)

@@ -99,7 +99,7 @@ def fit(model: Any, summary_sdf: Any, *, frequency: str = "frequency", recency: 
     if unknown:
         raise CrmError(f"{fn}: unknown fit option(s) {sorted(unknown)}; pass initial_params or max_iter")
     x, tx, t = arrays
-    clv._check_history(x, tx, t, fn, discrete=model._columns[2] == "n_periods")
+    clv._fitters._check_history(x, tx, t, fn, discrete=model._columns[2] == "n_periods")
     total = float(w.sum())
     divisor = total if model._divisor(np.ones(2)) == 2.0 else 1.0
     model._run_fit([x, tx, t], w, divisor, fit_options.get("initial_params"), int(fit_options.get("max_iter", 500)))

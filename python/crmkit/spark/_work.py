@@ -100,30 +100,30 @@ def clv_bucket(df: pl.DataFrame, *, customer: str, date: str, amount: Optional[s
     from crmkit import clv
 
     df = _in_input_order(df)
-    unit = clv._unit(freq, "crmkit.spark.clv_summary")
+    unit = clv._summary._unit(freq, "crmkit.spark.clv_summary")
     schema = df.schema
-    cols = [pl.col(customer), clv._as_datetime_expr(date, schema[date]).alias("__date")]
+    cols = [pl.col(customer), clv._summary._as_datetime_expr(date, schema[date]).alias("__date")]
     if amount is not None:
         cols.append(pl.col(amount).cast(pl.Float64).alias("__amount"))
     base = df.lazy().select(cols)
     id_dtype = schema[customer]
     with_amount = amount is not None
     if calibration_end is None:
-        end_p = clv._period_of(end, unit)
-        rows = base.with_columns(clv._period_expr(unit)).filter(pl.col("__period") <= end_p)
-        per = clv._per_customer(rows, customer, id_dtype, with_amount)
-        return clv._finish(per, customer, with_amount, end_p, freq_multiplier, include_first_transaction)
-    cal_p = clv._period_of(calibration_end, unit)
-    cal_rows = base.filter(pl.col("__date") <= calibration_end).with_columns(clv._period_expr(unit))
-    cal = clv._finish(clv._per_customer(cal_rows, customer, id_dtype, with_amount), customer, with_amount, cal_p,
+        end_p = clv._summary._period_of(end, unit)
+        rows = base.with_columns(clv._summary._period_expr(unit)).filter(pl.col("__period") <= end_p)
+        per = clv._summary._per_customer(rows, customer, id_dtype, with_amount)
+        return clv._summary._finish(per, customer, with_amount, end_p, freq_multiplier, include_first_transaction)
+    cal_p = clv._summary._period_of(calibration_end, unit)
+    cal_rows = base.filter(pl.col("__date") <= calibration_end).with_columns(clv._summary._period_expr(unit))
+    cal = clv._summary._finish(clv._summary._per_customer(cal_rows, customer, id_dtype, with_amount), customer, with_amount, cal_p,
                       freq_multiplier, include_first_transaction)
     hold_rows = base.filter((pl.col("__date") > calibration_end) & (pl.col("__date") <= end)).with_columns(
-        clv._period_expr(unit))
-    hold = clv._per_customer(hold_rows, customer, id_dtype, with_amount)
+        clv._summary._period_expr(unit))
+    hold = clv._summary._per_customer(hold_rows, customer, id_dtype, with_amount)
     hold_cols = [pl.col(customer), pl.col("periods").cast(pl.Int64).alias("frequency_holdout")]
     if with_amount:
         hold_cols.append((pl.col("total") / pl.col("rows")).alias("monetary_value_holdout"))
-    duration = (clv._period_of(end, unit) - cal_p) / freq_multiplier
+    duration = (clv._summary._period_of(end, unit) - cal_p) / freq_multiplier
     fill = [pl.col("frequency_holdout").fill_null(0)]
     if with_amount:
         fill.append(pl.col("monetary_value_holdout").fill_null(0.0))
