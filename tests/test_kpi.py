@@ -512,13 +512,24 @@ def test_run_posts_alerts_and_exit_codes(tmp_path, hook, capsys):
     from crmkit import cli
 
     w = crmkit.datasets.generate(n_customers=1_000, seed=42)
-    w.orders.write_parquet(tmp_path / "orders.parquet")
+    # the last day's orders three times over: a spike in the latest complete day
+    last_day = w.orders["order_date"].dt.date().max()
+    burst = w.orders.filter(pl.col("order_date").dt.date() == last_day)
+    top = w.orders["order_id"].max()
+    copies = [burst.with_columns(pl.col("order_id") + top * k) for k in (1, 2)]
+    orders = pl.concat([w.orders, *copies])
+    orders.write_parquet(tmp_path / "orders.parquet")
     out = tmp_path / "out"
     code = cli.main(["run", "--orders", str(tmp_path / "orders.parquet"), "--out", str(out), "--quiet", "--no-report",
                      "--alerts-webhook", hook, "--alerts-format", "wecom", "--fail-on-alert"])
     printed = capsys.readouterr().out
     alerts = pl.read_parquet(out / "kpi_alerts.parquet")
+    history = pl.read_parquet(out / "kpi_alert_history.parquet")
     assert alerts.height > 0 and code == cli.ALERT_EXIT_CODE
+    # only the latest complete day and month are alerted on; the rest is history
+    assert set(alerts.filter(pl.col("freq") == "1d")["period_start"].to_list()) == {last_day}
+    assert history.height >= alerts.height
+    assert alerts.join(history, on=list(alerts.columns), how="anti", nulls_equal=True).height == 0
     assert "[kpi]" in printed and "alert(s)" in printed
     assert _Hook.bodies[0]["msgtype"] == "text" and "alert" in _Hook.bodies[0]["text"]["content"]
     # a webhook that refuses: a clear error and exit code 2
@@ -529,3 +540,17 @@ def test_run_posts_alerts_and_exit_codes(tmp_path, hook, capsys):
     code = cli.main(["run", "--orders", str(tmp_path / "orders.parquet"), "--out", str(out), "--quiet", "--no-report",
                      "--alerts-webhook", "http://127.0.0.1:9/nothing"])
     assert code == 2 and "failed" in capsys.readouterr().err
+
+
+def test_event_kpis_start_with_the_event_log():
+    # the log starts long after the first order: before it visitors are unknown, not 0
+    w = crmkit.datasets.generate(n_customers=600, seed=3)
+    first_event = w.events["timestamp"].min()
+    t = kpi.compute(w.orders, freq="1mo", events=w.events, kpis=["orders", "visitors", "conversion_rate"])
+    before = t.filter(pl.col("period_end").cast(pl.Datetime("us")) <= first_event.replace(day=1))
+    assert before.height > 0
+    assert before.filter(pl.col("kpi") == "orders")["value"].null_count() == 0
+    assert before.filter(pl.col("kpi") != "orders")["value"].null_count() == before.filter(pl.col("kpi") != "orders").height
+    after = t.filter((pl.col("kpi") == "visitors") & (pl.col("period_start").cast(pl.Datetime("us")) >= first_event))
+    assert after["value"].null_count() == 0 and after["value"].min() >= 0
+    assert kpi.alerts(t, kpis=["visitors"]).filter(pl.col("reason").str.contains("level shift")).height == 0

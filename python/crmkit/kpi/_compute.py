@@ -207,6 +207,9 @@ def compute(
     - with ``surveys``: ``responses``, ``nps`` = 100 × (promoters 9–10 − detractors
       0–6) / responses, ``csat`` mean score.
 
+    Event and survey KPIs start at the first period of their table (null before it:
+    a log that starts later than the orders does not read as a jump from zero).
+
     ``freq`` is a polars duration of whole days or more (``"1d"``, ``"1w"`` — weeks
     start on Monday —, ``"1mo"``, ``"1q"``, ``"1y"``). Periods follow the timestamps'
     own time zone (a zone-aware 2024-01-01 02:00 Asia/Shanghai is in January).
@@ -413,6 +416,17 @@ def compute(
         spec["responses"] = (pl.col("responses"), pl.col("responses"), pl.lit(None, f64))
         spec["nps"] = (ratio(pl.col("__nps_net"), pl.col("__nps_n")) * 100.0, pl.col("__nps_net"), pl.col("__nps_n"))
         spec["csat"] = (ratio(pl.col("__csat_sum"), pl.col("__csat_n")), pl.col("__csat_sum"), pl.col("__csat_n"))
+
+    # An event log or survey table covers the periods from its first record on: before
+    # that its KPIs are unknown (null), not zero, or the day a log starts would read as a
+    # jump in visitors and be alerted on.
+    for source, names in (("events", EVENT_KPIS), ("surveys", SURVEY_KPIS)):
+        if source in frames:
+            first = frames[source].select(pl.col("period_start").min()).collect().item()
+            covered = pl.col("period_start") >= pl.lit(first) if first is not None else pl.lit(False)
+            for k in names:
+                if k in spec:
+                    spec[k] = tuple(pl.when(covered).then(e) for e in spec[k])  # type: ignore[assignment]
 
     parts = []
     for name in wanted:

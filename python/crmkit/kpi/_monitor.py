@@ -16,7 +16,9 @@ FORMATS = ("slack", "wecom", "dingtalk", "json")
 
 def demo_step(ctx: Any):
     """The kpi step of `crmkit demo`/`run`: monthly KPIs (overall and per channel when
-    orders have one) and daily KPIs, with the alerts of both."""
+    orders have one) and daily KPIs; ``alerts`` holds the alerts of the latest complete
+    month and day (what a nightly job posts and fails on), ``alert_history`` every
+    anomaly found across the history."""
     from crmkit._pipeline import StepOutput
     from crmkit.kpi._alerts import alerts
     from crmkit.kpi._compute import compute
@@ -39,7 +41,27 @@ def demo_step(ctx: Any):
             a = a.with_columns(pl.lit(None, monthly.schema[by]).alias(by))
         found.append(a.with_columns(pl.lit(name).alias("freq")).select(cols))
     found_all = pl.concat(found, how="vertical_relaxed")
-    lines = summary_lines(found_all)
+    # A nightly job acts on what the latest complete period shows; anomalies further back
+    # were reported when they happened, so they are kept as history and never re-posted
+    # (otherwise --fail-on-alert would fail every night after the first anomaly).
+    latest_periods = pl.concat(
+        [
+            t.filter(pl.col("is_complete")).select(pl.col("period_start").max().alias("__latest")).with_columns(
+                pl.lit(name).alias("freq")
+            )
+            for name, t in (("1mo", monthly), ("1d", daily))
+        ]
+    )
+    current = found_all.join(latest_periods, on="freq", how="left").filter(
+        pl.col("period_start") == pl.col("__latest")
+    ).drop("__latest")
+    lines = summary_lines(current)
+    periods = ", ".join(
+        f"{'month' if r['freq'] == '1mo' else 'day'} {r['__latest']}" for r in latest_periods.iter_rows(named=True)
+        if r["__latest"] is not None
+    )
+    lines.insert(0, f"latest complete periods: {periods}; {found_all.height} anomalies across the history "
+                    "(kpi_alert_history)")
     last = monthly.filter(pl.col("is_complete") & pl.col("kpi").is_in(["revenue", "active_customers"]))
     if by is not None:
         last = last.filter(pl.col(by).is_null())
@@ -50,7 +72,7 @@ def demo_step(ctx: Any):
             ch = "" if r["change_pct"] is None else f" ({r['change_pct']:+.1%} on the month before)"
             parts.append(f"{r['kpi']} {r['value']:,.0f}{ch}")
         lines.insert(0, f"{latest:%Y-%m}: " + "; ".join(parts))
-    return StepOutput({"values": monthly, "daily": daily, "alerts": found_all}, lines)
+    return StepOutput({"values": monthly, "daily": daily, "alerts": current, "alert_history": found_all}, lines)
 
 
 def summary_lines(alerts: pl.DataFrame, top: int = 5) -> list[str]:

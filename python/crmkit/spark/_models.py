@@ -62,7 +62,7 @@ def fit(model: Any, summary_sdf: Any, *, frequency: str = "frequency", recency: 
         cols = [frequency, monetary_value]
         _need(summary_sdf, {c: "numeric" for c in cols}, fn)
         data = summary_sdf.filter(F.col(frequency) > 0)
-    elif isinstance(model, clv._TimeModel):
+    elif isinstance(model, clv._fitters._TimeModel):
         cols = [frequency, recency, T]
         _need(summary_sdf, {c: "numeric" for c in cols}, fn)
         data = summary_sdf
@@ -174,7 +174,7 @@ def score(sdf: Any, model: Any, *, columns: Optional[Sequence[str]] = None, outp
         out_schema = {**dict(schema), output: pl.Int32}
         return map_rows(sdf, _kmeans_part, out_schema,
                         kwargs=dict(centers=np.ascontiguousarray(model.cluster_centers_), columns=cols, output=output))
-    if isinstance(model, clv._TimeModel):
+    if isinstance(model, clv._fitters._TimeModel):
         return predict(sdf, model, **options)
     raise CrmError(f"{fn}: model must be a fitted crmkit.KMeans or CLV fitter, found {type(model).__name__}")
 
