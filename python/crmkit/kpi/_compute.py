@@ -371,7 +371,10 @@ def compute(
     for f in frames.values():
         wide = wide.join(f, on=keys, how="left", nulls_equal=True) if by_cols else wide.join(f, on=keys, how="left")
     fill0 = [c for c in wide.collect_schema().names() if c not in keys]
-    wide = wide.with_columns(pl.col(c).fill_null(0) for c in fill0)
+    # The per-period table is small (periods x groups), and every KPI below selects from
+    # it: materialise it once, or each KPI would re-run the whole aggregation over the
+    # orders (the streaming engine does not share common subplans).
+    wide = wide.with_columns(pl.col(c).fill_null(0) for c in fill0).collect(engine="streaming").lazy()
 
     def ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
         return pl.when(den > 0).then(num.cast(pl.Float64) / den.cast(pl.Float64)).otherwise(None)
