@@ -108,3 +108,22 @@ def test_run_reads_text_dates_and_amounts_as_exports_write_them(tmp_path):
     ints = pl.DataFrame({"customer_id": [1, 2, 3], "order_date": [45000, 20240305, None], "amount": [1.0, 2.0, 3.0]})
     got = _conform(ints, "orders", {})
     assert [d if d is None else d.date().isoformat() for d in got["order_date"]] == ["2023-03-15", "2024-03-05", None]
+
+
+def test_run_refuses_to_overwrite_an_input(tmp_path, capsys):
+    w = datasets.generate(n_customers=30, seed=4)
+    victim = tmp_path / "segment_rfm.parquet"  # a name the segment step writes
+    w.orders.write_parquet(victim)
+    before = victim.read_bytes()
+    assert main(["run", "--orders", str(victim), "--out", str(tmp_path)]) == 2
+    assert "would overwrite the input" in capsys.readouterr().err
+    assert victim.read_bytes() == before
+    # The same file in another directory, or an input whose name crmkit never writes, is fine.
+    w.orders.write_parquet(tmp_path / "orders.parquet")
+    from crmkit.cli import _check_outputs_spare_inputs
+    from pathlib import Path
+
+    _check_outputs_spare_inputs([str(tmp_path / "orders.parquet")], tmp_path)
+    _check_outputs_spare_inputs([str(victim)], tmp_path / "elsewhere")
+    with pytest.raises(CrmError, match="dashboard.html"):
+        _check_outputs_spare_inputs([str(tmp_path / "dashboard.html")], Path(tmp_path))

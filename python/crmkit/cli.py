@@ -180,10 +180,30 @@ def _reusable(results: dict) -> dict:
     return {k: v for k, v in results.items() if not k.startswith("geo_")}
 
 
+def _check_outputs_spare_inputs(inputs: Sequence[str], out: Path) -> None:
+    """Refuses, before any work, a run whose --out would overwrite one of its inputs: the
+    files crmkit writes there are ``<step>_<table>.parquet``, report.html and
+    dashboard.html."""
+    from crmkit._pipeline import STEPS
+
+    out_dir = out.resolve()
+    prefixes = tuple(f"{step.name}_" for step in STEPS)
+    for given in inputs:
+        path = Path(given).resolve()
+        if path.parent != out_dir:
+            continue
+        name = path.name
+        if name in ("report.html", "dashboard.html") or (name.endswith(".parquet") and name.startswith(prefixes)):
+            raise CrmError(f"--out {out}: the run writes {name} there, which would overwrite the input {given}; "
+                           "choose another --out directory")
+
+
 def _run(args: argparse.Namespace) -> int:
     from crmkit._pipeline import Context, run_steps
 
     started = time.perf_counter()
+    _check_outputs_spare_inputs([getattr(args, t) for t in STANDARD_COLUMNS if getattr(args, t) is not None],
+                                Path(args.out))
     maps = _parse_mappings(args.col or [])
     tables = {}
     for table in STANDARD_COLUMNS:
