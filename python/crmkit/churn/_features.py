@@ -389,6 +389,22 @@ def features(
 
 def _item_features(pre: pl.DataFrame, items: Any, customer: str, order_id: str, category: str, product: str,
                    quantity: Optional[str], function: str) -> pl.LazyFrame:
+    keyed = pre.lazy().select(customer, order_id).unique(order_id)
+    n_orders = pre.lazy().group_by(customer).agg(pl.len().alias("__n"))
+    return (
+        _item_stats(keyed, items, customer, order_id, category, product, quantity, function)
+        .join(n_orders, on=customer, how="left")
+        .with_columns((pl.col("__qty") / pl.col("__n")).alias("items_per_order"))
+        .select(customer, "category_breadth", "favourite_category_share", "products_distinct", "items_per_order")
+    )
+
+
+def _item_stats(keyed: pl.LazyFrame, items: Any, customer: str, order_id: str, category: str, product: str,
+                quantity: Optional[str], function: str) -> pl.LazyFrame:
+    """Per-customer item figures from the order lines of ``keyed`` (one row per
+    pre-cutoff order: customer, order_id), with ``__qty`` the customer's total quantity
+    (``items_per_order`` divides it by the pre-cutoff order count; crmkit.spark does that
+    division after a join, the figures here being partitionable by customer)."""
     lines = as_lazy(items, argument="items")
     need = {order_id: "any", category: "any", product: "any"}
     if quantity is not None:
@@ -396,7 +412,6 @@ def _item_features(pre: pl.DataFrame, items: Any, customer: str, order_id: str, 
     require_columns(lines, need, function=function, argument="items")  # type: ignore[arg-type]
     q = pl.col(quantity).cast(pl.Float64) if quantity is not None else pl.lit(1.0)
     # Only lines of orders placed before the cutoff (an inner join with those orders).
-    keyed = pre.lazy().select(customer, order_id).unique(order_id)
     joined = lines.select(pl.col(order_id), pl.col(category), pl.col(product), q.alias("__q")) \
         .join(keyed, on=order_id, how="inner")
     per_cat = joined.group_by(customer, category).agg(pl.col("__q").sum().alias("__cq"))
@@ -406,13 +421,7 @@ def _item_features(pre: pl.DataFrame, items: Any, customer: str, order_id: str, 
     )
     prods = joined.group_by(customer).agg(pl.col(product).n_unique().cast(pl.Int64).alias("products_distinct"),
                                           pl.col("__q").sum().alias("__qty"))
-    n_orders = pre.lazy().group_by(customer).agg(pl.len().alias("__n"))
-    return (
-        cats.join(prods, on=customer, how="full", coalesce=True)
-        .join(n_orders, on=customer, how="left")
-        .with_columns((pl.col("__qty") / pl.col("__n")).alias("items_per_order"))
-        .select(customer, "category_breadth", "favourite_category_share", "products_distinct", "items_per_order")
-    )
+    return cats.join(prods, on=customer, how="full", coalesce=True)
 
 
 def _event_features(events: Any, c_us: int, event_customer: str, customer: str, event_time: str, event_name: str,

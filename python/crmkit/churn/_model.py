@@ -413,6 +413,11 @@ class ChurnModel:
         self.cutoffs_ = all_cuts
         self.validation_cutoff_ = val_cut
         self.n_training_rows_ = data.height
+        # The centre of the BTYD hedge's contributions, fixed at training so that a
+        # customer's reasons do not depend on which other customers are scored with it
+        # (a Spark partition, a subset).
+        b_all = _btyd_column(data)
+        self._btyd_centre = float(np.mean(_logit(np.nan_to_num(b_all, nan=0.5)))) if b_all is not None else 0.0
         if "lr" in final:
             mat, _, lr_source = final["prep"].transform(data.select(names))
             self._lr_means = mat.mean(axis=0)
@@ -460,7 +465,7 @@ class ChurnModel:
             f = f.with_columns(fill)
         return f
 
-    def _contributions(self, x: pl.DataFrame) -> np.ndarray:
+    def _contributions(self, x: pl.DataFrame, exact: Optional[bool] = None) -> np.ndarray:
         """Per-feature contributions to the blended log-odds (TreeSHAP for the trees,
         coefficient x centred input for the regression, summed back onto features)."""
         names = self.feature_names_in_
@@ -469,7 +474,9 @@ class ChurnModel:
         # Exact TreeSHAP costs milliseconds per row; beyond EXACT_REASON_ROWS customers the
         # reasons come from the regression's exact linear contributions alone (when the
         # blend has one), which keeps scoring a million customers in seconds.
-        trees = "gbdt" in self.models_ and self.blend_ > 0 and (x.height <= EXACT_REASON_ROWS or not has_lr)
+        if exact is None:
+            exact = x.height <= EXACT_REASON_ROWS
+        trees = "gbdt" in self.models_ and self.blend_ > 0 and (exact or not has_lr)
         w_lr = (1 - self.blend_) if trees else 1.0
         if trees:
             c = self.models_["gbdt"].contributions(_tree_frame(x))
@@ -488,7 +495,9 @@ class ChurnModel:
         b = _btyd_column(x)
         if self.btyd_weight_ > 0 and b is not None and "btyd_p_no_purchase" in names:
             lb = _logit(np.nan_to_num(b, nan=0.5))
-            total[:, names.index("btyd_p_no_purchase")] += self.btyd_weight_ * (lb - np.mean(lb))
+            centre = getattr(self, "_btyd_centre", None)
+            total[:, names.index("btyd_p_no_purchase")] += self.btyd_weight_ * (lb - (np.mean(lb) if centre is None
+                                                                                       else centre))
         return total
 
     def _band(self, p: np.ndarray) -> pl.Series:
@@ -498,8 +507,14 @@ class ChurnModel:
         return pl.Series("risk_band", np.asarray(labels, dtype=object)[idx].tolist(),
                          dtype=pl.Enum(labels))
 
-    def score_features(self, f: pl.DataFrame, *, reasons: bool = True) -> pl.DataFrame:
-        """``score`` on a frame from ``churn.features`` (computed at the scoring date)."""
+    def score_features(self, f: pl.DataFrame, *, reasons: bool = True,
+                       exact_reasons: Optional[bool] = None) -> pl.DataFrame:
+        """``score`` on a frame from ``churn.features`` (computed at the scoring date).
+
+        ``exact_reasons``: True explains with exact TreeSHAP on the trees, False with the
+        regression's linear contributions (much faster); None (default) chooses exact up to
+        ``EXACT_REASON_ROWS`` customers. Every row is scored on its own, so scoring a
+        subset (a Spark partition) gives each customer the same values as scoring all."""
         fn = "ChurnModel.score_features"
         self._check_fitted(fn)
         f = self._align(f)
@@ -522,7 +537,7 @@ class ChurnModel:
             pl.Series("value_at_risk", p * np.maximum(pace, 0.0)),
         ]
         if reasons:
-            contrib = self._contributions(x)
+            contrib = self._contributions(x, exact_reasons)
             cols.append(top_reasons(f, contrib, self.feature_names_in_, horizon=self.horizon, k=self.n_reasons))
         return pl.DataFrame(cols).sort("churn_probability", descending=True, maintain_order=True)
 
@@ -634,7 +649,12 @@ class ChurnModel:
 
     def save(self, path: Union[str, Path]) -> None:
         """Writes the fitted model as JSON (never a pickle)."""
-        self._check_fitted("ChurnModel.save")
+        Path(path).write_text(self.to_json())
+
+    def to_json(self) -> str:
+        """The fitted model as a JSON document (what ``save`` writes; ``churn.load`` and
+        ``ChurnModel.from_json`` read it back)."""
+        self._check_fitted("ChurnModel.to_json")
         doc = {
             "crmkit_model": _FORMAT,
             "version": 1,
@@ -658,13 +678,19 @@ class ChurnModel:
             "prep": self.models_["prep"].state if "prep" in self.models_ else None,
             "lr_means": self._lr_means.tolist() if "lr" in self.models_ else None,
             "lr_source": self._lr_source if "lr" in self.models_ else None,
+            "btyd_centre": getattr(self, "_btyd_centre", None),
         }
-        Path(path).write_text(json.dumps(doc))
+        return json.dumps(doc)
 
     @classmethod
     def load(cls, path: Union[str, Path]) -> "ChurnModel":
         """Reads a model written by ``save``."""
         return load(path)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ChurnModel":
+        """The model of a JSON document written by ``to_json``."""
+        return _from_text(text, "ChurnModel.from_json", "the text")
 
 
 def load(path: Union[str, Path]) -> ChurnModel:
@@ -682,11 +708,19 @@ def load(path: Union[str, Path]) -> ChurnModel:
     True
     """
     try:
-        doc = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as e:
+        text = Path(path).read_text()
+    except OSError as e:
         raise CrmError(f"churn.load: cannot read a model from {path}: {e}") from None
+    return _from_text(text, "churn.load", str(path))
+
+
+def _from_text(text: str, fn: str, source: str) -> ChurnModel:
+    try:
+        doc = json.loads(text)
+    except ValueError as e:
+        raise CrmError(f"{fn}: cannot read a model from {source}: {e}") from None
     if not isinstance(doc, dict) or doc.get("crmkit_model") != _FORMAT:
-        raise CrmError(f"churn.load: {path} does not hold a crmkit ChurnModel")
+        raise CrmError(f"{fn}: {source} does not hold a crmkit ChurnModel")
     m = ChurnModel(**doc["params"])
     m.feature_names_in_ = list(doc["feature_names_in"])
     m.feature_options_ = dict(doc["feature_options"])
@@ -705,6 +739,9 @@ def load(path: Union[str, Path]) -> ChurnModel:
         models["prep"] = _LinearPrep(doc["prep"])
         m._lr_means = np.asarray(doc["lr_means"], dtype=np.float64)
         m._lr_source = list(doc["lr_source"])
+    centre = doc.get("btyd_centre")
+    if centre is not None:
+        m._btyd_centre = float(centre)
     m.models_ = models
     return m
 

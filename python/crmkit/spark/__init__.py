@@ -8,19 +8,17 @@ output columns of the single-machine function of the same name:
   ``groupBy(bucket).applyInArrow``; 3.3-3.5 ``repartition(n, customer).mapInArrow``);
   :func:`map_rows` does the same per partition for row-local work;
 - per-customer analyses: :func:`rfm`, :func:`profile`, :func:`clv_summary`,
-  :func:`cohorts`, :func:`funnel`;
+  :func:`cohorts`, :func:`funnel`, :func:`churn_features`;
 - models: :func:`fit` (on the driver, from compressed weighted summaries),
-  :func:`predict` and :func:`score` (per partition);
+  :func:`predict` and :func:`score` (per partition: CLV, k-means, churn);
 - row-local cleaning: :func:`clean`;
 - record linkage: :func:`dedupe` (blocking as Spark equi-joins, comparisons and
-  Fellegi-Sunter weights in Rust per pair batch, connected components).
+  Fellegi-Sunter weights in Rust per pair batch, connected components);
+- forecasts: :func:`forecast`, every series of a long frame by crmkit's Rust models
+  (a grouped Arrow UDF over buckets of whole series).
 
 pyspark is not a dependency of crmkit: ``pip install 'crmkit[spark]'``. Workers need
 crmkit installed too (see the README section "crmkit on Spark").
-
-Not here yet, by design: Spark twins of ``churn_features``, ``kpi`` and ``forecast``
-arrive with those modules (each is one function over :func:`map_customers` or a
-grouped Arrow UDF; see the extension notes in ``_customers.py`` and ``_models.py``).
 
 >>> import crmkit.spark
 >>> sorted(n for n in crmkit.spark.__all__ if not n.startswith("_"))[:4]
@@ -39,6 +37,8 @@ from crmkit.spark._base import (
 from crmkit.spark._customers import clv_summary, cohorts, funnel, profile, rfm
 from crmkit.spark._models import clean, fit, predict, score
 from crmkit.spark._dedupe import dedupe
+from crmkit.spark._churn import churn_features
+from crmkit.spark._forecast import forecast
 
 __all__ = [
     "NO_CRMKIT_ON_WORKERS",
@@ -53,6 +53,8 @@ __all__ = [
     "clv_summary",
     "cohorts",
     "funnel",
+    "churn_features",
+    "forecast",
     "fit",
     "predict",
     "score",

@@ -149,7 +149,10 @@ def score(sdf: Any, model: Any, *, columns: Optional[Sequence[str]] = None, outp
     - ``KMeans``: adds ``output`` (default ``"cluster"``), the closest centre, for the
       feature ``columns`` (default: the names the model was fitted on);
     - CLV transaction models: :func:`predict` (``options`` are its arguments, e.g.
-      ``spend_model=``, ``horizon=``, ``freq=``).
+      ``spend_model=``, ``horizon=``, ``freq=``);
+    - ``churn.ChurnModel`` on churn features (:func:`churn_features` at the scoring
+      date): ``ChurnModel.score_features`` per partition (``options``: ``reasons=``,
+      ``exact_reasons=``), the same probabilities, bands and reasons as on one machine.
 
     >>> segs = crmkit.spark.score(features_sdf, km)  # doctest: +SKIP
     """
@@ -176,7 +179,43 @@ def score(sdf: Any, model: Any, *, columns: Optional[Sequence[str]] = None, outp
                         kwargs=dict(centers=np.ascontiguousarray(model.cluster_centers_), columns=cols, output=output))
     if isinstance(model, clv._fitters._TimeModel):
         return predict(sdf, model, **options)
-    raise CrmError(f"{fn}: model must be a fitted crmkit.KMeans or CLV fitter, found {type(model).__name__}")
+    from crmkit.churn import ChurnModel
+
+    if isinstance(model, ChurnModel):
+        return _score_churn(sdf, model, fn, **options)
+    raise CrmError(f"{fn}: model must be a fitted crmkit.KMeans, CLV fitter or churn.ChurnModel, found "
+                   f"{type(model).__name__}")
+
+
+def _churn_part(df: pl.DataFrame, *, model_json: str, reasons: bool, exact: bool, out_schema: dict) -> pl.DataFrame:
+    from crmkit.churn import ChurnModel
+
+    if df.height == 0:
+        return pl.DataFrame(schema=out_schema)
+    # The model travels as its JSON (its Rust trees do not pickle), read once per partition.
+    model = ChurnModel.from_json(model_json)
+    return model.score_features(df, reasons=reasons, exact_reasons=exact)
+
+
+def _score_churn(sdf: Any, model: Any, fn: str, reasons: bool = True, exact_reasons: Optional[bool] = None) -> Any:
+    """ChurnModel.score_features per partition on churn features (from
+    :func:`crmkit.spark.churn_features`). Whether reasons use exact TreeSHAP is decided
+    once for the whole frame (by its row count, as on one machine), never per partition,
+    so every customer gets the single-machine scores and reasons."""
+    from crmkit.churn._model import EXACT_REASON_ROWS
+
+    model._check_fitted(fn)
+    _need(sdf, {model.customer: "any", "tenure": "numeric"}, fn)
+    exact = exact_reasons
+    if reasons and exact is None:
+        exact = sdf.count() <= EXACT_REASON_ROWS
+    sample = to_polars(sdf.limit(1))
+    if sample.height == 0:
+        raise CrmError(f"{fn}: the features frame has no rows to score")
+    template = model.score_features(sample, reasons=reasons, exact_reasons=exact)
+    out_schema = dict(template.schema)
+    return map_rows(sdf, _churn_part, out_schema, kwargs=dict(model_json=model.to_json(), reasons=reasons,
+                                                              exact=bool(exact), out_schema=out_schema))
 
 
 def _clean_part(df: pl.DataFrame, *, columns: Any, region: str) -> pl.DataFrame:

@@ -190,3 +190,144 @@ def apply_exprs(df: pl.DataFrame, *, build: Any, args: tuple = ()) -> pl.DataFra
     expressions are built here on the worker (crmkit's plugin expressions name the
     compiled library by its path, which differs from machine to machine)."""
     return df.with_columns(build(df.schema, *args))
+
+
+# --- churn features -------------------------------------------------------------------
+
+
+def churn_stats(df: pl.DataFrame, *, customer: str, date: str, amount: str, channel: Optional[str],
+                c_us: int) -> pl.DataFrame:
+    """Per partition: the pre-cutoff row count, null keys/amounts among those rows and
+    the channel values seen before the cutoff with their counts (long rows kind, key, n)."""
+    from crmkit.churn._features import _date_us
+
+    pre = df.filter(_date_us(date, df.schema[date]) < c_us)
+    rows = [("rows", "", pre.height), ("null", customer, pre[customer].null_count()),
+            ("null", amount, pre[amount].null_count())]
+    out = pl.DataFrame(rows, schema={"kind": pl.String, "key": pl.String, "n": pl.Int64}, orient="row")
+    if channel is not None:
+        counts = pre.group_by(pl.col(channel).cast(pl.String).alias("key")).agg(pl.len().cast(pl.Int64).alias("n"))
+        out = pl.concat([out, counts.drop_nulls("key").select(pl.lit("channel").alias("kind"), "key", "n")])
+    return out
+
+
+def churn_btyd_inputs(df: pl.DataFrame, *, customer: str, date: str, amount: str, c_us: int) -> pl.DataFrame:
+    """BG/NBD and Gamma-Gamma inputs in days per customer, as churn.features derives
+    them: frequency = repeat purchase days, recency = first to last purchase day, T =
+    first purchase day to the last day before the cutoff, monetary_value = mean value
+    of the repeat purchase days (0 for one-time buyers)."""
+    from crmkit.churn._features import _DAY_US, _date_us
+
+    day_us = _DAY_US
+    pre = _in_input_order(df).select(
+        pl.col(customer), (_date_us(date, df.schema[date]) // day_us).alias("__day"),
+        _date_us(date, df.schema[date]).alias("__us"), pl.col(amount).cast(pl.Float64).alias("__a"),
+    ).filter(pl.col("__us") < c_us).sort("__us", maintain_order=True)
+    per = pre.group_by(customer).agg(
+        pl.col("__day").n_unique().cast(pl.Float64).alias("__days"),
+        pl.col("__day").min().alias("__first"),
+        pl.col("__day").max().alias("__last"),
+        pl.col("__a").sum().alias("__sum"),
+        pl.col("__a").filter(pl.col("__day") == pl.col("__day").min()).sum().alias("__a_first"),
+    )
+    cut_day = (c_us - 1) // day_us
+    x = pl.col("__days") - 1
+    return per.select(
+        pl.col(customer),
+        x.alias("frequency"),
+        (pl.col("__last") - pl.col("__first")).cast(pl.Float64).alias("recency"),
+        (pl.lit(cut_day) - pl.col("__first")).cast(pl.Float64).alias("T"),
+        pl.when(x > 0).then((pl.col("__sum") - pl.col("__a_first")) / x).otherwise(0.0).alias("monetary_value"),
+    )
+
+
+def churn_bucket(df: pl.DataFrame, *, c_us: int, date: str, channel: Optional[str], channels: Optional[list],
+                 options: dict, null_btyd: bool, out_schema: dict) -> pl.DataFrame:
+    """churn.features on a bucket's customers with the driver's global figures fixed:
+    the channel columns seen before the cutoff anywhere (an Enum of them) and the
+    BG/NBD and Gamma-Gamma models fitted on every customer."""
+    from crmkit import churn
+    from crmkit.churn._features import _date_us
+
+    df = _in_input_order(df)
+    df = df.filter(_date_us(date, df.schema[date]) < c_us)
+    if df.height == 0:
+        return pl.DataFrame(schema=out_schema)
+    if channel is not None and channels is not None:
+        df = df.with_columns(pl.when(pl.col(channel).cast(pl.String).is_in(channels))
+                             .then(pl.col(channel).cast(pl.String)).cast(pl.Enum(channels)).alias(channel))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = churn.features(df, **options)
+    if null_btyd:
+        out = out.with_columns(pl.lit(None, pl.Float64).alias(c) for c in
+                               ("btyd_p_alive", "btyd_p_no_purchase", "btyd_expected_purchases", "btyd_expected_spend"))
+    return out.select(list(out_schema))
+
+
+def churn_item_bucket(df: pl.DataFrame, *, customer: str, order_id: str, category: str, product: str,
+                      quantity: Optional[str]) -> pl.DataFrame:
+    """Item figures per customer from the bucket's pre-cutoff order lines (each line
+    already carries its order's customer)."""
+    from crmkit.churn._features import _item_stats
+
+    keyed = df.lazy().select(customer, order_id).unique(order_id)
+    lines = df.drop(customer)
+    return _item_stats(keyed, lines, customer, order_id, category, product, quantity, "crmkit.spark.churn_features").collect()
+
+
+def churn_event_bucket(df: pl.DataFrame, *, c_us: int, event_customer: str, customer: str, event_time: str,
+                       event_name: str, session: str, cart_event: str, purchase_event: str) -> pl.DataFrame:
+    from crmkit.churn._features import _event_features
+
+    return _event_features(df, c_us, event_customer, customer, event_time, event_name, session, cart_event,
+                           purchase_event, "crmkit.spark.churn_features").collect()
+
+
+class NoSpendModel:
+    """Stands for a Gamma-Gamma model that could not be fitted: NaN spend per purchase
+    (btyd_expected_spend null), as churn.features gives on one machine."""
+
+    def conditional_expected_average_profit(self, frequency: Any, monetary_value: Any) -> np.ndarray:
+        return np.full(len(np.asarray(frequency)), np.nan)
+
+
+# --- forecast -------------------------------------------------------------------------
+
+
+def forecast_stats(df: pl.DataFrame, *, id_col: str, time_col: str, target_col: str) -> pl.DataFrame:
+    """Per bucket of whole series: how often each step between consecutive points occurs
+    (as integer microseconds or index steps, for the frequency inference) and the counts
+    that decide whether the intermittent-demand candidate joins ``auto``."""
+    dtype = df.schema[time_col]
+    ds = pl.col(time_col)
+    if dtype == pl.Date:
+        ds = ds.cast(pl.Datetime("us"))
+    elif not dtype.is_integer():
+        ds = ds.dt.cast_time_unit("us")
+    step = ds.sort().diff().over(id_col)
+    if not dtype.is_integer():
+        step = step.dt.total_microseconds()
+    steps = (df.select(step.cast(pl.Int64).alias("key")).drop_nulls()
+             .group_by("key").agg(pl.len().cast(pl.Int64).alias("n")).with_columns(pl.lit("step").alias("kind")))
+    y = pl.col(target_col).cast(pl.Float64)
+    counts = df.select(
+        pl.lit("rows").alias("kind"), pl.lit(0, pl.Int64).alias("key"), pl.len().cast(pl.Int64).alias("n"),
+    ).vstack(df.select(pl.lit("negative").alias("kind"), pl.lit(0, pl.Int64).alias("key"),
+                       (y < 0).sum().cast(pl.Int64).alias("n")))
+    counts = counts.vstack(df.select(pl.lit("zero").alias("kind"), pl.lit(0, pl.Int64).alias("key"),
+                                     (y == 0).sum().cast(pl.Int64).alias("n")))
+    return pl.concat([counts, steps.select("kind", "key", "n")])
+
+
+def forecast_bucket(df: pl.DataFrame, *, auto: bool, options: dict, out_schema: dict) -> pl.DataFrame:
+    """crmkit.forecast.forecast (or auto) on a bucket's whole series, with the driver's
+    frequency and candidate models fixed."""
+    from crmkit import forecast as fc
+
+    if df.height == 0:
+        return pl.DataFrame(schema=out_schema)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = (fc.auto if auto else fc.forecast)(df, **options)
+    return out.select(list(out_schema))
