@@ -22,7 +22,7 @@ unexport VIRTUAL_ENV CONDA_PREFIX PYO3_BUILD_EXTENSION_MODULE
 EXT := python/crmkit/_core.abi3.so
 SITE = $(shell $(PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
 
-.PHONY: demo test build wheel test-rust test-python test-floor bench venv clean-venv java system-deps
+.PHONY: demo test build wheel test-rust test-python test-floor bench fuzz venv clean-venv java system-deps
 
 demo: build
 	$(PY) -m crmkit demo --out demo_output
@@ -104,6 +104,11 @@ $(VENV)/.bench-installed: requirements-bench.txt $(VENV)/.installed
 
 bench: build java $(VENV)/.bench-installed $(VENV)/.pyspark-$(PYSPARK_VERSION)
 	$(PY) tests/bench/run.py
+
+# Property-based runs with the long hypothesis profile (tests/test_properties.py; about
+# 15 minutes on two cores), with the number of examples tried per test printed.
+fuzz: build
+	CRMKIT_HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q -p no:cacheprovider tests/test_properties.py --hypothesis-show-statistics
 
 clean-venv:
 	rm -rf $(VENV) $(FLOOR_VENV)
