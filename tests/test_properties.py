@@ -35,7 +35,7 @@ from crmkit import clean, clv
 
 settings.register_profile("ci", max_examples=25, deadline=None, derandomize=True, print_blob=True,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-settings.register_profile("fuzz", max_examples=1_500, deadline=None, print_blob=True,
+settings.register_profile("fuzz", max_examples=int(os.environ.get("CRMKIT_FUZZ_EXAMPLES", "1500")), deadline=None, print_blob=True,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.load_profile(os.environ.get("CRMKIT_HYPOTHESIS_PROFILE", "ci"))
 # polars renamed assert_frame_equal's rtol to rel_tol (1.32); the floor is 1.28.
