@@ -127,3 +127,30 @@ def test_run_refuses_to_overwrite_an_input(tmp_path, capsys):
     _check_outputs_spare_inputs([str(victim)], tmp_path / "elsewhere")
     with pytest.raises(CrmError, match="dashboard.html"):
         _check_outputs_spare_inputs([str(tmp_path / "dashboard.html")], Path(tmp_path))
+
+
+def test_run_writes_spreadsheet_safe_csv(tmp_path):
+    """--format csv: results as CSV; a customer-made formula in a text cell is prefixed
+    with ' (OWASP CSV injection) unless --csv-raw; numbers are never touched."""
+    w = datasets.generate(n_customers=150, seed=4)
+    evil = "=HYPERLINK(\"http://x\",\"y\")"
+    orders = w.orders.with_columns(pl.when(pl.col("customer_id") == pl.col("customer_id").min()).then(pl.lit(evil))
+                                   .otherwise(pl.col("channel").cast(pl.String)).alias("channel"))
+    orders.write_parquet(tmp_path / "orders.parquet")
+    for raw, out in ((False, tmp_path / "safe"), (True, tmp_path / "raw")):
+        argv = ["run", "--orders", str(tmp_path / "orders.parquet"), "--out", str(out), "--format", "csv",
+                "--no-dashboard", "--no-report", "--quiet"] + (["--csv-raw"] if raw else [])
+        assert main(argv) == 0
+        assert not list(out.glob("*.parquet"))
+        texts = {p.name: p.read_text(encoding="utf-8-sig") for p in out.glob("*.csv")}
+        assert "validate_overview.csv" in texts
+        overview = pl.read_csv(out / "validate_overview.csv")
+        assert overview.filter(pl.col("table") == "orders")["rows"].item() == orders.height
+        hits = [name for name, t in texts.items() if "HYPERLINK" in t]
+        assert hits, "the channel value reaches some result table"
+        for name in hits:
+            table = pl.read_csv(out / name, infer_schema=False)
+            cells = pl.concat([table[c] for c in table.columns]).drop_nulls()
+            bad = cells.filter(cells.str.contains("HYPERLINK"))
+            assert bad.str.starts_with("'=").all() != raw, name
+            assert bad.str.starts_with("=").all() == raw, name

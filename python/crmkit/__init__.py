@@ -9,6 +9,7 @@
 from crmkit._core import __version__
 from crmkit.errors import ConvergenceError, CrmError, SchemaError, TooLargeError
 from crmkit import datasets, plot, report
+from crmkit._export import spreadsheet_safe, write_csv
 
 __all__ = [
     "__version__",
@@ -19,6 +20,8 @@ __all__ = [
     "datasets",
     "plot",
     "report",
+    "write_csv",
+    "spreadsheet_safe",
 ]
 
 # Each domain adds its public names in its own block below.

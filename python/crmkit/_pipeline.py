@@ -106,8 +106,15 @@ STEPS: list[Step] = [
 ]
 
 
-def run_steps(ctx: Context, out: Path, *, steps: Optional[list[Step]] = None, progress: bool = True) -> list[str]:
-    """Runs every step whose inputs are present, writes its tables as parquet under `out`."""
+def run_steps(ctx: Context, out: Path, *, steps: Optional[list[Step]] = None, progress: bool = True,
+              format: str = "parquet", spreadsheet_safe: bool = True) -> list[str]:
+    """Runs every step whose inputs are present, writes its tables under `out` as
+    parquet or, with ``format="csv"``, as CSV for spreadsheets (formula-like text cells
+    neutralised unless ``spreadsheet_safe=False``)."""
+    from crmkit.errors import CrmError
+
+    if format not in ("parquet", "csv"):
+        raise CrmError(f"run: the output format must be 'parquet' or 'csv', found {format!r}")
     out.mkdir(parents=True, exist_ok=True)
     show = progress and sys.stderr.isatty()
     report: list[str] = []
@@ -128,7 +135,12 @@ def run_steps(ctx: Context, out: Path, *, steps: Optional[list[Step]] = None, pr
         for name, table in result.tables.items():
             key = f"{step.name}_{name}"
             ctx.results[key] = table
-            table.write_parquet(out / f"{key}.parquet")
+            if format == "csv":
+                from crmkit._export import write_csv
+
+                write_csv(table, out / f"{key}.csv", spreadsheet_safe_cells=spreadsheet_safe)
+            else:
+                table.write_parquet(out / f"{key}.parquet")
             keys.append(key)
         ctx.log.append(StepLog(step.name, seconds, list(result.summary), keys))
         report.append(f"[{step.name}] {seconds:.2f}s")

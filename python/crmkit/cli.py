@@ -160,7 +160,7 @@ def _demo(args: argparse.Namespace) -> int:
     datasets.write(world, str(out / "data"))
     ctx = Context(orders=world.orders, customers=world.customers, items=world.items, events=world.events,
                   campaigns=world.campaigns)
-    report = run_steps(ctx, out, progress=not args.quiet)
+    report = run_steps(ctx, out, progress=not args.quiet, format=args.format, spreadsheet_safe=not args.csv_raw)
     board = None
     if not args.no_dashboard:
         from crmkit.dashboard import demo_inputs, demo_surveys_and_campaigns
@@ -193,7 +193,7 @@ def _check_outputs_spare_inputs(inputs: Sequence[str], out: Path) -> None:
         if path.parent != out_dir:
             continue
         name = path.name
-        if name in ("report.html", "dashboard.html") or (name.endswith(".parquet") and name.startswith(prefixes)):
+        if name in ("report.html", "dashboard.html") or (name.endswith((".parquet", ".csv")) and name.startswith(prefixes)):
             raise CrmError(f"--out {out}: the run writes {name} there, which would overwrite the input {given}; "
                            "choose another --out directory")
 
@@ -211,7 +211,7 @@ def _run(args: argparse.Namespace) -> int:
         tables[table] = None if path is None else _conform(_read(path, table), table, maps[table])
     out = Path(args.out)
     ctx = Context(**tables, as_of=args.as_of)
-    report = run_steps(ctx, out, progress=not args.quiet)
+    report = run_steps(ctx, out, progress=not args.quiet, format=args.format, spreadsheet_safe=not args.csv_raw)
     board = None
     if not args.no_dashboard:
         keyed = tables["customers"] is not None and "customer_id" in tables["customers"].columns
@@ -276,6 +276,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--quiet", action="store_true", help="no progress display")
     demo.add_argument("--no-report", action="store_true", help="do not write report.html (HTML summary with charts)")
     demo.add_argument("--no-dashboard", action="store_true", help="do not write dashboard.html (interactive, offline)")
+    demo.add_argument("--format", choices=["parquet", "csv"], default="parquet",
+                      help="result tables as parquet (default) or as CSV for spreadsheets")
+    demo.add_argument("--csv-raw", action="store_true",
+                      help="with --format csv: write text cells exactly (by default a cell starting with =, +, -, @ "
+                           "is prefixed with ' so that a spreadsheet cannot run it as a formula)")
     demo.set_defaults(func=_demo)
 
     run = sub.add_parser(
@@ -306,6 +311,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--fail-on-alert", action="store_true",
                      help=f"exit with code {ALERT_EXIT_CODE} when there are KPI alerts (errors exit with 2)")
     run.add_argument("--no-dashboard", action="store_true", help="do not write dashboard.html (interactive, offline)")
+    run.add_argument("--format", choices=["parquet", "csv"], default="parquet",
+                      help="result tables as parquet (default) or as CSV for spreadsheets")
+    run.add_argument("--csv-raw", action="store_true",
+                      help="with --format csv: write text cells exactly (by default a cell starting with =, +, -, @ "
+                           "is prefixed with ' so that a spreadsheet cannot run it as a formula)")
     run.set_defaults(func=_run)
 
     dash = sub.add_parser(
