@@ -290,19 +290,37 @@ class KMeans:
     @classmethod
     def from_json(cls, text: str) -> "KMeans":
         """Loads a model saved with to_json (labels_ are not stored)."""
-        data = json.loads(text)
-        if data.get("model") != "crmkit.KMeans":
-            raise CrmError("KMeans.from_json: the JSON is not a crmkit.KMeans model")
-        params = data["params"]
-        if isinstance(params["init"], list):
-            params["init"] = np.asarray(params["init"], dtype=np.float64)
-        km = cls(**params)
-        km.cluster_centers_ = np.asarray(data["cluster_centers_"], dtype=np.float64)
-        km.inertia_ = float(data["inertia_"])
-        km.n_iter_ = int(data["n_iter_"])
+        from crmkit._modelfile import ModelDoc, check_keys, matrix
+
+        fn = "KMeans.from_json"
+        try:
+            data = json.loads(text)
+        except (TypeError, ValueError) as e:
+            raise CrmError(f"{fn}: the text is not JSON ({e})") from None
+        if not isinstance(data, dict) or data.get("model") != "crmkit.KMeans":
+            raise CrmError(f"{fn}: the JSON is not a crmkit.KMeans model")
+        d = ModelDoc(data, fn, "the JSON")
+        centers = matrix(data.get("cluster_centers_"), None, None, "'cluster_centers_'", fn)
+        params = dict(check_keys(data.get("params"), ("n_clusters", "init", "n_init", "max_iter", "tol",
+                                                       "random_state", "algorithm"), fn, "the JSON"))
+        if isinstance(params.get("init"), list):
+            params["init"] = np.asarray(matrix(params["init"], None, len(centers[0]), "'params.init'", fn),
+                                        dtype=np.float64)
+        try:
+            km = cls(**params)
+        except TypeError as e:
+            raise CrmError(f"{fn}: bad parameters in the JSON ({e})") from None
+        if not isinstance(km.n_clusters, int) or isinstance(km.n_clusters, bool) or km.n_clusters != len(centers):
+            raise CrmError(f"{fn}: 'params.n_clusters' must equal the number of cluster centres ({len(centers)})")
+        km.cluster_centers_ = np.asarray(centers, dtype=np.float64)
+        km.inertia_ = d.number("inertia_", lo=0.0)
+        km.n_iter_ = d.number("n_iter_", lo=0, integer=True)
         km.n_features_in_ = km.cluster_centers_.shape[1]
-        if data.get("feature_names_in_") is not None:
-            km.feature_names_in_ = np.array(data["feature_names_in_"], dtype=object)
+        names = d.strings("feature_names_in_", optional=True)
+        if names is not None:
+            if len(names) != km.n_features_in_:
+                raise CrmError(f"{fn}: 'feature_names_in_' must name the {km.n_features_in_} feature columns")
+            km.feature_names_in_ = np.array(names, dtype=object)
         return km
 
 
@@ -378,10 +396,22 @@ class Scaler:
 
     @classmethod
     def from_json(cls, text: str) -> "Scaler":
-        d = json.loads(text)
-        if d.get("model") != "crmkit.Scaler":
-            raise CrmError("Scaler.from_json: the JSON is not a crmkit.Scaler")
-        return cls(d["method"], list(d["columns"]), list(d["center"]), list(d["scale"]))
+        from crmkit._modelfile import ModelDoc
+
+        fn = "Scaler.from_json"
+        try:
+            data = json.loads(text)
+        except (TypeError, ValueError) as e:
+            raise CrmError(f"{fn}: the text is not JSON ({e})") from None
+        if not isinstance(data, dict) or data.get("model") != "crmkit.Scaler":
+            raise CrmError(f"{fn}: the JSON is not a crmkit.Scaler")
+        d = ModelDoc(data, fn, "the JSON")
+        method = data.get("method")
+        if method not in _METHODS:
+            raise d.fail("method", f"one of {list(_METHODS)}")
+        columns = d.strings("columns", non_empty=True)
+        n = len(columns)  # type: ignore[arg-type]
+        return cls(method, columns, d.numbers("center", length=n), d.numbers("scale", length=n))  # type: ignore[arg-type]
 
 
 def inverse_ok(df: pl.DataFrame, columns: list[str]) -> bool:

@@ -947,12 +947,21 @@ def load(path: Union[str, os.PathLike]) -> Union[GradientBoostingClassifier, Gra
         raise CrmError(
             f"{str(path)!r}: model file version {doc.get('version')!r} is not supported by this crmkit (expects {_FILE_VERSION})"
         )
-    cls = _ESTIMATORS.get(doc.get("estimator", ""))
+    name = doc.get("estimator")
+    cls = _ESTIMATORS.get(name) if isinstance(name, str) else None
     if cls is None:
-        raise CrmError(f"{str(path)!r}: unknown estimator {doc.get('estimator')!r}")
+        raise CrmError(f"{str(path)!r}: unknown estimator {name!r}")
+    if not isinstance(doc.get("params"), dict) or not isinstance(doc.get("fitted"), dict):
+        raise CrmError(f"{str(path)!r}: the model file is incomplete or damaged ('params' and 'fitted' must be objects)")
+    classes = doc["fitted"].get("classes")
+    if classes is not None and not (isinstance(classes, list) and len(classes) >= 2
+                                    and all(isinstance(c, (int, float, str)) for c in classes)):
+        raise CrmError(f"{str(path)!r}: the model file is damaged ('classes' must list the class labels)")
     try:
         est = cls(**doc["params"])
         est._restore(doc)
-    except (KeyError, TypeError) as exc:
-        raise CrmError(f"{str(path)!r}: the model file is incomplete or damaged ({exc})") from exc
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
+        if isinstance(exc, CrmError):
+            raise
+        raise CrmError(f"{str(path)!r}: the model file is incomplete or damaged ({type(exc).__name__}: {exc})") from exc
     return est

@@ -715,33 +715,91 @@ def load(path: Union[str, Path]) -> ChurnModel:
 
 
 def _from_text(text: str, fn: str, source: str) -> ChurnModel:
+    from crmkit._modelfile import ModelDoc, check_keys
+
     try:
         doc = json.loads(text)
-    except ValueError as e:
+    except (TypeError, ValueError) as e:
         raise CrmError(f"{fn}: cannot read a model from {source}: {e}") from None
     if not isinstance(doc, dict) or doc.get("crmkit_model") != _FORMAT:
         raise CrmError(f"{fn}: {source} does not hold a crmkit ChurnModel")
-    m = ChurnModel(**doc["params"])
-    m.feature_names_in_ = list(doc["feature_names_in"])
-    m.feature_options_ = dict(doc["feature_options"])
-    m.blend_ = float(doc["blend"])
-    m.calibration_ = (float(doc["calibration"][0]), float(doc["calibration"][1]))
-    m.spend_blend_ = float(doc["spend_blend"])
-    m.btyd_weight_ = float(doc["btyd_weight"])
-    m.cutoffs_ = [_dt.datetime.fromisoformat(c) for c in doc["cutoffs"]]
-    m.validation_cutoff_ = _dt.datetime.fromisoformat(doc["validation_cutoff"]) if doc["validation_cutoff"] else None
-    m.validation_ = pl.DataFrame(doc["validation"], schema={
-        "task": pl.String, "model": pl.String, "roc_auc": pl.Float64, "pr_auc": pl.Float64, "log_loss": pl.Float64,
-        "brier": pl.Float64, "ece": pl.Float64, "top_decile_lift": pl.Float64, "mae": pl.Float64, "r2": pl.Float64})
-    m.n_training_rows_ = int(doc["n_training_rows"])
-    models: dict = {k: _model_from_json(v) for k, v in doc["models"].items()}
-    if doc.get("prep") is not None:
-        models["prep"] = _LinearPrep(doc["prep"])
-        m._lr_means = np.asarray(doc["lr_means"], dtype=np.float64)
-        m._lr_source = list(doc["lr_source"])
-    centre = doc.get("btyd_centre")
+    d = ModelDoc(doc, fn, source)
+    if d.number("version", integer=True) != 1:
+        raise CrmError(f"{fn}: {source}: model file version {doc.get('version')!r} is not supported (expects 1)")
+    params = check_keys(doc.get("params"), ("horizon", "model", "n_cutoffs", "cutoff_step_days", "windows",
+                                            "spend_model", "bands", "n_reasons", "gbdt_params", "logistic_params",
+                                            "random_state", "customer", "date", "amount"), fn, source)
+    p = ModelDoc(params, fn, f"{source} [params]")
+    for key in ("customer", "date", "amount"):
+        if key in params:
+            p.get(key, str, "a column name")
+    p.number("n_reasons", lo=1, hi=1000, integer=True, optional=True)
+    p.number("random_state", lo=0, hi=2**63, integer=True, optional=True)
+    p.get("gbdt_params", dict, "a JSON object", optional=True)
+    p.get("logistic_params", dict, "a JSON object", optional=True)
+    for key in ("windows", "bands"):
+        p.numbers(key, optional=True)
+    try:
+        m = ChurnModel(**params)
+    except (TypeError, ValueError) as e:
+        raise CrmError(f"{fn}: {source}: bad model parameters ({e})") from None
+    names = d.strings("feature_names_in", non_empty=True)
+    m.feature_names_in_ = list(names)  # type: ignore[arg-type]
+    m.feature_options_ = dict(d.get("feature_options", dict, "a JSON object"))
+    m.blend_ = d.number("blend", lo=0.0, hi=1.0)  # type: ignore[assignment]
+    cal = d.numbers("calibration", length=2)
+    m.calibration_ = (cal[0], cal[1])  # type: ignore[index]
+    m.spend_blend_ = d.number("spend_blend", lo=0.0, hi=1.0)  # type: ignore[assignment]
+    m.btyd_weight_ = d.number("btyd_weight", lo=0.0, hi=1.0)  # type: ignore[assignment]
+    try:
+        m.cutoffs_ = [_dt.datetime.fromisoformat(c) for c in d.strings("cutoffs")]  # type: ignore[union-attr]
+        val_cut = d.get("validation_cutoff", str, "an ISO date", optional=True)
+        m.validation_cutoff_ = _dt.datetime.fromisoformat(val_cut) if val_cut else None
+    except ValueError as e:
+        raise CrmError(f"{fn}: {source}: a cutoff is not an ISO date ({e})") from None
+    validation = d.get("validation", list, "a list of rows")
+    try:
+        m.validation_ = pl.DataFrame(validation, schema={
+            "task": pl.String, "model": pl.String, "roc_auc": pl.Float64, "pr_auc": pl.Float64, "log_loss": pl.Float64,
+            "brier": pl.Float64, "ece": pl.Float64, "top_decile_lift": pl.Float64, "mae": pl.Float64, "r2": pl.Float64})
+    except Exception as e:  # noqa: BLE001 - polars raises several kinds for malformed rows
+        raise CrmError(f"{fn}: {source}: field 'validation' is not a table of evaluation rows ({e})") from None
+    m.n_training_rows_ = d.number("n_training_rows", lo=0, integer=True)  # type: ignore[assignment]
+    models_doc = d.sub("models")
+    unknown = sorted(set(models_doc.doc) - {"gbdt", "lr", "reg"})  # type: ignore[union-attr]
+    if unknown or not models_doc.doc:  # type: ignore[union-attr]
+        raise CrmError(f"{fn}: {source}: field 'models' must hold 'gbdt', 'lr' or 'reg' models, found {unknown}")
+    models: dict = {k: _model_from_json(v) for k, v in models_doc.doc.items()}  # type: ignore[union-attr]
+    for k, v in models.items():
+        if k != "lr" and getattr(v, "n_features_in_", len(names)) != len(names):  # type: ignore[arg-type]
+            raise CrmError(f"{fn}: {source}: the '{k}' model takes {v.n_features_in_} features, the file names "
+                           f"{len(names)}")  # type: ignore[arg-type]
+    if ("lr" in models) != d.has("prep"):
+        raise CrmError(f"{fn}: {source}: a logistic model and its input preparation ('prep') come together")
+    if d.has("prep"):
+        prep = d.sub("prep")
+        cols = prep.sub("columns")  # type: ignore[union-attr]
+        if list(cols.doc) != names:  # type: ignore[union-attr]
+            raise CrmError(f"{fn}: {source}: 'prep' must describe the model's features in order")
+        n_inputs = 0
+        for name in names:  # type: ignore[union-attr]
+            c = cols.sub(name)  # type: ignore[union-attr]
+            c.get("flag", bool, "true or false")  # type: ignore[union-attr]
+            c.get("log", bool, "true or false")  # type: ignore[union-attr]
+            c.number("median")  # type: ignore[union-attr]
+            n_inputs += 1 + bool(c.doc["flag"])  # type: ignore[union-attr]
+        models["prep"] = _LinearPrep(prep.doc)  # type: ignore[union-attr]
+        if getattr(models["lr"], "n_features_in_", n_inputs) != n_inputs:
+            raise CrmError(f"{fn}: {source}: the logistic model takes {models['lr'].n_features_in_} inputs, "
+                           f"'prep' makes {n_inputs}")
+        m._lr_means = np.asarray(d.numbers("lr_means", length=n_inputs), dtype=np.float64)
+        source_names = d.strings("lr_source")
+        if len(source_names) != n_inputs or not set(source_names) <= set(names):  # type: ignore[arg-type]
+            raise CrmError(f"{fn}: {source}: 'lr_source' must name a feature for each of the {n_inputs} inputs")
+        m._lr_source = list(source_names)  # type: ignore[arg-type]
+    centre = d.number("btyd_centre", optional=True)
     if centre is not None:
-        m._btyd_centre = float(centre)
+        m._btyd_centre = centre
     m.models_ = models
     return m
 

@@ -650,19 +650,30 @@ def load(path: Union[str, Path]) -> _BaseFitter:
         doc = json.loads(Path(path).read_text())
     except (OSError, ValueError) as e:
         raise CrmError(f"clv.load: cannot read a model from {path}: {e}") from None
+    from crmkit._modelfile import ModelDoc
+
     name = doc.get("crmkit_model") if isinstance(doc, dict) else None
-    if name not in _CLASSES:
+    if not isinstance(name, str) or name not in _CLASSES:
         raise CrmError(f"clv.load: {path} does not hold a crmkit CLV model (found model {name!r})")
     cls = _CLASSES[name]
-    model = cls(doc.get("penalizer_coef", 0.0))
-    params = doc["params"]
-    missing = [p for p in cls._param_names if p not in params]
+    d = ModelDoc(doc, "clv.load", str(path))
+    if d.has("version") and d.number("version", integer=True) != 1:
+        raise CrmError(f"clv.load: {path}: model file version {doc['version']!r} is not supported (expects 1)")
+    model = cls(d.number("penalizer_coef", lo=0.0, optional=True) or 0.0)
+    params = d.sub("params")
+    missing = [p for p in cls._param_names if p not in params.doc]  # type: ignore[union-attr]
     if missing:
         raise CrmError(f"clv.load: {path} lacks parameter(s) {missing}")
-    model._set([params[p] for p in cls._param_names], doc["log_likelihood"], doc.get("covariance"),
-               doc.get("n_customers", float("nan")))
-    if isinstance(doc.get("data_extent"), dict):
-        model.data_extent_ = doc["data_extent"]
+    values = [params.number(p, lo=0.0) for p in cls._param_names]  # type: ignore[union-attr]
+    if any(v <= 0 for v in values):  # type: ignore[operator]
+        raise CrmError(f"clv.load: {path}: the model's parameters must be positive, found {values}")
+    k = len(cls._param_names)
+    ll = d.number("log_likelihood", optional=True)
+    model._set(values, float("nan") if ll is None else ll, d.numbers("covariance", length=k * k, optional=True),
+               d.number("n_customers", lo=0.0, optional=True) or float("nan"))
+    extent = d.sub("data_extent", optional=True)
+    if extent is not None:
+        model.data_extent_ = {key: extent.number(key, lo=0.0) for key in extent.doc}
     return model
 
 
