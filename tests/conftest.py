@@ -37,3 +37,10 @@ def spark():
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Spark Connect tests stop the shared classic session (Connect runs its own
+    server), so they run after every other test, whichever module holds them."""
+    connect = [item for item in items if "spark_connect" in item.name]
+    items[:] = [item for item in items if "spark_connect" not in item.name] + connect

@@ -22,7 +22,7 @@ crmkit installed too (see the README section "crmkit on Spark").
 
 >>> import crmkit.spark
 >>> sorted(n for n in crmkit.spark.__all__ if not n.startswith("_"))[:4]
-['NO_CRMKIT_ON_WORKERS', 'clean', 'clv_summary', 'cohorts']
+['NO_CRMKIT_ON_WORKERS', 'churn_features', 'clean', 'clv_summary']
 """
 
 from crmkit.spark._base import (
