@@ -175,9 +175,10 @@ def test_kpi_tiles_against_hand_computation():
 
 
 def test_kpi_alert_flags_an_outlier():
-    dates = [dt.date(2023, m, 10) for m in range(1, 13)] + [dt.date(2024, 1, 10), dt.date(2024, 1, 31)]
-    amounts = [100.0 + (m % 3) for m in range(12)] + [400.0, 400.0]
-    orders = pl.DataFrame({"customer_id": list(range(14)), "order_id": list(range(14)), "amount": amounts,
+    # Two years of one order of about 100 a month, then a month of two orders of 400.
+    dates = [dt.date(2022 + m // 12, m % 12 + 1, 10) for m in range(24)] + [dt.date(2024, 1, 10), dt.date(2024, 1, 31)]
+    amounts = [100.0 + (m % 3) for m in range(24)] + [400.0, 400.0]
+    orders = pl.DataFrame({"customer_id": list(range(26)), "order_id": list(range(26)), "amount": amounts,
                            "order_date": dates})
     tiles, _ = dashboard_mod.kpi_tiles(orders)
     revenue = tiles.filter(pl.col("metric") == "revenue").row(0, named=True)
@@ -188,6 +189,8 @@ def test_kpi_alert_flags_an_outlier():
     flagged = crmkit.kpi.alerts(values).filter(pl.col("period_start") == dt.date(2024, 1, 1))
     expected = {r["kpi"]: (1 if r["direction"] == "up" else -1) for r in flagged.iter_rows(named=True)}
     assert {r["metric"]: r["alert"] for r in tiles.iter_rows(named=True) if r["alert"]} == expected
+    # Two customers after one a month is within Poisson noise: no badge on the counts.
+    assert expected == {"revenue": 1, "aov": 1}
 
 
 def test_kpi_tiles_are_kpi_compute(small_world):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 from typing import Any, Optional, Union
 
 import polars as pl
 
+from crmkit._history import naive_datetime
 from crmkit._validate import as_frame
 from crmkit.errors import SchemaError
 
@@ -193,11 +195,20 @@ def sales_forecast(
         raise SchemaError(f"{fn}: h must be a positive number of periods, found {h!r}")
     n, unit = parse_freq(freq, fn)
     group = by if by and by in df.columns else None
+    stamp = pl.col(date)
+    if isinstance(df.schema[date], pl.Datetime) and df.schema[date].time_zone is not None:  # type: ignore[union-attr]
+        stamp = stamp.dt.replace_time_zone(None)  # the wall clock of the data's own zone
+    if as_of is not None:  # never read past the analysis date
+        cut = naive_datetime(as_of, "as_of", fn)
+        df = df.filter(stamp.cast(pl.Datetime("us")) < cut)
+        end = cut.date()
+    else:
+        last = df.select(stamp.max().cast(pl.Date)).item()
+        if last is None:
+            raise SchemaError(f"{fn}: 'orders' has no dated rows")
+        end = last + _dt.timedelta(days=1)
     s = series(df, freq=freq, by=group, value="revenue", date=date, amount=amount, customer=customer)
     # The last period counts only when the data (or as_of) reaches its end.
-    last = df.select(pl.col(date).max().cast(pl.Date)).item()
-    end = (pl.select(pl.lit(as_of).cast(pl.Date)).item() if as_of is not None
-           else last + __import__("datetime").timedelta(days=1))
     s = s.filter(pl.col("ds").cast(pl.Date).cast(pl.Datetime("us")).dt.offset_by(freq).cast(pl.Date) <= end)
     actual = s.select(pl.col("unique_id").alias("group"), pl.col("ds").cast(pl.Date).alias("period"),
                       pl.lit("actual").alias("part"), pl.col("y").alias("revenue"),

@@ -22,6 +22,15 @@ and then return the Altair chart the dashboard draws, for Jupyter.
 
 from __future__ import annotations
 
+from crmkit.plot._base import CJK_FONTS, use_cjk_fonts
+from crmkit.plot._behaviour import cohort_heatmap, funnel
+from crmkit.plot._churn import calibration, feature_importance, gains, reasons
+from crmkit.plot._clv import calibration_holdout, frequency_recency_matrix, period_transactions, probability_alive_matrix
+from crmkit.plot._experiment import experiment, uplift
+from crmkit.plot._forecast import forecast
+from crmkit.plot._geo import province_map, sales_trend
+from crmkit.plot._kpi import kpi, kpi_tiles
+from crmkit.plot._segment import choose_k, rfm_grid, segments, value_concentration
 
 __all__ = ["funnel", "cohort_heatmap", "calibration_holdout", "period_transactions", "probability_alive_matrix",
            "frequency_recency_matrix", "segments", "rfm_grid", "choose_k", "value_concentration", "kpi", "kpi_tiles"]

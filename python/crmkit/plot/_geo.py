@@ -108,8 +108,9 @@ def sales_trend(trend: pl.DataFrame, ax: Any = None, *, title: Optional[str] = N
                       *layers,
                       fut.mark_line(strokeDash=[6, 4]).encode(x=x, y="revenue:Q", color="group:N", opacity=opacity,
                                                                tooltip=tip)]
+        chart = alt.layer(*layers) if banded else layers[0]
         return (
-            alt.layer(*layers).add_params(pick, alt.selection_interval(encodings=["x"], bind="scales"))
+            chart.add_params(pick, alt.selection_interval(encodings=["x"], bind="scales"))
             .properties(title=title or ("Sales trend and forecast (shaded: interval)" if banded else "Sales trend"),
                         width=700, height=280)
         )
