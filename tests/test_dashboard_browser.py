@@ -144,7 +144,7 @@ def test_hostile_data_executes_nothing(browser, world, tmp_path):
         assert HOSTILE_REASON in churn_text and HOSTILE_NAME in churn_text
         assert HOSTILE_PRODUCT in page.locator("#sec-experiments").inner_text()
         # Chart labels (channels in the trend legend) are SVG text, never markup.
-        legend = " ".join(page.locator("#sec-trend svg text").all_inner_texts())
+        legend = " ".join(page.locator("#sec-trend svg text").all_text_contents())
         assert "</script>" in legend or "<img" in legend
         assert page.locator("img[src='x'], img[src='y'], svg[onload]").count() == 0
     finally:

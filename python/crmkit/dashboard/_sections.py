@@ -313,9 +313,24 @@ def _clv_section(b: Board) -> list[Any]:
 
 def _rules_section(b: Board) -> list[Any]:
     rules = b.get("basket_rules")
-    top = rules.sort("lift", descending=True).head(30).select("antecedents", "consequents", "support", "confidence", "lift")
-    return [Html(f'<p class="hint">{_esc(b.t("sort_hint"))}</p>'),
-            _table(top, [b.t(c) for c in top.columns])]
+    """The rules as points (support against confidence, size and colour by lift; the
+    rule in the tooltip) and the 30 with the highest lift as a sortable table."""
+    alt = _alt()
+    rules = b.get("basket_rules")
+    cols = ["antecedents", "consequents", "support", "confidence", "lift"]
+    top = rules.sort("lift", descending=True).head(30).select(cols)
+    points = rules.sort("lift", descending=True).head(300).select(cols)
+    tip = [alt.Tooltip("antecedents:N", title=b.t("antecedents")), alt.Tooltip("consequents:N", title=b.t("consequents")),
+           alt.Tooltip("support:Q", title=b.t("support"), format=".2%"),
+           alt.Tooltip("confidence:Q", title=b.t("confidence"), format=".1%"),
+           alt.Tooltip("lift:Q", title=b.t("lift"), format=".2f")]
+    scatter = alt.Chart(alt.Data(values=_values(points))).mark_circle(opacity=0.7).encode(
+        x=alt.X("support:Q", title=b.t("support"), axis=alt.Axis(format="%"), scale=alt.Scale(type="log")),
+        y=alt.Y("confidence:Q", title=b.t("confidence"), axis=alt.Axis(format="%")),
+        size=alt.Size("lift:Q", title=b.t("lift")), color=alt.Color("lift:Q", title=b.t("lift"), scale=alt.Scale(scheme="viridis")),
+        tooltip=tip,
+    ).properties(width=520, height=240)
+    return [scatter, Html(f'<p class="hint">{_esc(b.t("sort_hint"))}</p>'), _table(top, [b.t(c) for c in top.columns])]
 
 
 def _first_col(df: pl.DataFrame, names: Sequence[str]) -> Optional[str]:
