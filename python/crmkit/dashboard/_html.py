@@ -6,7 +6,9 @@ from __future__ import annotations
 import html
 import json
 import math
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import polars as pl
@@ -149,6 +151,17 @@ def _json_for_script(obj: Any) -> str:
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
+class RawChart:
+    """A Vega-Lite specification written as a dict (for charts whose Altair construction
+    costs a second or more of schema work); the page treats it like an Altair chart."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.spec = spec
+
+    def to_dict(self, validate: bool = False) -> dict[str, Any]:
+        return json.loads(json.dumps(self.spec))
+
+
 def _chart_spec(chart: Any) -> dict[str, Any]:
     # The specs are fixed by crmkit and covered by its tests; schema validation of every
     # chart costs seconds.
@@ -163,7 +176,25 @@ def _chart_spec(chart: Any) -> dict[str, Any]:
     return spec
 
 
+#: The inlined Vega bundle per (Vega-Lite version, vl-convert version), once per process.
+_BUNDLES: dict[tuple[str, str], str] = {}
+
+
+def _cache_dir() -> Optional[Path]:
+    """Where the Vega bundle is kept between runs: ``$CRMKIT_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/crmkit`` or ``~/.cache/crmkit``; ``CRMKIT_CACHE_DIR=""`` turns it off."""
+    env = os.environ.get("CRMKIT_CACHE_DIR")
+    if env is not None:
+        return Path(env) if env else None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "crmkit"
+
+
 def _bundle() -> tuple[str, str]:
+    """Vega, Vega-Lite and vega-embed as one script from vl-convert-python, and the
+    Vega-Lite version. vl-convert builds it in about 4-7 s on these machines, so it is
+    kept in memory and in the user's cache directory (keyed by both versions; written
+    atomically, rebuilt when unreadable)."""
     try:
         import vl_convert as vlc
     except ImportError:
@@ -171,4 +202,28 @@ def _bundle() -> tuple[str, str]:
     alt = _alt()
     version = alt.SCHEMA_VERSION.lstrip("v")
     vl = ".".join(version.split(".")[:2])
-    return vlc.javascript_bundle(vl_version=vl), vl
+    key = (vl, str(getattr(vlc, "__version__", "unknown")))
+    if key in _BUNDLES:
+        return _BUNDLES[key], vl
+    folder = _cache_dir()
+    path = None if folder is None else folder / f"vega-bundle-vl{key[0]}-vlc{key[1]}.js"
+    text = None
+    if path is not None:
+        try:
+            cached = path.read_text(encoding="utf-8")
+            # A complete bundle ends with vega-embed's export; anything else is rebuilt.
+            text = cached if len(cached) > 100_000 and "vegaEmbed" in cached[-20_000:] else None
+        except OSError:
+            text = None
+    if text is None:
+        text = vlc.javascript_bundle(vl_version=vl)
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+                tmp.write_text(text, encoding="utf-8")
+                os.replace(tmp, path)
+            except OSError:  # a read-only home: build it each time
+                pass
+    _BUNDLES[key] = text
+    return text, vl

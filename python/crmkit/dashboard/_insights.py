@@ -58,7 +58,9 @@ def _alerts_section(b: Board) -> list[Any]:
     if revenue.height:
         band = bands(revenue, freq=b.freq).select(
             pl.col("period_start").alias("period"), "value", "expected", "lower", "upper",
-            pl.col("direction").cast(pl.String), pl.col("severity").cast(pl.String), pl.col("reason").cast(pl.String))
+            pl.col("direction").cast(pl.String),
+            pl.col("severity").cast(pl.String).replace({"critical": b.t("critical"), "warning": b.t("warning")}),
+            pl.col("reason").cast(pl.String))
         base = alt.Chart(alt.Data(values=_values(band)))
         x = alt.X("utcyearmonthdate(period):T", title=b.t("period"), axis=alt.Axis(format="%Y-%m"))
         tip = [alt.Tooltip("utcyearmonthdate(period):T", title=b.t("period"), format="%Y-%m-%d"),
@@ -74,7 +76,7 @@ def _alerts_section(b: Board) -> list[Any]:
             + base.transform_filter("datum.severity != null").mark_point(size=140, filled=True, opacity=0.9).encode(
                 x=x, y="value:Q", tooltip=tip,
                 color=alt.Color("severity:N", title=b.t("severity"),
-                                scale=alt.Scale(domain=_SEVERITY_COLOURS[0], range=_SEVERITY_COLOURS[1])))
+                                scale=alt.Scale(domain=[b.t(x) for x in _SEVERITY_COLOURS[0]], range=_SEVERITY_COLOURS[1])))
         ).properties(width=900, height=220, title=b.t("band_title"))
         out.append(chart)
 
@@ -92,8 +94,15 @@ def _alerts_section(b: Board) -> list[Any]:
 
 
 def _kpi_label(b: Board) -> pl.Expr:
-    names = {k: b.t(k) for k in ("revenue", "orders", "active_customers", "aov")}
+    from crmkit.dashboard._labels import LABELS
+
+    names = {k: v for k, v in LABELS[b.lang].items() if k in _KPI_NAMES}
     return pl.col("kpi").cast(pl.String).replace(names)
+
+
+_KPI_NAMES = ("revenue", "orders", "active_customers", "aov", "new_customers", "returning_customers", "repeat_rate",
+              "revenue_per_customer", "churn_rate", "retention_rate", "discount_rate", "visitors", "conversion_rate",
+              "responses", "nps", "csat")
 
 
 def _where(table: pl.DataFrame) -> pl.Expr:
@@ -125,7 +134,9 @@ def _alert_strip(b: Board, a: pl.DataFrame) -> Any:
     the tooltip."""
     alt = _alt()
     d = a.select(pl.col("period_start").alias("period"), _kpi_label(b).alias("kpi"), _where(a).alias("group"),
-                 pl.col("direction").cast(pl.String), pl.col("severity").cast(pl.String), pl.col("reason").cast(pl.String),
+                 pl.col("direction").cast(pl.String).replace({"up": b.t("up"), "down": b.t("down")}),
+                 pl.col("severity").cast(pl.String).replace({"critical": b.t("critical"), "warning": b.t("warning")}),
+                 pl.col("reason").cast(pl.String),
                  *([pl.col("freq")] if "freq" in a.columns else []))
     d = d.sort("period").tail(400)
     return (
@@ -133,9 +144,9 @@ def _alert_strip(b: Board, a: pl.DataFrame) -> Any:
             x=alt.X("utcyearmonthdate(period):T", title=b.t("period"), axis=alt.Axis(format="%Y-%m")),
             y=alt.Y("kpi:N", title=None),
             shape=alt.Shape("direction:N", title=b.t("direction"),
-                            scale=alt.Scale(domain=["up", "down"], range=["triangle-up", "triangle-down"])),
+                            scale=alt.Scale(domain=[b.t("up"), b.t("down")], range=["triangle-up", "triangle-down"])),
             color=alt.Color("severity:N", title=b.t("severity"),
-                            scale=alt.Scale(domain=_SEVERITY_COLOURS[0], range=_SEVERITY_COLOURS[1])),
+                            scale=alt.Scale(domain=[b.t(x) for x in _SEVERITY_COLOURS[0]], range=_SEVERITY_COLOURS[1])),
             tooltip=[alt.Tooltip("utcyearmonthdate(period):T", title=b.t("period"), format="%Y-%m-%d"),
                      alt.Tooltip("kpi:N", title=b.t("kpi")), alt.Tooltip("group:N", title=b.t("channel")),
                      alt.Tooltip("reason:N", title=b.t("reason"))],
@@ -180,10 +191,10 @@ def _churn_section(b: Board) -> list[Any]:
     tip = [alt.Tooltip("label:N", title=b.t("risk_band")), alt.Tooltip("customers:Q", title=b.t("customers"), format=","),
            alt.Tooltip("value_at_risk:Q", title=b.t("value_at_risk"), format=",.0f")]
     band_customers = alt.Chart(alt.Data(values=_values(per_band))).mark_bar().encode(
-        x=alt.X("label:N", sort=labels, title=b.t("risk_band")), y=alt.Y("customers:Q", title=b.t("customers")),
+        x=alt.X("label:N", sort=labels, title=b.t("risk_band"), axis=alt.Axis(labelAngle=0)), y=alt.Y("customers:Q", title=b.t("customers")),
         color=colour, tooltip=tip).properties(width=220, height=220)
     band_value = alt.Chart(alt.Data(values=_values(per_band))).mark_bar().encode(
-        x=alt.X("label:N", sort=labels, title=b.t("risk_band")), y=alt.Y("value_at_risk:Q", title=b.t("value_at_risk")),
+        x=alt.X("label:N", sort=labels, title=b.t("risk_band"), axis=alt.Axis(labelAngle=0)), y=alt.Y("value_at_risk:Q", title=b.t("value_at_risk")),
         color=colour, tooltip=tip).properties(width=220, height=220)
     bins = (
         s.select((pl.col("churn_probability").clip(0, 0.9999) * 20).floor().alias("bin"))

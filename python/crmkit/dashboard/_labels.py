@@ -36,7 +36,10 @@ LABELS: dict[str, dict[str, str]] = {
         "incremental_response": "Incremental response", "incremental_revenue": "Incremental revenue", "roi": "ROI",
         "response_rate": "Response rate", "p_value": "p-value", "significant": "significant at 95%",
         "experiment_hint": "each treatment against the campaign's holdout; bars are 95% intervals",
-        "all_customers": "all",
+        "all_customers": "all", "new_customers": "New customers", "returning_customers": "Returning customers",
+        "repeat_rate": "Repeat rate", "revenue_per_customer": "Revenue per customer", "churn_rate": "Churn rate",
+        "retention_rate": "Retention rate", "discount_rate": "Discount rate", "visitors": "Visitors",
+        "conversion_rate": "Conversion rate", "responses": "Survey responses", "nps": "NPS", "csat": "CSAT",
     },
     "zh": {
         "revenue": "销售额", "orders": "订单数", "active_customers": "活跃客户", "aov": "客单价",
@@ -70,7 +73,10 @@ LABELS: dict[str, dict[str, str]] = {
         "incremental_response": "增量响应率", "incremental_revenue": "增量销售额", "roi": "投资回报率",
         "response_rate": "响应率", "p_value": "p 值", "significant": "95% 显著",
         "experiment_hint": "各实验组与该活动的对照组比较；线段为 95% 置信区间",
-        "all_customers": "全部",
+        "all_customers": "全部", "new_customers": "新客户", "returning_customers": "老客户",
+        "repeat_rate": "复购率", "revenue_per_customer": "人均销售额", "churn_rate": "流失率",
+        "retention_rate": "留存率", "discount_rate": "折扣订单占比", "visitors": "访客数",
+        "conversion_rate": "转化率", "responses": "问卷数", "nps": "NPS", "csat": "满意度 (CSAT)",
     },
 }
 

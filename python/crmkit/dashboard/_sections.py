@@ -8,7 +8,7 @@ import polars as pl
 
 from crmkit.dashboard._board import MAX_CUSTOMER_ROWS, Board, Section, register_section
 from crmkit.dashboard._insights import _alerts_section, _churn_section, _experiments_section, with_pii
-from crmkit.dashboard._html import FONT, Html, _alt, _esc, _fmt, _table, _values
+from crmkit.dashboard._html import FONT, Html, RawChart, _alt, _esc, _fmt, _table, _values
 from crmkit.dashboard._labels import TITLES
 from crmkit.dashboard._tables import _periods
 from crmkit.errors import CrmError, SchemaError
@@ -65,40 +65,58 @@ def _kpi_section(b: Board) -> list[Any]:
 def _trend_chart(b: Board, t: pl.DataFrame, group_title: str) -> Any:
     """Revenue per period and group, and its forecast: a dashed line continuing each
     group's solid one, the interval shaded. Legend click isolates a group; drag/wheel
-    pans and zooms the time axis."""
-    alt = _alt()
+    pans and zooms the time axis. Written as Vega-Lite directly (Altair's construction
+    of these layers took over a second)."""
     parts = {"actual": b.t("actual"), "forecast": b.t("forecast")}
     t = t.with_columns(pl.col("part").replace(parts).alias("label"))
-    pick = alt.selection_point(fields=["group"], bind="legend")
-    zoom = alt.selection_interval(encodings=["x"], bind="scales")
-    x = alt.X("utcyearmonthdate(period):T", title=b.t("period"), axis=alt.Axis(format="%Y-%m"))
-    colour = alt.Color("group:N", title=group_title)
-    tip = [alt.Tooltip("utcyearmonthdate(period):T", title=b.t("period"), format="%Y-%m-%d"),
-           alt.Tooltip("group:N", title=group_title), alt.Tooltip("label:N", title=" "),
-           alt.Tooltip("revenue:Q", title=b.t("revenue"), format=",.0f"),
-           alt.Tooltip("lower:Q", title="−", format=",.0f"), alt.Tooltip("upper:Q", title="+", format=",.0f")]
-    base = alt.Chart(alt.Data(values=_values(t.select("group", "period", "part", "label", "revenue", "lower", "upper"))))
-    fut = base.transform_filter("datum.part == 'forecast'")
-    band = fut.mark_area(opacity=0.18).encode(x=x, y="lower:Q", y2="upper:Q", color=colour,
-                                              opacity=alt.condition(pick, alt.value(0.2), alt.value(0.03)), tooltip=tip)
-    history = base.transform_filter("datum.part == 'actual'").mark_line(point=True, strokeWidth=2).encode(
-        x=x, y=alt.Y("revenue:Q", title=b.t("revenue")), color=colour,
-        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.12)), tooltip=tip)
-    ahead = fut.mark_line(strokeDash=[6, 4], strokeWidth=2, point=alt.OverlayMarkDef(shape="diamond", filled=False)).encode(
-        x=x, y="revenue:Q", color=colour, opacity=alt.condition(pick, alt.value(1.0), alt.value(0.12)), tooltip=tip)
-    layers = [band, history, ahead]
+    # Groups by revenue, largest first; the catch-all group last.
+    other = ("其他", "other", "?", "(missing)")
+    totals = t.filter(pl.col("part") == "actual").group_by("group").agg(pl.col("revenue").sum())
+    order = totals.sort(pl.col("group").is_in(other), pl.col("revenue"), descending=[False, True])["group"].to_list()
+    x = {"field": "period", "type": "temporal", "timeUnit": "utcyearmonthdate", "title": b.t("period"),
+         "axis": {"format": "%Y-%m"}}
+    colour = {"field": "group", "type": "nominal", "title": group_title, "sort": order, "scale": {"domain": order}}
+    tip = [{"field": "period", "type": "temporal", "timeUnit": "utcyearmonthdate", "title": b.t("period"),
+            "format": "%Y-%m-%d"},
+           {"field": "group", "type": "nominal", "title": group_title},
+           {"field": "label", "type": "nominal", "title": " "},
+           {"field": "revenue", "type": "quantitative", "title": b.t("revenue"), "format": ",.0f"},
+           {"field": "lower", "type": "quantitative", "title": "−", "format": ",.0f"},
+           {"field": "upper", "type": "quantitative", "title": "+", "format": ",.0f"}]
+
+    def faded(on: float, off: float) -> dict[str, Any]:
+        return {"condition": {"param": "pick", "value": on}, "value": off}
+
+    future = {"filter": "datum.part == 'forecast'"}
+    layers: list[dict[str, Any]] = [
+        {"transform": [future], "mark": {"type": "area", "opacity": 0.18},
+         "params": [{"name": "pick", "select": {"type": "point", "fields": ["group"]}, "bind": "legend"},
+                    {"name": "zoom", "select": {"type": "interval", "encodings": ["x"]}, "bind": "scales"}],
+         "encoding": {"x": x, "y": {"field": "lower", "type": "quantitative", "title": b.t("revenue")},
+                      "y2": {"field": "upper"}, "color": colour, "opacity": faded(0.2, 0.03), "tooltip": tip}},
+        {"transform": [{"filter": "datum.part == 'actual'"}], "mark": {"type": "line", "point": True, "strokeWidth": 2},
+         "encoding": {"x": x, "y": {"field": "revenue", "type": "quantitative"}, "color": colour,
+                      "opacity": faded(1.0, 0.12), "tooltip": tip}},
+        {"transform": [future], "mark": {"type": "line", "strokeDash": [6, 4], "strokeWidth": 2,
+                                          "point": {"shape": "diamond", "filled": False}},
+         "encoding": {"x": x, "y": {"field": "revenue", "type": "quantitative"}, "color": colour,
+                      "opacity": faded(1.0, 0.12), "tooltip": tip}},
+    ]
     start = t.filter(pl.col("part") == "forecast")["period"].min()
     if start is not None:
-        mark = alt.Chart(alt.Data(values=[{"period": str(start), "text": b.t("forecast") + " →"}]))
-        layers.append(mark.mark_rule(color="#8a94a6", strokeDash=[2, 2]).encode(x=x))
-        layers.append(mark.mark_text(align="left", dx=4, dy=-6, color="#6b7280", fontSize=12).encode(
-            x=x, y=alt.value(0), text="text:N"))
-    return alt.layer(*layers).add_params(pick, zoom).properties(width=900, height=260, title=group_title)
+        mark = {"values": [{"period": str(start), "text": b.t("forecast") + " →"}]}
+        layers.append({"data": mark, "mark": {"type": "rule", "color": "#8a94a6", "strokeDash": [2, 2]},
+                       "encoding": {"x": x}})
+        layers.append({"data": mark, "mark": {"type": "text", "align": "left", "baseline": "top", "dx": 4,
+                                              "color": "#4b5563", "fontSize": 12},
+                       "encoding": {"x": x, "y": {"value": 4}, "text": {"field": "text", "type": "nominal"}}})
+    data = _values(t.select("group", "period", "part", "label", "revenue", "lower", "upper"))
+    return RawChart({"data": {"values": data}, "layer": layers, "width": 900, "height": 260, "title": group_title})
 
 
 def _trend_section(b: Board) -> list[Any]:
     t = b.get("sales_forecast")
-    hint = f'{b.t("click_legend")}. ' + b.t("forecast_band").format(level=80)
+    hint = b.t("click_legend") + ("。" if b.lang == "zh" else ". ") + b.t("forecast_band").format(level=80)
     out: list[Any] = [Html(f'<p class="hint">{_esc(hint)}</p>'), _trend_chart(b, t, b.t("by_channel"))]
     if b.has("region_forecast"):
         try:
