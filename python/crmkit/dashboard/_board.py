@@ -34,6 +34,11 @@ class Section:
     "campaigns") or results (keys of :data:`PROVIDERS`, or of the ``results`` given to
     :func:`dashboard`) that must be present. ``build(board)`` returns the blocks: Altair
     charts and :class:`Html` fragments (already escaped).
+
+    >>> import crmkit
+    >>> churn = next(s for s in crmkit.dashboard.SECTIONS if s.id == "churn")
+    >>> churn.needs, churn.title["en"]
+    (('churn_scores',), 'Churn risk')
     """
 
     id: str

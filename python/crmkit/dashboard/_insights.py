@@ -87,6 +87,8 @@ def _alerts_section(b: Board) -> list[Any]:
     else:
         out.append(_alert_table(b, current))
     past = history.filter(~pl.col("period_start").is_in(current["period_start"].implode())) if current.height else history
+    if "freq" in past.columns:  # `crmkit run` keeps daily anomalies too: the strip shows the board's periods
+        past = past.filter(pl.col("freq") == b.freq)
     if past.height:
         out.append(Html(f"<h3>{_esc(b.t('alert_history'))}</h3>"))
         out.append(_alert_strip(b, past))
