@@ -350,3 +350,13 @@ def test_nps_and_campaign_sections_against_hand_computation(tmp_path):
         ci = binomtest(int(row["k"]), row["n"]).proportion_ci(method="wilson")
         assert row["lo"] == pytest.approx(ci.low, abs=1e-9) and row["hi"] == pytest.approx(ci.high, abs=1e-9)
     assert {r["group"]: round(r["lift"], 9) for r in spec} == {"control": 0.0, "treatment": 0.2}
+
+
+def test_customers_without_addresses_leave_the_map_out(small_world, tmp_path):
+    t = crmkit.dashboard_demo_inputs(small_world)
+    text = crmkit.dashboard(t["orders"], customers=t["customers"].drop("address"), lang="en",
+                            out=tmp_path / "n.html").read_text(encoding="utf-8")
+    assert 'id="sec-geo"' not in text and 'class="failed"' not in text
+    assert "Where customers are (geo_province)" in text  # listed as not shown, with what it lacks
+    trend = text.split('id="sec-trend"', 1)[1].split("</section>", 1)[0]
+    assert trend.count('class="chart"') == 1  # by channel only: no provinces to split by
