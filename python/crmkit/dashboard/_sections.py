@@ -75,7 +75,8 @@ def _trend_chart(b: Board, t: pl.DataFrame, group_title: str) -> Any:
     order = totals.sort(pl.col("group").is_in(other), pl.col("revenue"), descending=[False, True])["group"].to_list()
     x = {"field": "period", "type": "temporal", "timeUnit": "utcyearmonthdate", "title": b.t("period"),
          "axis": {"format": "%Y-%m"}}
-    colour = {"field": "group", "type": "nominal", "title": group_title, "sort": order, "scale": {"domain": order}}
+    colour = {"field": "group", "type": "nominal", "title": group_title, "sort": order, "scale": {"domain": order},
+              "legend": {"symbolOpacity": 1, "symbolType": "circle"}}
     tip = [{"field": "period", "type": "temporal", "timeUnit": "utcyearmonthdate", "title": b.t("period"),
             "format": "%Y-%m-%d"},
            {"field": "group", "type": "nominal", "title": group_title},
