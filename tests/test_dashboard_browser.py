@@ -30,6 +30,7 @@ dashboard_mod = sys.modules["crmkit.dashboard"]
 
 HOSTILE_NAME = '<img src=x onerror="window.__pwned=1">"\'</script><script>window.__pwned=2</script>'
 HOSTILE_PRODUCT = '</script><script>window.__pwned=3</script><svg onload="window.__pwned=4">'
+HOSTILE_REASON = 'spend fell 80%</script><script>window.__pwned=5</script><img src=y onerror="window.__pwned=6">\'"'
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +43,7 @@ def browser():
 
 @pytest.fixture(scope="module")
 def world():
-    return crmkit.datasets.generate(n_customers=800, seed=21)
+    return crmkit.datasets.generate(n_customers=800, seed=21, campaigns=2)
 
 
 def _open(browser, path: Path, shots: Path):
@@ -75,26 +76,35 @@ def _open(browser, path: Path, shots: Path):
 
 def test_demo_dashboard_renders_offline(browser, world, tmp_path):
     t = crmkit.dashboard_demo_inputs(world)
-    extra = dashboard_mod.demo_surveys_and_campaigns(world)
-    path = crmkit.dashboard(t["orders"], customers=t["customers"], items=t["items"], events=t["events"], **extra,
-                            out=tmp_path / "dashboard.html")
+    surveys = dashboard_mod.demo_surveys_and_campaigns(world)["surveys"]
+    path = crmkit.dashboard(t["orders"], customers=t["customers"], items=t["items"], events=t["events"],
+                            surveys=surveys, campaigns=t["campaigns"], out=tmp_path / "dashboard.html")
     page, errors, failed, outside = _open(browser, path, tmp_path)
     try:
         assert errors == [] and failed == [] and outside == []
+        assert page.locator("section.card").count() == len(dashboard_mod.SECTIONS)
+        assert page.locator(".failed").count() == 0
         for section in dashboard_mod.SECTIONS:
             el = page.query_selector(f"#sec-{section.id}")
             assert el is not None, section.id
             svgs = el.query_selector_all("svg")
-            tables = el.query_selector_all("table.data tbody tr")
-            assert svgs or tables, section.id
+            assert svgs, section.id  # every section draws at least one chart
             for svg in svgs:
                 box = svg.bounding_box()
                 assert box and box["width"] > 20 and box["height"] > 20, section.id
                 assert svg.query_selector("path, rect, text, symbol") is not None, section.id
             el.screenshot(path=str(tmp_path / f"section-{section.id}.png"))
-        # The map: 34 province tiles drawn; the KPI tiles: four values.
+        # The map: 34 province tiles drawn; the KPI tiles: four values, each with a sparkline.
         assert page.locator("#sec-geo svg path[aria-roledescription='rect'], #sec-geo svg .mark-rect path").count() >= 34
         assert page.locator("#sec-kpi .tvalue").count() == 4
+        assert page.locator("#sec-kpi .tile svg .mark-area path").count() == 4
+        # The trend: lines per channel and region, each with its shaded forecast band.
+        assert page.locator("#sec-trend svg").count() == 2
+        assert page.locator("#sec-trend svg .mark-area path").count() >= 2
+        assert "预测" in page.locator("#sec-trend").inner_text()
+        # Churn: the at-risk customers, masked; experiments: one row per treatment.
+        assert page.locator("#sec-churn tbody tr").count() > 0
+        assert page.locator("#sec-experiments tbody tr").count() == 2
         # Sorting a table by clicking its header works client-side.
         header = page.locator("#sec-rules th").nth(4)
         header.click()
@@ -109,17 +119,33 @@ def test_hostile_data_executes_nothing(browser, world, tmp_path):
     t = crmkit.dashboard_demo_inputs(world)
     customers = t["customers"].with_columns(name=pl.lit(HOSTILE_NAME))
     items = t["items"].with_columns((pl.lit(HOSTILE_PRODUCT) + pl.col("product").cast(pl.String)).alias("product"))
-    path = crmkit.dashboard(t["orders"], customers=customers, items=items, events=t["events"], mask_pii=False,
-                            out=tmp_path / "hostile.html", title=HOSTILE_NAME)
+    orders = t["orders"].with_columns((pl.lit(HOSTILE_NAME) + pl.col("channel").cast(pl.String)).alias("channel"))
+    campaigns = t["campaigns"].with_columns((pl.lit(HOSTILE_PRODUCT) + pl.col("campaign_id").cast(pl.String)).alias("campaign_id"))
+    ids = orders["customer_id"].unique().sort().head(25)
+    scores = pl.DataFrame({"customer_id": ids, "churn_probability": 0.9, "risk_band": "very high",
+                           "expected_future_spend": 0.0, "value_at_risk": 100.0 + pl.int_range(25, eager=True),
+                           "top_reasons": HOSTILE_REASON})
+    path = crmkit.dashboard(orders, customers=customers, items=items, events=t["events"], campaigns=campaigns,
+                            mask_pii=False, out=tmp_path / "hostile.html", title=HOSTILE_NAME,
+                            results={"churn_scores": scores})
     page, errors, failed, outside = _open(browser, path, tmp_path)
     try:
         assert page.evaluate("() => window.__pwned") is None
         assert errors == [] and failed == [] and outside == []
+        assert page.locator(".failed").count() == 0
         assert page.title() == HOSTILE_NAME
         names = page.locator("#sec-clv tbody tr td:nth-child(5)").all_inner_texts()
         assert names and all(n == HOSTILE_NAME for n in names)
         rules_text = page.locator("#sec-rules").inner_text()
         assert HOSTILE_PRODUCT in rules_text
-        assert page.locator("img[src='x'], svg[onload]").count() == 0
+        churn_rows = page.locator("#sec-churn tbody tr")
+        assert churn_rows.count() > 0
+        churn_text = page.locator("#sec-churn").inner_text()
+        assert HOSTILE_REASON in churn_text and HOSTILE_NAME in churn_text
+        assert HOSTILE_PRODUCT in page.locator("#sec-experiments").inner_text()
+        # Chart labels (channels in the trend legend) are SVG text, never markup.
+        legend = " ".join(page.locator("#sec-trend svg text").all_text_contents())
+        assert "</script>" in legend or "<img" in legend
+        assert page.locator("img[src='x'], img[src='y'], svg[onload]").count() == 0
     finally:
         page.close()

@@ -100,3 +100,29 @@ def test_province_map_and_trend(world):
     trend = sales_trend(t)
     assert len(plot.sales_trend(trend).get_lines()) == trend["group"].n_unique()
     assert plot.sales_trend(trend, interactive=True).to_dict()["mark"]["type"] == "line"
+
+
+def test_trend_with_forecast_band(world):
+    from crmkit.dashboard import sales_forecast
+
+    f = sales_forecast(world.orders, h=3)
+    ax = plot.sales_trend(f)
+    groups = f["group"].n_unique()
+    assert len(ax.get_lines()) == 2 * groups and len(ax.collections) == groups  # a shaded band per group
+    spec = plot.sales_trend(f, interactive=True).to_dict()
+    assert [layer["mark"]["type"] for layer in spec["layer"]] == ["area", "line", "line"]
+    rows = _data(plot.sales_trend(f, interactive=True))
+    assert sum(r["part"] == "forecast" for r in rows) == f.filter(pl.col("part") == "forecast").height
+
+
+def test_forecast_twin_draws_the_same_numbers():
+    from crmkit import forecast as fc
+
+    hist = pl.DataFrame({"unique_id": "a", "ds": list(range(24)), "y": [float(t % 6) for t in range(24)]})
+    out = fc.forecast(hist, models=[fc.SeasonalNaive(6)], h=6, level=[80])
+    chart = plot.forecast(hist, out, interactive=True)
+    rows = _data(chart)
+    ahead = [r for r in rows if r["series"] == "SeasonalNaive"]
+    assert [r["value"] for r in ahead] == out["SeasonalNaive"].to_list()
+    assert [r["lower"] for r in ahead] == out["SeasonalNaive-lo-80"].to_list()
+    assert sum(r["series"] == "history" for r in rows) == 24

@@ -78,6 +78,7 @@ from crmkit import experiment  # noqa: E402
 __all__ += ["experiment"]
 # --- dashboard and geography ---
 from crmkit import geo  # noqa: E402
-from crmkit.dashboard import dashboard, demo_inputs as dashboard_demo_inputs  # noqa: E402
+from crmkit import dashboard  # noqa: E402  (a callable package: crmkit.dashboard(...), crmkit.dashboard.SECTIONS)
+from crmkit.dashboard import demo_inputs as dashboard_demo_inputs  # noqa: E402
 
 __all__ += ["geo", "dashboard", "dashboard_demo_inputs"]

@@ -166,8 +166,9 @@ def _demo(args: argparse.Namespace) -> int:
         from crmkit.dashboard import demo_inputs, demo_surveys_and_campaigns
 
         # The map needs each record's customer number (as a CRM holds it) to show revenue;
-        # generated survey answers and campaign results show those sections too.
-        board = dict(demo_inputs(world), **demo_surveys_and_campaigns(world, seed=args.seed),
+        # generated survey answers show the NPS section; the world's campaign contacts the
+        # campaign and experiment sections.
+        board = dict(demo_inputs(world), surveys=demo_surveys_and_campaigns(world, seed=args.seed)["surveys"],
                      results=_reusable(ctx.results))
     _finish(report, out, started, None if args.no_report else ctx,
             title=f"crmkit demo: {args.customers:,} generated customers, seed {args.seed}", board=board)
