@@ -81,6 +81,19 @@ class ModelDoc:
         return ModelDoc(value, self.fn, f"{self.source} [{key}]")
 
 
+def read_json(text: Any, fn: str, model: str) -> dict:
+    """The JSON object of a model of kind ``model`` (its "model" field), or a CrmError."""
+    import json
+
+    try:
+        data = json.loads(text)
+    except (TypeError, ValueError) as e:
+        raise CrmError(f"{fn}: the text is not JSON ({e})") from None
+    if not isinstance(data, dict) or data.get("model") != model:
+        raise CrmError(f"{fn}: the JSON is not a {model} model")
+    return data
+
+
 def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 

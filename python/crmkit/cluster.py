@@ -290,15 +290,10 @@ class KMeans:
     @classmethod
     def from_json(cls, text: str) -> "KMeans":
         """Loads a model saved with to_json (labels_ are not stored)."""
-        from crmkit._modelfile import ModelDoc, check_keys, matrix
+        from crmkit._modelfile import ModelDoc, check_keys, matrix, read_json
 
         fn = "KMeans.from_json"
-        try:
-            data = json.loads(text)
-        except (TypeError, ValueError) as e:
-            raise CrmError(f"{fn}: the text is not JSON ({e})") from None
-        if not isinstance(data, dict) or data.get("model") != "crmkit.KMeans":
-            raise CrmError(f"{fn}: the JSON is not a crmkit.KMeans model")
+        data = read_json(text, fn, "crmkit.KMeans")
         d = ModelDoc(data, fn, "the JSON")
         centers = matrix(data.get("cluster_centers_"), None, None, "'cluster_centers_'", fn)
         params = dict(check_keys(data.get("params"), ("n_clusters", "init", "n_init", "max_iter", "tol",
@@ -396,15 +391,10 @@ class Scaler:
 
     @classmethod
     def from_json(cls, text: str) -> "Scaler":
-        from crmkit._modelfile import ModelDoc
+        from crmkit._modelfile import ModelDoc, read_json
 
         fn = "Scaler.from_json"
-        try:
-            data = json.loads(text)
-        except (TypeError, ValueError) as e:
-            raise CrmError(f"{fn}: the text is not JSON ({e})") from None
-        if not isinstance(data, dict) or data.get("model") != "crmkit.Scaler":
-            raise CrmError(f"{fn}: the JSON is not a crmkit.Scaler")
+        data = read_json(text, fn, "crmkit.Scaler")
         d = ModelDoc(data, fn, "the JSON")
         method = data.get("method")
         if method not in _METHODS:

@@ -30,7 +30,6 @@ from crmkit.spark._base import _pyspark, map_customers, map_rows, polars_schema,
 __all__ = ["churn_features"]
 
 _FN = "crmkit.spark.churn_features"
-_BTYD = ("btyd_p_alive", "btyd_p_no_purchase", "btyd_expected_purchases", "btyd_expected_spend")
 
 
 def _fit_models(inputs: Any, btyd_model: Any, spend_model: Any) -> tuple[Any, Any, bool]:
@@ -189,14 +188,8 @@ def churn_features(
 
     # The output schema: churn.features on one real pre-cutoff order (one small job).
     sample = to_polars(map_rows(sdf, _first_pre_row, schema, kwargs=dict(date=date, c_us=c_us)).limit(1))
-    if channels is not None:
-        sample = sample.with_columns(pl.when(pl.col(channel).cast(pl.String).is_in(channels))
-                                     .then(pl.col(channel).cast(pl.String)).cast(pl.Enum(channels)).alias(channel))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        template = churn.features(sample, **options)
-    if null_btyd:
-        template = template.with_columns(pl.lit(None, pl.Float64).alias(c) for c in _BTYD)
+    template = _work.churn_features_of(sample, channel=channel if has_channel else None, channels=channels,
+                                       options=options, null_btyd=null_btyd)
     out_schema = dict(template.schema)
     features = map_customers(
         ordered, _work.churn_bucket, out_schema, customer=customer, n_buckets=n_buckets,

@@ -246,13 +246,22 @@ def churn_bucket(df: pl.DataFrame, *, c_us: int, date: str, channel: Optional[st
     """churn.features on a bucket's customers with the driver's global figures fixed:
     the channel columns seen before the cutoff anywhere (an Enum of them) and the
     BG/NBD and Gamma-Gamma models fitted on every customer."""
-    from crmkit import churn
     from crmkit.churn._features import _date_us
 
     df = _in_input_order(df)
     df = df.filter(_date_us(date, df.schema[date]) < c_us)
     if df.height == 0:
         return pl.DataFrame(schema=out_schema)
+    return churn_features_of(df, channel=channel, channels=channels, options=options,
+                             null_btyd=null_btyd).select(list(out_schema))
+
+
+def churn_features_of(df: pl.DataFrame, *, channel: Optional[str], channels: Optional[list], options: dict,
+                      null_btyd: bool) -> pl.DataFrame:
+    """churn.features on pre-cutoff rows, the channel read as an Enum of the channels
+    seen anywhere (so every bucket has the same channel_share columns)."""
+    from crmkit import churn
+
     if channel is not None and channels is not None:
         df = df.with_columns(pl.when(pl.col(channel).cast(pl.String).is_in(channels))
                              .then(pl.col(channel).cast(pl.String)).cast(pl.Enum(channels)).alias(channel))
@@ -262,7 +271,7 @@ def churn_bucket(df: pl.DataFrame, *, c_us: int, date: str, channel: Optional[st
     if null_btyd:
         out = out.with_columns(pl.lit(None, pl.Float64).alias(c) for c in
                                ("btyd_p_alive", "btyd_p_no_purchase", "btyd_expected_purchases", "btyd_expected_spend"))
-    return out.select(list(out_schema))
+    return out
 
 
 def churn_item_bucket(df: pl.DataFrame, *, customer: str, order_id: str, category: str, product: str,
