@@ -294,14 +294,14 @@ def compute(
     # Integer customer ids and categorical/integer groups: one packed integer key per
     # (customer, group, period) makes the per-customer step a single-key aggregation.
     packable = schema[customer].is_integer() and all(
-        isinstance(schema[b], (pl.Categorical, pl.Enum)) or schema[b].is_integer() or schema[b] == pl.Boolean
+        isinstance(schema[b], (pl.Categorical, pl.Enum)) or schema[b].is_integer() or schema[b] in (pl.Boolean, pl.String)
         for b in by_cols if b in schema.names()
     ) and all(b in schema.names() for b in by_cols)
     stats = None
     if packable:
         codes = [_group_code(b, schema[b]) for b in by_cols]
         stats = orders_lf.select(
-            pl.col("__ts").min().alias("__ts_min"), pl.col("__ts").max().alias("__ts_max"),
+            pl.len().alias("__rows"), pl.col("__ts").min().alias("__ts_min"), pl.col("__ts").max().alias("__ts_max"),
             pl.col(customer).min().cast(pl.Int64).alias("__c_min"), pl.col(customer).max().cast(pl.Int64).alias("__c_max"),
             (pl.col(customer).null_count() + sum((pl.col(b).null_count() for b in by_cols), pl.lit(0, pl.UInt32))).alias("__nulls"),
             *[cd.min().cast(pl.Int64).alias(f"__g{i}_min") for i, cd in enumerate(codes)],
@@ -326,8 +326,23 @@ def compute(
     keys = ["period_start", *by_cols]
     default_churn = churn_days is None
     packed = _packing(stats, by_cols, n, unit, period) if stats is not None else None
-    base = _order_base(orders_lf, schema, by_cols, customer, amount, discount if has_discount else None,
-                       n, unit, default_churn and bool(want & {"churn_rate", "retention_rate"}), packed)
+    retained = default_churn and bool(want & {"churn_rate", "retention_rate"})
+    rows = stats["__rows"] if stats is not None else 0
+    if rows > _BUCKET_ROWS:
+        # Every count here is per customer: split the customers into hashed buckets and
+        # add the buckets' small tables up (exact), so that the per-(customer, period,
+        # group) state of one bucket at a time is held (memory bounded for 100M orders).
+        k = -(-rows // _BUCKET_ROWS)
+        parts = []
+        for b in range(k):
+            part = orders_lf.filter(pl.col(customer).hash() % k == b)
+            parts.append(_order_base(part, schema, by_cols, customer, amount, discount if has_discount else None,
+                                     n, unit, retained, packed).collect(engine="streaming"))
+        summed = [c for c in parts[0].columns if c not in keys]
+        base = (pl.concat(parts).group_by(keys).agg(pl.col(summed).sum())).lazy()
+    else:
+        base = _order_base(orders_lf, schema, by_cols, customer, amount, discount if has_discount else None,
+                           n, unit, retained, packed)
     frames: dict[str, pl.LazyFrame] = {"base": base}
     if not default_churn and want & {"churn_rate", "retention_rate"}:
         cp = orders_lf.group_by(customer, *keys).agg(pl.len().alias("__n"))
@@ -503,7 +518,13 @@ def _period_index(unit: str, n: int) -> pl.Expr:
     return (ps.dt.year().cast(pl.Int64) * 12 + ps.dt.month().cast(pl.Int64) - 1) // months
 
 
+#: Above this many orders, the per-customer step runs over hashed customer buckets.
+_BUCKET_ROWS = 12_000_000
+
+
 def _group_code(name: str, dtype: pl.DataType) -> pl.Expr:
+    if dtype == pl.String:
+        return pl.col(name).cast(pl.Categorical).to_physical().cast(pl.Int64)
     if isinstance(dtype, (pl.Categorical, pl.Enum)):
         return pl.col(name).to_physical().cast(pl.Int64)
     return pl.col(name).cast(pl.Int64)
@@ -609,7 +630,7 @@ def _order_base_packed(orders_lf, schema, by_cols, customer, agg, discount, n, u
     small = small.with_columns(decoded)
     for b in by_cols:
         dtype = schema[b]
-        if isinstance(dtype, (pl.Categorical, pl.Enum)):
+        if isinstance(dtype, (pl.Categorical, pl.Enum)) or dtype == pl.String:
             values = orders_lf.select(pl.col(b).unique()).with_columns(_group_code(b, dtype).alias(f"__code_{b}"))
             small = small.join(values, on=f"__code_{b}", how="left")
         else:
