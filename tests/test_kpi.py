@@ -176,6 +176,28 @@ def test_by_joined_from_customers_and_lazy_input(gen):
     _compare(ours, pandas_kpis(joined, "1mo", ["segment"]), ["segment"])
 
 
+@pytest.mark.parametrize("ids", ["int", "str"])
+@pytest.mark.parametrize("buckets", [False, True])
+def test_packed_generic_and_bucketed_paths_equal_pandas(gen, ids, buckets, monkeypatch):
+    # integer ids with categorical/integer/string groups take the packed-key path, string
+    # ids the generic one; above _BUCKET_ROWS orders the customers are split in buckets
+    from crmkit.kpi import _compute
+
+    if buckets:
+        monkeypatch.setattr(_compute, "_BUCKET_ROWS", 2_000)
+    orders = gen.orders.with_columns(
+        pl.col("channel").cast(pl.String), (pl.col("customer_id") % 3 - 1).cast(pl.Int16).alias("tier"),
+    )
+    if ids == "str":
+        orders = orders.with_columns(("c" + pl.col("customer_id").cast(pl.String)).alias("customer_id"))
+    for freq, by in (("1mo", ["channel", "tier"]), ("1w", ["tier"]), ("1d", [])):
+        data = orders.with_columns(pl.col("channel").cast(pl.Categorical)) if freq == "1mo" else orders.lazy()
+        ours = kpi.compute(data, freq=freq, by=by or None, kpis=ORDER_KPIS + ["discount_rate"])
+        if "channel" in by:
+            ours = ours.with_columns(pl.col("channel").cast(pl.String))
+        assert _compare(ours, pandas_kpis(orders, freq, by), by) > 50
+
+
 def test_zero_filled_periods_change_columns_and_year_ago():
     orders = pl.DataFrame({
         "customer_id": [1, 2, 1, 3],

@@ -519,7 +519,7 @@ def _period_index(unit: str, n: int) -> pl.Expr:
 
 
 #: Above this many orders, the per-customer step runs over hashed customer buckets.
-_BUCKET_ROWS = 12_000_000
+_BUCKET_ROWS = 25_000_000
 
 
 def _group_code(name: str, dtype: pl.DataType) -> pl.Expr:
