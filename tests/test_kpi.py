@@ -374,6 +374,19 @@ def test_a_level_shift_is_flagged_once_at_its_start():
     assert a.height <= 2  # at most one chance alarm elsewhere in 300 days
 
 
+@pytest.mark.parametrize("seed", [1, 3, 7])
+def test_a_step_smaller_than_the_band_is_one_level_shift_at_its_start(seed):
+    # -14% on 400 orders a day (about 2.8 standard errors: inside a 3.5 band most days):
+    # the daily CUSUM dates it at its first day, and it is not re-alerted day after day
+    rng = np.random.default_rng(seed)
+    days = [dt.date(2023, 3, 1) + dt.timedelta(days=i) for i in range(300)]
+    y = rng.poisson(400, 300).astype(float)
+    y[200:] = rng.poisson(400 * 0.86, 100)
+    a = kpi.alerts(pl.DataFrame({"period_start": days, "kpi": "orders", "value": y}), holidays="none")
+    near = a.filter((pl.col("period_start") >= days[190]) & (pl.col("period_start") <= days[260]))
+    assert near.select("period_start", "kind", "direction").rows() == [(days[200], "level_shift", "down")]
+
+
 @pytest.mark.parametrize("traffic", [30, 300, 30_000])
 def test_a_conversion_rate_without_change_raises_at_most_one_false_alarm_a_year(traffic):
     rng = np.random.default_rng(traffic)
@@ -385,6 +398,21 @@ def test_a_conversion_rate_without_change_raises_at_most_one_false_alarm_a_year(
                           "numerator": buyers, "denominator": visitors})
     a = kpi.alerts(table, holidays="none")
     assert a.height <= 3, a.select("period_start", "value", "expected", "score")
+
+
+def test_a_small_move_is_not_news_however_clear():
+    # 200,000 orders a day with little noise: a 4% dip is many standard errors out, but
+    # below min_change (5%) it is not alerted; with min_change=0 it is
+    rng = np.random.default_rng(3)
+    days = [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(200)]
+    y = rng.normal(200_000, 400, 200)
+    y[150] *= 0.96
+    y[170] *= 0.80
+    t = pl.DataFrame({"period_start": days, "kpi": "orders", "value": y})
+    assert kpi.alerts(t, holidays="none")["period_start"].to_list() == [days[170]]
+    assert sorted(kpi.alerts(t, holidays="none", min_change=0)["period_start"].to_list()) == [days[150], days[170]]
+    with pytest.raises(CrmError, match="min_change"):
+        kpi.alerts(t, min_change=1.5)
 
 
 def test_min_history_and_incomplete_periods_are_never_flagged():

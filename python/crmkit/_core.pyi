@@ -291,6 +291,9 @@ def kpi_bands(
     holiday_widen: float = 1.5,
     no_effect_widen: float = 1.25,
     tail_quantile: float = 0.9,
+    learn_after: int = 0,
+    cusum_k: float = 0.0,
+    cusum_h: float = 0.0,
 ) -> dict[str, npt.NDArray[Any]]: ...
 def generate_surveys(
     seed: int,

@@ -67,6 +67,14 @@ pub struct Settings {
     /// The band's noise unit is max(1.4826 x MAD, this quantile of |error| / its normal
     /// quantile); 0: the MAD alone.
     pub tail_quantile: f64,
+    /// Clean points needed before a known event's deviation is learnt (0: `min_history`
+    /// and a band already drawn).
+    pub learn_after: usize,
+    /// CUSUM of the scores (each clipped to ±sensitivity): allowance `cusum_k` and
+    /// decision level `cusum_h`, in standard errors; a sum beyond `cusum_h` is a level
+    /// shift starting at the excursion's first score beyond 2 x `cusum_k` (0: off).
+    pub cusum_k: f64,
+    pub cusum_h: f64,
 }
 
 impl Settings {
@@ -98,6 +106,9 @@ impl Settings {
             holiday_widen: HOLIDAY_WIDEN,
             no_effect_widen: NO_EFFECT_WIDEN,
             tail_quantile: TAIL_QUANTILE,
+            learn_after: 0,
+            cusum_k: 0.0,
+            cusum_h: 0.0,
         }
     }
 }
@@ -255,6 +266,8 @@ pub fn auto_series(s: &Series<'_>, st: &Settings) -> Bands {
     let (mut run_start, mut run_len, mut run_sign) = (0usize, 0usize, 0i8);
     // same-side points beyond drift_z x sensitivity, in or out of the band
     let (mut drift_start, mut drift_len, mut drift_sign) = (0usize, 0usize, 0i8);
+    // CUSUM excursions above (pos) and below (neg) the baseline, with their first index
+    let (mut cus_pos, mut cus_neg, mut pos_start, mut neg_start) = (0.0f64, 0.0f64, 0usize, 0usize);
     let mut buf: Vec<f64> = Vec::with_capacity(512);
     let mut pts: Vec<(f64, f64)> = Vec::with_capacity(st.level_window);
 
@@ -467,8 +480,14 @@ pub fn auto_series(s: &Series<'_>, st: &Settings) -> Bands {
                     continue; // an anomalous holiday teaches nothing about the next one
                 }
             }
-            // learn only from a trustworthy baseline (not in a series' first weeks)
-            if clean.len() >= st.min_history && lo_sigma.is_finite() {
+            // learn only from a trustworthy baseline (not in a series' first weeks):
+            // `learn_after` clean points (0: `min_history` and a band already drawn)
+            let learn = if st.learn_after > 0 {
+                clean.len() >= st.learn_after
+            } else {
+                clean.len() >= st.min_history && lo_sigma.is_finite()
+            };
+            if learn {
                 e.push(g[t] - base);
             }
             continue;
@@ -490,7 +509,39 @@ pub fn auto_series(s: &Series<'_>, st: &Settings) -> Bands {
         } else {
             drift_len = 0;
         }
-        let drifted = st.drift_run >= 2 && drift_len >= st.drift_run;
+        let mut drifted = st.drift_run >= 2 && drift_len >= st.drift_run;
+        if st.cusum_h > 0.0 && judged_now && score.is_finite() {
+            let z = score.clamp(-st.sensitivity, st.sensitivity);
+            if cus_pos <= 0.0 {
+                pos_start = t;
+            }
+            if cus_neg <= 0.0 {
+                neg_start = t;
+            }
+            cus_pos = (cus_pos + z - st.cusum_k).max(0.0);
+            cus_neg = (cus_neg - z - st.cusum_k).max(0.0);
+            let hit = if cus_pos > st.cusum_h {
+                Some((pos_start, 1i8))
+            } else if cus_neg > st.cusum_h {
+                Some((neg_start, -1i8))
+            } else {
+                None
+            };
+            if let Some((start, sgn)) = hit {
+                // the step starts at the excursion's first clear move
+                let mut first = start;
+                for i in start..=t {
+                    let v = out.score[i];
+                    if s.holiday[i] < 0 && v.is_finite() && v * f64::from(sgn) > 2.0 * st.cusum_k {
+                        first = i;
+                        break;
+                    }
+                }
+                drifted = true;
+                drift_start = first;
+                drift_sign = sgn;
+            }
+        }
         let exceeds = sigma.is_finite() && clean.len() >= st.min_history && score.abs() > st.sensitivity;
         if (exceeds && s.eligible[t]) || drifted {
             if exceeds {
@@ -503,7 +554,9 @@ pub fn auto_series(s: &Series<'_>, st: &Settings) -> Bands {
                 run_len = 1;
                 run_sign = sign;
             }
-            if drifted && !(st.shift_run >= 2 && run_len >= st.shift_run && run_start <= drift_start) {
+            // a run of points beyond the band dates a step better than the drift's
+            // excursion (which may begin with a noisy point just before it)
+            if drifted && !(st.shift_run >= 2 && run_len >= st.shift_run) {
                 run_start = drift_start;
                 run_sign = drift_sign;
                 run_len = st.shift_run.max(2);
@@ -541,6 +594,8 @@ pub fn auto_series(s: &Series<'_>, st: &Settings) -> Bands {
                 regime_start = first;
                 run_len = 0;
                 drift_len = 0;
+                cus_pos = 0.0;
+                cus_neg = 0.0;
                 continue;
             }
             if exceeds {

@@ -16,7 +16,8 @@ use crate::python::run_detached;
 #[pyo3(signature = (
     offsets, y, den, eligible, holiday, kind, offset, season, *, method, sensitivity, min_history,
     level_window, season_cycles, error_window, shift_run, critical, models, zscore_window,
-    drift_run = 0, drift_z = 0.5, holiday_widen = 1.5, no_effect_widen = 1.25, tail_quantile = 0.9
+    drift_run = 0, drift_z = 0.5, holiday_widen = 1.5, no_effect_widen = 1.25, tail_quantile = 0.9,
+    learn_after = 0, cusum_k = 0.0, cusum_h = 0.0
 ))]
 #[allow(clippy::too_many_arguments)]
 fn kpi_bands<'py>(
@@ -44,6 +45,9 @@ fn kpi_bands<'py>(
     holiday_widen: f64,
     no_effect_widen: f64,
     tail_quantile: f64,
+    learn_after: usize,
+    cusum_k: f64,
+    cusum_h: f64,
 ) -> PyResult<Bound<'py, PyDict>> {
     let offsets: Vec<usize> = offsets.as_array().iter().map(|&v| v as usize).collect();
     let season: Vec<usize> = season.as_array().iter().map(|&v| v as usize).collect();
@@ -69,6 +73,9 @@ fn kpi_bands<'py>(
     st.holiday_widen = holiday_widen;
     st.no_effect_widen = no_effect_widen;
     st.tail_quantile = tail_quantile;
+    st.learn_after = learn_after;
+    st.cusum_k = cusum_k;
+    st.cusum_h = cusum_h;
     let zscore = if method == "zscore" { Some(zscore_window.max(2)) } else { None };
     let bands = run_detached(py, move || {
         let batch = Batch {

@@ -20,15 +20,22 @@ METHODS = ("auto", "zscore", "threshold")
 # per frequency: season, level window, season cycles, error window, shift run, min history, zscore window
 _SETTINGS = {
     "d": (7, 21, 26, 140, 3, 28, 28),
-    "w": (52, 8, 3, 26, 3, 12, 12),
-    "mo": (12, 4, 3, 24, 2, 12, 12),
+    "w": (52, 8, 3, 52, 3, 12, 12),
+    "mo": (12, 3, 4, 36, 2, 12, 12),
     "q": (4, 4, 3, 12, 2, 8, 8),
     "y": (0, 3, 1, 6, 2, 4, 4),
 }
-#: Detector options per frequency (and for all): sustained moderate moves that make a
-#: level shift (drift_run periods beyond drift_z x sensitivity), widths for known events,
-#: the tail quantile of the noise estimate.
-_TUNING: dict = {"all": {}}
+#: Detector options per frequency (and for all; src/kpi/baseline.rs documents them):
+#: daily series also look for level shifts with a CUSUM of their scores (a step smaller
+#: than the band, which the 3-in-a-row rule misses, is found after a few days and dated
+#: at its first clear move). Measured on simulated series (tests/bench/bench_kpi.py
+#: --alerts): on weekly series the same CUSUM raised false alarms around holidays.
+_TUNING: dict = {"all": {}, "d": {"cusum_k": 1.0, "cusum_h": 7.0}}
+#: Monthly and quarterly series have few one-step errors, and those of the first cycles
+#: (before the season is known) widen their noise estimate: the band is drawn this much
+#: narrower so that "sensitivity" means about the same false-alarm rate at every frequency
+#: (measured on simulated series, tests/bench/bench_kpi.py --alerts).
+_SENS_SCALE = {"mo": 0.9, "q": 0.9}
 #: Daily event days share their learnt effect with the neighbouring days of the same
 #: event in buckets of this many days (the anchor day, e.g. 11 November, has its own).
 _DAY_BUCKET = 1
@@ -252,7 +259,8 @@ def bands(
         res = _core.kpi_bands(
             offsets, np.ascontiguousarray(y), np.ascontiguousarray(den), np.ascontiguousarray(eligible),
             np.ascontiguousarray(holiday, dtype=np.int32), kind, offset, seasons,
-            method=method, sensitivity=float(sensitivity), min_history=int(min_history), level_window=level_w,
+            method=method, sensitivity=float(sensitivity) * (_SENS_SCALE.get(unit, 1.0) if method == "auto" else 1.0),
+            min_history=int(min_history), level_window=level_w,
             season_cycles=cycles, error_window=err_w, shift_run=shift_run, critical=float(critical),
             models=0b1111, zscore_window=z_w, **_TUNING.get(unit, {}), **_TUNING["all"],
         )
@@ -418,7 +426,10 @@ def alerts(
       in earlier years, and not judged at all the first time. A step that lasts
       (3 daily or weekly periods, 2 monthly ones beyond the band on the same side)
       is flagged once, at its start, as ``kind = "level_shift"``, and the baseline
-      restarts there.
+      restarts there; daily series also keep a CUSUM of their scores, so that a step
+      smaller than the band is found after a few days and dated at its first clear
+      move. Monthly and quarterly bands are drawn 10% narrower (their few one-step
+      errors over-state the noise; calibrated on simulated series).
     - ``"zscore"``: the plain trailing mean ± ``sensitivity`` × sd (what users
       compare with).
     - ``"threshold"``: ``thresholds={kpi: (lower, upper)}`` or a table
