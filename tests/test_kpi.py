@@ -176,6 +176,28 @@ def test_by_joined_from_customers_and_lazy_input(gen):
     _compare(ours, pandas_kpis(joined, "1mo", ["segment"]), ["segment"])
 
 
+@pytest.mark.parametrize("ids", ["int", "str"])
+@pytest.mark.parametrize("buckets", [False, True])
+def test_packed_generic_and_bucketed_paths_equal_pandas(gen, ids, buckets, monkeypatch):
+    # integer ids with categorical/integer/string groups take the packed-key path, string
+    # ids the generic one; above _BUCKET_ROWS orders the customers are split in buckets
+    from crmkit.kpi import _compute
+
+    if buckets:
+        monkeypatch.setattr(_compute, "_BUCKET_ROWS", 2_000)
+    orders = gen.orders.with_columns(
+        pl.col("channel").cast(pl.String), (pl.col("customer_id") % 3 - 1).cast(pl.Int16).alias("tier"),
+    )
+    if ids == "str":
+        orders = orders.with_columns(("c" + pl.col("customer_id").cast(pl.String)).alias("customer_id"))
+    for freq, by in (("1mo", ["channel", "tier"]), ("1w", ["tier"]), ("1d", [])):
+        data = orders.with_columns(pl.col("channel").cast(pl.Categorical)) if freq == "1mo" else orders.lazy()
+        ours = kpi.compute(data, freq=freq, by=by or None, kpis=ORDER_KPIS + ["discount_rate"])
+        if "channel" in by:
+            ours = ours.with_columns(pl.col("channel").cast(pl.String))
+        assert _compare(ours, pandas_kpis(orders, freq, by), by) > 50
+
+
 def test_zero_filled_periods_change_columns_and_year_ago():
     orders = pl.DataFrame({
         "customer_id": [1, 2, 1, 3],
@@ -352,6 +374,19 @@ def test_a_level_shift_is_flagged_once_at_its_start():
     assert a.height <= 2  # at most one chance alarm elsewhere in 300 days
 
 
+@pytest.mark.parametrize("seed", [1, 3, 7])
+def test_a_step_smaller_than_the_band_is_one_level_shift_at_its_start(seed):
+    # -14% on 400 orders a day (about 2.8 standard errors: inside a 3.5 band most days):
+    # the daily CUSUM dates it at its first day, and it is not re-alerted day after day
+    rng = np.random.default_rng(seed)
+    days = [dt.date(2023, 3, 1) + dt.timedelta(days=i) for i in range(300)]
+    y = rng.poisson(400, 300).astype(float)
+    y[200:] = rng.poisson(400 * 0.86, 100)
+    a = kpi.alerts(pl.DataFrame({"period_start": days, "kpi": "orders", "value": y}), holidays="none")
+    near = a.filter((pl.col("period_start") >= days[190]) & (pl.col("period_start") <= days[260]))
+    assert near.select("period_start", "kind", "direction").rows() == [(days[200], "level_shift", "down")]
+
+
 @pytest.mark.parametrize("traffic", [30, 300, 30_000])
 def test_a_conversion_rate_without_change_raises_at_most_one_false_alarm_a_year(traffic):
     rng = np.random.default_rng(traffic)
@@ -363,6 +398,21 @@ def test_a_conversion_rate_without_change_raises_at_most_one_false_alarm_a_year(
                           "numerator": buyers, "denominator": visitors})
     a = kpi.alerts(table, holidays="none")
     assert a.height <= 3, a.select("period_start", "value", "expected", "score")
+
+
+def test_a_small_move_is_not_news_however_clear():
+    # 200,000 orders a day with little noise: a 4% dip is many standard errors out, but
+    # below min_change (5%) it is not alerted; with min_change=0 it is
+    rng = np.random.default_rng(3)
+    days = [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(200)]
+    y = rng.normal(200_000, 400, 200)
+    y[150] *= 0.96
+    y[170] *= 0.80
+    t = pl.DataFrame({"period_start": days, "kpi": "orders", "value": y})
+    assert kpi.alerts(t, holidays="none")["period_start"].to_list() == [days[170]]
+    assert sorted(kpi.alerts(t, holidays="none", min_change=0)["period_start"].to_list()) == [days[150], days[170]]
+    with pytest.raises(CrmError, match="min_change"):
+        kpi.alerts(t, min_change=1.5)
 
 
 def test_min_history_and_incomplete_periods_are_never_flagged():

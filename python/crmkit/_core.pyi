@@ -286,6 +286,14 @@ def kpi_bands(
     critical: float,
     models: int,
     zscore_window: int,
+    drift_run: int = 0,
+    drift_z: float = 0.5,
+    holiday_widen: float = 1.5,
+    no_effect_widen: float = 1.25,
+    tail_quantile: float = 0.9,
+    learn_after: int = 0,
+    cusum_k: float = 0.0,
+    cusum_h: float = 0.0,
 ) -> dict[str, npt.NDArray[Any]]: ...
 def generate_surveys(
     seed: int,

@@ -55,6 +55,62 @@ pub struct Settings {
     pub critical: f64,
     /// Which candidates are allowed (bit 0 level, 1 season, 2 trend, 3 season+trend).
     pub models: u8,
+    /// Consecutive same-side points beyond `drift_z` x sensitivity (inside the band or
+    /// not) that also make a level shift: a step smaller than the band is still a step
+    /// (0: off).
+    pub drift_run: usize,
+    pub drift_z: f64,
+    /// Extra width for an event's learnt effect (it varies from year to year).
+    pub holiday_widen: f64,
+    /// Extra width on event days whose earlier occurrences showed no effect.
+    pub no_effect_widen: f64,
+    /// The band's noise unit is max(1.4826 x MAD, this quantile of |error| / its normal
+    /// quantile); 0: the MAD alone.
+    pub tail_quantile: f64,
+    /// Clean points needed before a known event's deviation is learnt (0: `min_history`
+    /// and a band already drawn).
+    pub learn_after: usize,
+    /// CUSUM of the scores (each clipped to ±sensitivity): allowance `cusum_k` and
+    /// decision level `cusum_h`, in standard errors; a sum beyond `cusum_h` is a level
+    /// shift starting at the excursion's first score beyond 2 x `cusum_k` (0: off).
+    pub cusum_k: f64,
+    pub cusum_h: f64,
+}
+
+impl Settings {
+    /// The settings with every newer option at the value that keeps the older behaviour.
+    #[allow(clippy::too_many_arguments)]
+    pub fn with_defaults(
+        sensitivity: f64,
+        min_history: usize,
+        season: usize,
+        level_window: usize,
+        season_cycles: usize,
+        error_window: usize,
+        shift_run: usize,
+        critical: f64,
+        models: u8,
+    ) -> Settings {
+        Settings {
+            sensitivity,
+            min_history,
+            season,
+            level_window,
+            season_cycles,
+            error_window,
+            shift_run,
+            critical,
+            models,
+            drift_run: 0,
+            drift_z: 0.5,
+            holiday_widen: HOLIDAY_WIDEN,
+            no_effect_widen: NO_EFFECT_WIDEN,
+            tail_quantile: TAIL_QUANTILE,
+            learn_after: 0,
+            cusum_k: 0.0,
+            cusum_h: 0.0,
+        }
+    }
 }
 
 /// One series laid out in time order.
@@ -144,7 +200,6 @@ const N_MODELS: usize = 4;
 /// One-step errors needed before a band is drawn (a MAD from fewer is too unsure).
 const MIN_ERRORS: usize = 10;
 const TAIL_QUANTILE: f64 = 0.9;
-const TAIL_Z: f64 = 1.6449;
 /// Extra width for an event's learnt effect (it varies from year to year).
 const HOLIDAY_WIDEN: f64 = 1.5;
 /// Extra width on event days whose earlier occurrences showed no effect.
@@ -209,6 +264,10 @@ pub fn auto_series(s: &Series<'_>, st: &Settings) -> Bands {
     let mut holiday_dev: std::collections::HashMap<i32, Vec<f64>> = std::collections::HashMap::new();
     let mut regime_start = 0usize;
     let (mut run_start, mut run_len, mut run_sign) = (0usize, 0usize, 0i8);
+    // same-side points beyond drift_z x sensitivity, in or out of the band
+    let (mut drift_start, mut drift_len, mut drift_sign) = (0usize, 0usize, 0i8);
+    // CUSUM excursions above (pos) and below (neg) the baseline, with their first index
+    let (mut cus_pos, mut cus_neg, mut pos_start, mut neg_start) = (0.0f64, 0.0f64, 0usize, 0usize);
     let mut buf: Vec<f64> = Vec::with_capacity(512);
     let mut pts: Vec<(f64, f64)> = Vec::with_capacity(st.level_window);
 
@@ -323,12 +382,17 @@ pub fn auto_series(s: &Series<'_>, st: &Settings) -> Bands {
             // 1.4826 x MAD, or the 90th percentile of |error| / 1.645 when the errors
             // have heavier tails than a normal (over-dispersed counts do): the band's
             // edge is far out in the tail, where the MAD alone under-states the noise.
-            buf.clear();
-            buf.extend(recent.iter().map(|&i| models[chosen].err[i].abs()).filter(|e| e.is_finite()));
-            let k = ((buf.len() as f64) * TAIL_QUANTILE) as usize;
-            let k = k.min(buf.len() - 1);
-            let (_, q, _) = buf.select_nth_unstable_by(k, |a, b| a.total_cmp(b));
-            let sym = (1.4826 * mae).max(*q / TAIL_Z).max(1e-9);
+            let mut sym = (1.4826 * mae).max(1e-9);
+            if st.tail_quantile > 0.5 && st.tail_quantile < 1.0 {
+                buf.clear();
+                buf.extend(recent.iter().map(|&i| models[chosen].err[i].abs()).filter(|e| e.is_finite()));
+                let k = ((buf.len() as f64) * st.tail_quantile) as usize;
+                let k = k.min(buf.len() - 1);
+                let (_, q, _) = buf.select_nth_unstable_by(k, |a, b| a.total_cmp(b));
+                // |e| of a normal: its q-quantile is the (1 + q) / 2 quantile of e
+                let z = crate::stats::dist::norm_ppf(0.5 + 0.5 * st.tail_quantile);
+                sym = sym.max(*q / z);
+            }
             (sym, sym)
         } else {
             (f64::NAN, f64::NAN)
@@ -380,9 +444,9 @@ pub fn auto_series(s: &Series<'_>, st: &Settings) -> Bands {
                     // uncertainty of a few earlier years); one that did not is ignored.
                     let widen = if !noise.is_finite() || effect.abs() > 2.0 * noise / k.sqrt() {
                         pred += effect;
-                        HOLIDAY_WIDEN * (1.0 + 1.0 / k).sqrt()
+                        st.holiday_widen * (1.0 + 1.0 / k).sqrt()
                     } else {
-                        NO_EFFECT_WIDEN
+                        st.no_effect_widen
                     };
                     lo_sigma *= widen;
                     hi_sigma *= widen;
@@ -416,8 +480,14 @@ pub fn auto_series(s: &Series<'_>, st: &Settings) -> Bands {
                     continue; // an anomalous holiday teaches nothing about the next one
                 }
             }
-            // learn only from a trustworthy baseline (not in a series' first weeks)
-            if clean.len() >= st.min_history && lo_sigma.is_finite() {
+            // learn only from a trustworthy baseline (not in a series' first weeks):
+            // `learn_after` clean points (0: `min_history` and a band already drawn)
+            let learn = if st.learn_after > 0 {
+                clean.len() >= st.learn_after
+            } else {
+                clean.len() >= st.min_history && lo_sigma.is_finite()
+            };
+            if learn {
                 e.push(g[t] - base);
             }
             continue;
@@ -426,16 +496,70 @@ pub fn auto_series(s: &Series<'_>, st: &Settings) -> Bands {
         if sigma.is_finite() {
             out.score[t] = score;
         }
-        let exceeds = sigma.is_finite() && clean.len() >= st.min_history && score.abs() > st.sensitivity;
-        if exceeds && s.eligible[t] {
-            out.flag[t] = 1;
-            let sign = if score > 0.0 { 1 } else { -1 };
-            if run_len > 0 && run_sign == sign {
-                run_len += 1;
+        let judged_now = sigma.is_finite() && clean.len() >= st.min_history && s.eligible[t];
+        let sign: i8 = if score > 0.0 { 1 } else { -1 };
+        if judged_now && score.abs() > st.drift_z * st.sensitivity {
+            if drift_len > 0 && drift_sign == sign {
+                drift_len += 1;
             } else {
+                drift_start = t;
+                drift_len = 1;
+                drift_sign = sign;
+            }
+        } else {
+            drift_len = 0;
+        }
+        let mut drifted = st.drift_run >= 2 && drift_len >= st.drift_run;
+        if st.cusum_h > 0.0 && judged_now && score.is_finite() {
+            let z = score.clamp(-st.sensitivity, st.sensitivity);
+            if cus_pos <= 0.0 {
+                pos_start = t;
+            }
+            if cus_neg <= 0.0 {
+                neg_start = t;
+            }
+            cus_pos = (cus_pos + z - st.cusum_k).max(0.0);
+            cus_neg = (cus_neg - z - st.cusum_k).max(0.0);
+            let hit = if cus_pos > st.cusum_h {
+                Some((pos_start, 1i8))
+            } else if cus_neg > st.cusum_h {
+                Some((neg_start, -1i8))
+            } else {
+                None
+            };
+            if let Some((start, sgn)) = hit {
+                // the step starts at the excursion's first clear move
+                let mut first = start;
+                for i in start..=t {
+                    let v = out.score[i];
+                    if s.holiday[i] < 0 && v.is_finite() && v * f64::from(sgn) > 2.0 * st.cusum_k {
+                        first = i;
+                        break;
+                    }
+                }
+                drifted = true;
+                drift_start = first;
+                drift_sign = sgn;
+            }
+        }
+        let exceeds = sigma.is_finite() && clean.len() >= st.min_history && score.abs() > st.sensitivity;
+        if (exceeds && s.eligible[t]) || drifted {
+            if exceeds {
+                out.flag[t] = 1;
+            }
+            if run_len > 0 && run_sign == sign && exceeds {
+                run_len += 1;
+            } else if exceeds {
                 run_start = t;
                 run_len = 1;
                 run_sign = sign;
+            }
+            // a run of points beyond the band dates a step better than the drift's
+            // excursion (which may begin with a noisy point just before it)
+            if drifted && !(st.shift_run >= 2 && run_len >= st.shift_run) {
+                run_start = drift_start;
+                run_sign = drift_sign;
+                run_len = st.shift_run.max(2);
             }
             if st.shift_run >= 2 && run_len >= st.shift_run {
                 // A lasting step: flag its start once and restart the baseline there.
@@ -469,10 +593,17 @@ pub fn auto_series(s: &Series<'_>, st: &Settings) -> Bands {
                 clean.dedup();
                 regime_start = first;
                 run_len = 0;
+                drift_len = 0;
+                cus_pos = 0.0;
+                cus_neg = 0.0;
+                continue;
             }
-            continue;
+            if exceeds {
+                continue;
+            }
+        } else {
+            run_len = 0;
         }
-        run_len = 0;
         // A normal point: it feeds the baseline, the season and the error history
         // (errors only once the level rests on a full window: a series' first
         // periods, often a ramp-up, would otherwise widen its bands for years).
@@ -609,17 +740,7 @@ mod tests {
     use crate::rng::Rng;
 
     fn settings(season: usize) -> Settings {
-        Settings {
-            sensitivity: 3.5,
-            min_history: 28,
-            season,
-            level_window: 28,
-            season_cycles: 8,
-            error_window: 56,
-            shift_run: 3,
-            critical: 6.0,
-            models: 0b1111,
-        }
+        Settings::with_defaults(3.5, 28, season, 28, 8, 56, 3, 6.0, 0b1111)
     }
 
     fn weekly_counts(n: usize, seed: u64) -> Vec<f64> {
@@ -660,7 +781,8 @@ mod tests {
         let mut rng = Rng::new(9, 2);
         let n = 2_000;
         let den: Vec<f64> = (0..n).map(|t| if t % 3 == 0 { 5.0 } else { 2_000.0 }).collect();
-        let y: Vec<f64> = den.iter().map(|&d| (0..d as usize).filter(|_| rng.chance(0.05)).count() as f64 / d).collect();
+        let y: Vec<f64> =
+            den.iter().map(|&d| (0..d as usize).filter(|_| rng.chance(0.05)).count() as f64 / d).collect();
         let (el, hol) = (vec![true; n], vec![-1; n]);
         let b = auto_series(&series(&y, &den, &el, &hol, Scale::Rate), &settings(7));
         let flags = b.flag.iter().filter(|&&f| f > 0).count();

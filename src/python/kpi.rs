@@ -15,7 +15,9 @@ use crate::python::run_detached;
 #[pyfunction]
 #[pyo3(signature = (
     offsets, y, den, eligible, holiday, kind, offset, season, *, method, sensitivity, min_history,
-    level_window, season_cycles, error_window, shift_run, critical, models, zscore_window
+    level_window, season_cycles, error_window, shift_run, critical, models, zscore_window,
+    drift_run = 0, drift_z = 0.5, holiday_widen = 1.5, no_effect_widen = 1.25, tail_quantile = 0.9,
+    learn_after = 0, cusum_k = 0.0, cusum_h = 0.0
 ))]
 #[allow(clippy::too_many_arguments)]
 fn kpi_bands<'py>(
@@ -38,6 +40,14 @@ fn kpi_bands<'py>(
     critical: f64,
     models: u8,
     zscore_window: usize,
+    drift_run: usize,
+    drift_z: f64,
+    holiday_widen: f64,
+    no_effect_widen: f64,
+    tail_quantile: f64,
+    learn_after: usize,
+    cusum_k: f64,
+    cusum_h: f64,
 ) -> PyResult<Bound<'py, PyDict>> {
     let offsets: Vec<usize> = offsets.as_array().iter().map(|&v| v as usize).collect();
     let season: Vec<usize> = season.as_array().iter().map(|&v| v as usize).collect();
@@ -47,17 +57,25 @@ fn kpi_bands<'py>(
     let holiday = holiday.as_array().to_vec();
     let kind = kind.as_array().to_vec();
     let offset = offset.as_array().to_vec();
-    let st = Settings {
+    let mut st = Settings::with_defaults(
         sensitivity,
         min_history,
-        season: 0,
-        level_window: level_window.max(3),
-        season_cycles: season_cycles.max(1),
-        error_window: error_window.max(5),
+        0,
+        level_window.max(3),
+        season_cycles.max(1),
+        error_window.max(5),
         shift_run,
         critical,
         models,
-    };
+    );
+    st.drift_run = drift_run;
+    st.drift_z = drift_z;
+    st.holiday_widen = holiday_widen;
+    st.no_effect_widen = no_effect_widen;
+    st.tail_quantile = tail_quantile;
+    st.learn_after = learn_after;
+    st.cusum_k = cusum_k;
+    st.cusum_h = cusum_h;
     let zscore = if method == "zscore" { Some(zscore_window.max(2)) } else { None };
     let bands = run_detached(py, move || {
         let batch = Batch {

@@ -20,13 +20,30 @@ METHODS = ("auto", "zscore", "threshold")
 # per frequency: season, level window, season cycles, error window, shift run, min history, zscore window
 _SETTINGS = {
     "d": (7, 21, 26, 140, 3, 28, 28),
-    "w": (52, 8, 3, 26, 3, 12, 12),
-    "mo": (12, 4, 3, 24, 2, 12, 12),
+    "w": (52, 8, 3, 52, 3, 12, 12),
+    "mo": (12, 3, 4, 36, 2, 12, 12),
     "q": (4, 4, 3, 12, 2, 8, 8),
     "y": (0, 3, 1, 6, 2, 4, 4),
 }
+#: Detector options per frequency (and for all; src/kpi/baseline.rs documents them):
+#: daily series also look for level shifts with a CUSUM of their scores (a step smaller
+#: than the band, which the 3-in-a-row rule misses, is found after a few days and dated
+#: at its first clear move). Measured on simulated series (tests/bench/bench_kpi.py
+#: --alerts): on weekly series the same CUSUM raised false alarms around holidays.
+_TUNING: dict = {"all": {}, "d": {"cusum_k": 1.0, "cusum_h": 7.0}}
+#: Monthly and quarterly series have few one-step errors, and those of the first cycles
+#: (before the season is known) widen their noise estimate: the band is drawn this much
+#: narrower so that "sensitivity" means about the same false-alarm rate at every frequency
+#: (measured on simulated series, tests/bench/bench_kpi.py --alerts).
+_SENS_SCALE = {"mo": 0.9, "q": 0.9}
+#: Daily event days share their learnt effect with the neighbouring days of the same
+#: event in buckets of this many days (the anchor day, e.g. 11 November, has its own).
+_DAY_BUCKET = 1
 #: For weekly KPIs, the events (of calendars.cn) and the days around them that move a week.
-_WEEKLY_CORE = {"spring_festival": (-7, 7), "618": (-2, 0), "national_day": (0, 6), "double_11": (-3, 0)}
+_WEEKLY_CORE = {"spring_festival": (-7, 7), "618": (-2, 0), "national_day": (0, 6), "double_11": (-21, 2)}
+#: Smallest relative move (|value / expected - 1|) that "auto" alerts on: a statistically
+#: clear 3% wobble of a large series is not news for a manager.
+MIN_CHANGE = 0.05
 BAND_COLUMNS = ("value", "expected", "lower", "upper", "score", "direction", "severity", "kind", "reason")
 
 
@@ -74,10 +91,13 @@ def _holiday_codes(periods: pl.Series, unit: str, calendar: Optional[pl.DataFram
             & (pl.col("period_start") + pl.duration(days=length - 1) >= pl.col("start"))
         )
         .with_columns(
-            (
+            pl.when(pl.lit(unit == "d" and "day" in calendar.columns) & (pl.col("period_start") == pl.col("day")
+                                                                       if "day" in calendar.columns else pl.lit(False)))
+            .then(pl.col("name") + "@day")
+            .otherwise(
                 pl.col("name")
                 + "+"
-                + ((pl.col("period_start") - pl.col("start")).dt.total_days() // length).cast(pl.String)
+                + ((pl.col("period_start") - pl.col("start")).dt.total_days() // (length * (_DAY_BUCKET if unit == "d" else 1))).cast(pl.String)
             ).alias("__key")
         )
         .group_by("period_start")
@@ -113,6 +133,7 @@ def bands(
     thresholds: Any = None,
     freq: Optional[str] = None,
     critical: float = 2.0,
+    min_change: float = MIN_CHANGE,
 ) -> pl.DataFrame:
     """The expected value and band of every period of every KPI series.
 
@@ -134,6 +155,8 @@ def bands(
         raise CrmError(f"{fn}: argument 'sensitivity' must be a positive number, found {sensitivity!r}")
     if min_history is not None and (isinstance(min_history, bool) or not isinstance(min_history, int) or min_history < 0):
         raise CrmError(f"{fn}: argument 'min_history' must be an integer >= 0, found {min_history!r}")
+    if isinstance(min_change, bool) or not isinstance(min_change, (int, float)) or not 0 <= min_change < 1:
+        raise CrmError(f"{fn}: argument 'min_change' must be a number in [0, 1), found {min_change!r}")
     if season_length is not None and (
         isinstance(season_length, bool) or not isinstance(season_length, int) or season_length < 0
     ):
@@ -236,10 +259,20 @@ def bands(
         res = _core.kpi_bands(
             offsets, np.ascontiguousarray(y), np.ascontiguousarray(den), np.ascontiguousarray(eligible),
             np.ascontiguousarray(holiday, dtype=np.int32), kind, offset, seasons,
-            method=method, sensitivity=float(sensitivity), min_history=int(min_history), level_window=level_w,
+            method=method, sensitivity=float(sensitivity) * (_SENS_SCALE.get(unit, 1.0) if method == "auto" else 1.0),
+            min_history=int(min_history), level_window=level_w,
             season_cycles=cycles, error_window=err_w, shift_run=shift_run, critical=float(critical),
-            models=0b1111, zscore_window=z_w,
+            models=0b1111, zscore_window=z_w, **_TUNING.get(unit, {}), **_TUNING["all"],
         )
+    if method == "auto" and min_change > 0:
+        # the minimum-effect-size rule (amounts, counts and rates; not scores such as NPS)
+        series_kind = np.repeat(kind, lengths.astype(np.int64))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = np.abs(y / res["expected"] - 1.0)
+        small = (series_kind != 2) & (res["flag"] > 0) & np.isfinite(rel) & (rel < min_change)
+        if small.any():
+            res = dict(res)
+            res["flag"] = np.where(small, 0, res["flag"]).astype(res["flag"].dtype)
     out = full.with_columns(
         pl.Series("expected", res["expected"]).fill_nan(None),
         pl.Series("lower", res["lower"]).fill_nan(None),
@@ -364,6 +397,7 @@ def alerts(
     thresholds: Any = None,
     freq: Optional[str] = None,
     critical: float = 2.0,
+    min_change: float = MIN_CHANGE,
 ) -> pl.DataFrame:
     """The flagged (period, group, KPI) rows of a KPI table, most severe first.
 
@@ -392,11 +426,18 @@ def alerts(
       in earlier years, and not judged at all the first time. A step that lasts
       (3 daily or weekly periods, 2 monthly ones beyond the band on the same side)
       is flagged once, at its start, as ``kind = "level_shift"``, and the baseline
-      restarts there.
+      restarts there; daily series also keep a CUSUM of their scores, so that a step
+      smaller than the band is found after a few days and dated at its first clear
+      move. Monthly and quarterly bands are drawn 10% narrower (their few one-step
+      errors over-state the noise; calibrated on simulated series).
     - ``"zscore"``: the plain trailing mean ± ``sensitivity`` × sd (what users
       compare with).
     - ``"threshold"``: ``thresholds={kpi: (lower, upper)}`` or a table
       ``kpi, lower, upper``.
+
+    With "auto", a move smaller than ``min_change`` (default 5%) of the expected value
+    is never alerted on, however clear statistically (amounts, counts and rates; NPS
+    and CSAT are exempt): a manager is not told about a 3% wobble of a big series.
 
     A period is judged only when it is complete (``is_complete``) and the series has
     ``min_history`` clean earlier periods (default: 28 days, 12 weeks, 12 months).
@@ -415,7 +456,7 @@ def alerts(
     """
     b = bands(
         table, method=method, sensitivity=sensitivity, min_history=min_history, season_length=season_length,
-        holidays=holidays, kpis=kpis, thresholds=thresholds, freq=freq, critical=critical,
+        holidays=holidays, kpis=kpis, thresholds=thresholds, freq=freq, critical=critical, min_change=min_change,
     )
     return (
         b.filter(pl.col("is_alert"))

@@ -291,8 +291,26 @@ def compute(
     as_of_ts = _as_of_date(as_of, _FN)
     ts = _local_ts(date, schema[date])
     orders_lf = lf.with_columns(ts.alias("__ts"))
-    if as_of_ts is None:
+    # Integer customer ids and categorical/integer groups: one packed integer key per
+    # (customer, group, period) makes the per-customer step a single-key aggregation.
+    packable = schema[customer].is_integer() and all(
+        isinstance(schema[b], (pl.Categorical, pl.Enum)) or schema[b].is_integer() or schema[b] in (pl.Boolean, pl.String)
+        for b in by_cols if b in schema.names()
+    ) and all(b in schema.names() for b in by_cols)
+    stats = None
+    if packable:
+        codes = [_group_code(b, schema[b]) for b in by_cols]
+        stats = orders_lf.select(
+            pl.len().alias("__rows"), pl.col("__ts").min().alias("__ts_min"), pl.col("__ts").max().alias("__ts_max"),
+            pl.col(customer).min().cast(pl.Int64).alias("__c_min"), pl.col(customer).max().cast(pl.Int64).alias("__c_max"),
+            (pl.col(customer).null_count() + sum((pl.col(b).null_count() for b in by_cols), pl.lit(0, pl.UInt32))).alias("__nulls"),
+            *[cd.min().cast(pl.Int64).alias(f"__g{i}_min") for i, cd in enumerate(codes)],
+            *[cd.max().cast(pl.Int64).alias(f"__g{i}_max") for i, cd in enumerate(codes)],
+        ).collect().row(0, named=True)
+        last = stats["__ts_max"]
+    elif as_of_ts is None:
         last = orders_lf.select(pl.col("__ts").max()).collect().item()
+    if as_of_ts is None:
         if last is None:
             raise CrmError(f"{_FN}: 'orders' has no rows with a date; there is nothing to measure")
         as_of_ts = dt.datetime.combine(last.date() + dt.timedelta(days=1), dt.time())
@@ -306,25 +324,28 @@ def compute(
 
     orders_lf = orders_lf.filter(pl.col("__ts") < as_of_lit).with_columns(period(pl.col("__ts")).alias("period_start"))
     keys = ["period_start", *by_cols]
-    # One row per (customer, period, group) that bought: everything else is sums of it.
-    agg = [pl.len().alias("__n"), pl.col(amount).sum().alias("__rev")]
-    if has_discount:
-        agg.append((pl.col(discount) > 0).sum().alias("__disc"))
-    cp = orders_lf.group_by(customer, *keys).agg(agg)
-    first = cp.group_by(customer).agg(pl.col("period_start").min().alias("__first"))
-    cp = cp.join(first, on=customer, how="left")
-    base_agg = [
-        pl.col("__rev").sum().alias("revenue"),
-        pl.col("__n").sum().alias("orders"),
-        pl.len().alias("active_customers"),
-        (pl.col("period_start") == pl.col("__first")).sum().alias("new_customers"),
-        (pl.col("__n") >= 2).sum().alias("__repeaters"),
-    ]
-    if has_discount:
-        base_agg.append(pl.col("__disc").sum().alias("__disc"))
-    base = cp.group_by(keys).agg(base_agg)
+    default_churn = churn_days is None
+    packed = _packing(stats, by_cols, n, unit, period) if stats is not None else None
+    retained = default_churn and bool(want & {"churn_rate", "retention_rate"})
+    rows = stats["__rows"] if stats is not None else 0
+    if rows > _BUCKET_ROWS:
+        # Every count here is per customer: split the customers into hashed buckets and
+        # add the buckets' small tables up (exact), so that the per-(customer, period,
+        # group) state of one bucket at a time is held (memory bounded for 100M orders).
+        k = -(-rows // _BUCKET_ROWS)
+        parts = []
+        for b in range(k):
+            part = orders_lf.filter(pl.col(customer).hash() % k == b)
+            parts.append(_order_base(part, schema, by_cols, customer, amount, discount if has_discount else None,
+                                     n, unit, retained, packed).collect(engine="streaming"))
+        summed = [c for c in parts[0].columns if c not in keys]
+        base = (pl.concat(parts).group_by(keys).agg(pl.col(summed).sum())).lazy()
+    else:
+        base = _order_base(orders_lf, schema, by_cols, customer, amount, discount if has_discount else None,
+                           n, unit, retained, packed)
     frames: dict[str, pl.LazyFrame] = {"base": base}
-    if want & {"churn_rate", "retention_rate"}:
+    if not default_churn and want & {"churn_rate", "retention_rate"}:
+        cp = orders_lf.group_by(customer, *keys).agg(pl.len().alias("__n"))
         frames["churn"] = _churn(orders_lf, cp, keys, by_cols, customer, n, unit, churn_days, period)
     if ev_lf is not None and want & set(EVENT_KPIS):
         ets = _local_ts(timestamp, schema_of(ev_lf)[timestamp])
@@ -353,28 +374,36 @@ def compute(
         frames["surveys"] = sv.group_by(keys).agg(sagg)
 
     # --- the frame of every period x every group seen ---
-    span_sources = [f.select("period_start") for name, f in frames.items() if name != "churn"]
-    span = pl.concat(span_sources).select(
-        pl.col("period_start").min().alias("lo"), pl.col("period_start").max().alias("hi")
-    ).collect()
-    lo, hi = span.row(0)
+    # Every per-period frame is small (periods x groups): collect them together, once
+    # (the orders are read once; the streaming engine does not share subplans between
+    # separate collects), then build the grid eagerly.
+    names_ = list(frames)
+    small = dict(zip(names_, pl.collect_all([frames[k] for k in names_], engine="streaming")))
+    spans = [f["period_start"] for name, f in small.items() if name != "churn"]
+    lo = min((sp.min() for sp in spans if sp.len() and sp.min() is not None), default=None)
+    hi = max((sp.max() for sp in spans if sp.len() and sp.max() is not None), default=None)
     if lo is None:
         raise CrmError(f"{_FN}: no orders before as_of={as_of_ts}; the period range is empty")
     step = f"{3 * n}mo" if unit == "q" else f"{n}{unit}"
-    periods = pl.LazyFrame({"period_start": pl.date_range(lo, hi, interval=step, eager=True)})
+    periods = pl.DataFrame({"period_start": pl.date_range(lo, hi, interval=step, eager=True)})
     if by_cols:
-        groups = pl.concat([f.select(by_cols) for f in frames.values()], how="vertical_relaxed").unique()
+        groups = pl.concat([f.select(by_cols) for f in small.values()], how="vertical_relaxed").unique()
         grid = periods.join(groups, how="cross")
     else:
         grid = periods
     wide = grid
-    for f in frames.values():
+    for f in small.values():
         wide = wide.join(f, on=keys, how="left", nulls_equal=True) if by_cols else wide.join(f, on=keys, how="left")
-    fill0 = [c for c in wide.collect_schema().names() if c not in keys]
-    # The per-period table is small (periods x groups), and every KPI below selects from
-    # it: materialise it once, or each KPI would re-run the whole aggregation over the
-    # orders (the streaming engine does not share common subplans).
-    wide = wide.with_columns(pl.col(c).fill_null(0) for c in fill0).collect(engine="streaming").lazy()
+    fill0 = [c for c in wide.columns if c not in keys]
+    wide = wide.with_columns(pl.col(c).fill_null(0) for c in fill0)
+    if "__retained" in wide.columns and "churn" not in small:
+        # customers active in the previous period of the group (the grid is complete,
+        # so the previous row of a group is the previous period; the first has none)
+        prev = pl.col("active_customers").shift(1)
+        wide = wide.sort([*by_cols, "period_start"], nulls_last=True).with_columns(
+            (prev.over(by_cols) if by_cols else prev).fill_null(0).alias("__prev_active")
+        )
+    wide = wide.lazy()
 
     def ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
         return pl.when(den > 0).then(num.cast(pl.Float64) / den.cast(pl.Float64)).otherwise(None)
@@ -404,7 +433,7 @@ def compute(
     }
     if has_discount:
         spec["discount_rate"] = (ratio(pl.col("__disc"), pl.col("orders")), pl.col("__disc"), pl.col("orders"))
-    if "churn" in frames:
+    if "__retained" in wide.collect_schema().names() or "churn" in frames:
         lost = pl.col("__prev_active") - pl.col("__retained")
         spec["churn_rate"] = (ratio(lost, pl.col("__prev_active")), lost, pl.col("__prev_active"))
         spec["retention_rate"] = (
@@ -425,7 +454,7 @@ def compute(
     # jump in visitors and be alerted on.
     for source, names in (("events", EVENT_KPIS), ("surveys", SURVEY_KPIS)):
         if source in frames:
-            first = frames[source].select(pl.col("period_start").min()).collect().item()
+            first = small[source]["period_start"].min()
             covered = pl.col("period_start") >= pl.lit(first) if first is not None else pl.lit(False)
             for k in names:
                 if k in spec:
@@ -477,6 +506,136 @@ def compute(
         "previous", "change", "change_pct", "year_ago", "yoy_pct",
     )
     return out if lazy else out.collect(engine="streaming")
+
+
+
+def _period_index(unit: str, n: int) -> pl.Expr:
+    """Consecutive integers for consecutive period starts (of a Date column on the grid)."""
+    ps = pl.col("period_start")
+    if unit in ("d", "w"):
+        return ps.cast(pl.Int32).cast(pl.Int64) // (n * (7 if unit == "w" else 1))
+    months = {"mo": n, "q": 3 * n, "y": 12 * n}[unit]
+    return (ps.dt.year().cast(pl.Int64) * 12 + ps.dt.month().cast(pl.Int64) - 1) // months
+
+
+#: Above this many orders, the per-customer step runs over hashed customer buckets.
+_BUCKET_ROWS = 25_000_000
+
+
+def _group_code(name: str, dtype: pl.DataType) -> pl.Expr:
+    if dtype == pl.String:
+        return pl.col(name).cast(pl.Categorical).to_physical().cast(pl.Int64)
+    if isinstance(dtype, (pl.Categorical, pl.Enum)):
+        return pl.col(name).to_physical().cast(pl.Int64)
+    return pl.col(name).cast(pl.Int64)
+
+
+def _packing(stats: dict, by_cols: list[str], n: int, unit: str, period) -> Optional[dict]:
+    """Radixes of the packed (customer, group, period) key, or None when it would not fit."""
+    if stats["__ts_min"] is None or stats["__nulls"]:
+        return None
+    ends = pl.DataFrame({"__ts": [stats["__ts_min"], stats["__ts_max"]]}, schema={"__ts": pl.Datetime("us")})
+    p_lo, p_hi = ends.select(period(pl.col("__ts")).alias("period_start")).select(_period_index(unit, n))["period_start"]
+    radix = [stats[f"__g{i}_max"] - stats[f"__g{i}_min"] + 1 for i in range(len(by_cols))]
+    n_p = p_hi - p_lo + 1
+    total = (stats["__c_max"] - stats["__c_min"] + 1) * n_p
+    for r in radix:
+        total *= r
+    if total >= 2**62:
+        return None
+    start = ends.select(period(pl.col("__ts")).alias("period_start"))["period_start"][0]
+    return {"p_lo": p_lo, "start": start, "n_p": n_p, "c_min": stats["__c_min"], "radix": radix,
+            "g_min": [stats[f"__g{i}_min"] for i in range(len(by_cols))]}
+
+
+def _order_base(orders_lf, schema, by_cols, customer, amount, discount, n, unit, retained, packed=None):
+    """Per (period, group): revenue, orders, active, new and repeat customers, discounted
+    orders and (``retained``) customers also active in the group's previous period.
+
+    The only per-customer state is one row per (customer, period, group) that bought;
+    "new" is its period being the customer's first, "retained" the customer having a row
+    for the same group one period earlier (a semi join on the period index)."""
+    keys = ["period_start", *by_cols]
+    agg = [pl.len().alias("__n"), pl.col(amount).sum().alias("__rev")]
+    if discount is not None:
+        agg.append((pl.col(discount) > 0).sum().alias("__disc"))
+    if packed is not None:
+        return _order_base_packed(orders_lf, schema, by_cols, customer, agg, discount, n, unit, retained, packed)
+    cp = orders_lf.group_by(customer, *keys).agg(agg).with_columns(_period_index(unit, n).alias("__pi"))
+    flags = [(pl.col("__pi") == pl.col("__pi").min().over(customer)).alias("__new")]
+    cp = cp.with_columns(flags)
+    if retained:
+        before = cp.select(customer, *by_cols, (pl.col("__pi") + 1).alias("__pi"), pl.lit(True).alias("__ret"))
+        cp = cp.join(before, on=[customer, *by_cols, "__pi"], how="left", nulls_equal=True)
+    base_agg = [
+        pl.col("__rev").sum().alias("revenue"),
+        pl.col("__n").sum().alias("orders"),
+        pl.len().alias("active_customers"),
+        pl.col("__new").sum().alias("new_customers"),
+        (pl.col("__n") >= 2).sum().alias("__repeaters"),
+    ]
+    if discount is not None:
+        base_agg.append(pl.col("__disc").sum().alias("__disc"))
+    if retained:
+        base_agg.append(pl.col("__ret").fill_null(False).sum().alias("__retained"))
+    return cp.group_by(keys).agg(base_agg)
+
+
+def _order_base_packed(orders_lf, schema, by_cols, customer, agg, discount, n, unit, retained, packed):
+    """_order_base with (customer, group, period) packed into one Int64 key
+    ``((customer - min) * G + group) * P + period``: a single-key aggregation, and the
+    previous period of the same customer and group is simply ``key - 1``."""
+    n_p, radix = packed["n_p"], packed["radix"]
+    n_g = 1
+    for r in radix:
+        n_g *= r
+    g = pl.lit(0, pl.Int64)
+    for b, r, lo in zip(by_cols, radix, packed["g_min"]):
+        g = g * r + (_group_code(b, schema[b]) - lo)
+    pi = _period_index(unit, n) - packed["p_lo"]
+    key = ((pl.col(customer).cast(pl.Int64) - packed["c_min"]) * n_g + g) * n_p + pi
+    cp = orders_lf.group_by(key.alias("__k")).agg(*agg)
+    cp = cp.with_columns((pl.col("__k") % n_p).alias("__pi"), (pl.col("__k") // (n_p * n_g)).alias("__c"))
+    flags = [(pl.col("__pi") == pl.col("__pi").min().over("__c")).alias("__new")]
+    if retained:
+        flags.append(((pl.col("__pi") > 0) & (pl.col("__k") - 1).is_in(pl.col("__k").implode())).alias("__ret"))
+    cp = cp.with_columns(flags)
+    base_agg = [
+        pl.col("__rev").sum().alias("revenue"),
+        pl.col("__n").sum().alias("orders"),
+        pl.len().alias("active_customers"),
+        pl.col("__new").sum().alias("new_customers"),
+        (pl.col("__n") >= 2).sum().alias("__repeaters"),
+    ]
+    if discount is not None:
+        base_agg.append(pl.col("__disc").sum().alias("__disc"))
+    if retained:
+        base_agg.append(pl.col("__ret").sum().alias("__retained"))
+    small = cp.group_by(((pl.col("__k") // n_p) % n_g).alias("__g"), "__pi").agg(base_agg)
+    # back from codes to period starts and group values (on the small table)
+    start = packed["start"]
+    if unit in ("d", "w"):
+        step = n * (7 if unit == "w" else 1)
+        ps = pl.lit(start) + pl.duration(days=pl.col("__pi") * step)
+    else:
+        months = {"mo": n, "q": 3 * n, "y": 12 * n}[unit]
+        m = pl.col("__pi") * months + (start.year * 12 + start.month - 1)
+        ps = pl.date(m // 12, m % 12 + 1, 1)
+    small = small.with_columns(ps.cast(pl.Date).alias("period_start"))
+    rest = pl.col("__g")
+    decoded = []
+    for b, r, lo in reversed(list(zip(by_cols, radix, packed["g_min"]))):
+        decoded.append(((rest % r) + lo).alias(f"__code_{b}"))
+        rest = rest // r
+    small = small.with_columns(decoded)
+    for b in by_cols:
+        dtype = schema[b]
+        if isinstance(dtype, (pl.Categorical, pl.Enum)) or dtype == pl.String:
+            values = orders_lf.select(pl.col(b).unique()).with_columns(_group_code(b, dtype).alias(f"__code_{b}"))
+            small = small.join(values, on=f"__code_{b}", how="left")
+        else:
+            small = small.with_columns(pl.col(f"__code_{b}").cast(dtype).alias(b))
+    return small.select("period_start", *by_cols, *[e.meta.output_name() for e in base_agg])
 
 
 def _churn(orders_lf, cp, keys, by_cols, customer, n, unit, churn_days, period):
