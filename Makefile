@@ -42,10 +42,16 @@ $(VENV)/.installed: requirements-dev.txt
 
 # Release build of the extension next to its Python sources; .venv sees python/ through
 # a .pth file (a development install). The lock keeps parallel checkouts that share
-# CARGO_TARGET_DIR from copying each other's library. `make wheel` builds the wheel.
+# CARGO_TARGET_DIR from copying each other's library; and as the cdylib's file in the
+# target dir is one for every checkout while cargo's freshness check is per checkout, a
+# build after another checkout's build relinks (touch src/lib.rs) rather than copy that
+# checkout's library. `make wheel` builds the wheel.
 build: venv
 	mkdir -p $(CARGO_TARGET_DIR)
-	flock $(CARGO_TARGET_DIR)/.crmkit-build.lock sh -c 'cargo build --release --lib --quiet && cp $(CARGO_TARGET_DIR)/release/libcrmkit.so $(EXT).tmp'
+	flock $(CARGO_TARGET_DIR)/.crmkit-build.lock sh -c '\
+	  if [ "$$(cat $(CARGO_TARGET_DIR)/.crmkit-last-checkout 2>/dev/null)" != "$(CURDIR)" ]; then touch src/lib.rs; fi; \
+	  cargo build --release --lib --quiet && echo "$(CURDIR)" > $(CARGO_TARGET_DIR)/.crmkit-last-checkout && \
+	  cp $(CARGO_TARGET_DIR)/release/libcrmkit.so $(EXT).tmp'
 	mv -f $(EXT).tmp $(EXT)
 	echo "$(abspath python)" > $(SITE)/crmkit-dev.pth
 
