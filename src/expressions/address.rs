@@ -10,7 +10,7 @@ use pyo3_polars::derive::polars_expr;
 use rayon::prelude::*;
 use serde::Deserialize;
 
-use crate::clean::address::{Address, Divisions};
+use crate::clean::address::{Divisions, Scratch};
 
 const PAR_SLICE: usize = 16_384;
 
@@ -77,33 +77,95 @@ fn run(inputs: &[Series], kw: AddressKwargs, what: &str, region: bool) -> Polars
         })?),
     };
     let table: &Divisions = &table;
-    let parse = |v: Option<&str>| v.and_then(|t| if region { table.region(t, default) } else { table.parse(t, default) });
-    let values: Vec<Option<&str>> = ca.iter().collect();
-    let parsed: Vec<Option<Address>> = if values.len() <= PAR_SLICE {
-        values.into_iter().map(parse).collect()
+    let name = s.name().clone();
+    let n = ca.len();
+    // Slices of the column parsed in parallel, each straight into its own struct chunk
+    // (one scratch per slice: no allocation per row); chunks are appended in order, so
+    // the output does not depend on the thread count.
+    let slice = |start: usize| -> PolarsResult<StructChunked> {
+        let len = PAR_SLICE.min(n - start);
+        parse_slice(&ca.slice(start as i64, len), table, default, region, name.clone())
+    };
+    let starts: Vec<usize> = (0..n.max(1)).step_by(PAR_SLICE).collect();
+    let parts: Vec<StructChunked> = if starts.len() == 1 {
+        vec![slice(0)?]
     } else {
-        values.par_chunks(PAR_SLICE).flat_map_iter(|c| c.iter().map(|v| parse(*v)).collect::<Vec<_>>()).collect()
+        starts.into_par_iter().map(slice).collect::<PolarsResult<Vec<_>>>()?
     };
-    let n = parsed.len();
-    let col = |f: &dyn for<'a> Fn(&'a Address<'a>) -> Option<&'a str>, name: &str| -> Series {
-        let out: StringChunked = parsed.iter().map(|a| a.as_ref().and_then(f)).collect();
-        out.with_name(name.into()).into_series()
-    };
+    let mut parts = parts.into_iter();
+    let mut out = parts.next().ok_or_else(|| polars_err!(ComputeError: "crmkit.clean.{}: no output", what))?;
+    for p in parts {
+        out.append_owned(p)?;
+    }
+    Ok(out.into_series())
+}
+
+/// One slice of the column parsed into a struct chunk of string fields.
+fn parse_slice(
+    ca: &StringChunked,
+    table: &Divisions,
+    default: Option<u32>,
+    region: bool,
+    name: PlSmallStr,
+) -> PolarsResult<StructChunked> {
+    let n = ca.len();
+    let mut scratch = Scratch::default();
+    let mut province = StringChunkedBuilder::new("province".into(), n);
+    let mut city = StringChunkedBuilder::new("city".into(), n);
+    let mut district = StringChunkedBuilder::new("district".into(), n);
+    let mut detail = StringChunkedBuilder::new("detail".into(), n);
+    let mut adcode = StringChunkedBuilder::new("adcode".into(), n);
+    let mut valid: Vec<bool> = Vec::with_capacity(n);
+    let mut any_null = false;
+    for v in ca.iter() {
+        let parsed = v.and_then(|t| {
+            if region {
+                table.region_into(t, default, &mut scratch)
+            } else {
+                table.parse_into(t, default, &mut scratch)
+            }
+        });
+        match parsed {
+            Some(p) => {
+                province.append_option(p.province.map(|i| table.name(i)));
+                city.append_option(p.city.map(|i| table.name(i)));
+                district.append_option(p.district.map(|i| table.name(i)));
+                if !region {
+                    detail.append_option(p.detail(&scratch));
+                }
+                adcode.append_option(p.deepest().map(|i| table.code(i)));
+                valid.push(true);
+            }
+            None => {
+                province.append_null();
+                city.append_null();
+                district.append_null();
+                if !region {
+                    detail.append_null();
+                }
+                adcode.append_null();
+                valid.push(false);
+                any_null = true;
+            }
+        }
+    }
     let mut fields = vec![
-        col(&|a| a.province, "province"),
-        col(&|a| a.city, "city"),
-        col(&|a| a.district, "district"),
+        province.finish().into_series(),
+        city.finish().into_series(),
+        district.finish().into_series(),
     ];
     if !region {
-        fields.push(col(&|a| a.detail.as_deref(), "detail"));
+        fields.push(detail.finish().into_series());
     }
-    fields.push(col(&|a| a.adcode, "adcode"));
-    let out = StructChunked::from_series(s.name().clone(), n, fields.iter())?;
+    fields.push(adcode.finish().into_series());
+    let out = StructChunked::from_series(name, n, fields.iter())?;
     // A null input (or an empty one) is a null struct, not a struct of nulls.
-    let validity: BooleanChunked = parsed.iter().map(|a| Some(a.is_some())).collect();
-    let validity = validity.rechunk();
-    let bits = validity.downcast_as_array().values().clone();
-    Ok(out.with_outer_validity(Some(bits)).into_series())
+    if !any_null {
+        return Ok(out);
+    }
+    let valid = BooleanChunked::from_slice("valid".into(), &valid);
+    let bits = valid.downcast_as_array().values().clone();
+    Ok(out.with_outer_validity(Some(bits)))
 }
 
 #[polars_expr(output_type_func=address_type)]
