@@ -5,11 +5,12 @@
 //! `Divisions::build`. Parsing is then:
 //!
 //! 1. normalise: NFKC (full-width to half-width), whitespace removed, leading "中国";
-//! 2. find the division names in the text with one Aho-Corasick automaton over the full
-//!    names and their usual short forms (suffix dropped: 广东, 深圳, 南山; autonomous
-//!    regions and prefectures without the ethnic part: 广西, 恩施): the first name by an
-//!    unanchored search, the names that follow it by anchored searches at its end (across
-//!    separators such as "," "-" "/"), so the detail after a run of names is never scanned;
+//! 2. find the division names in the text — the full names and their usual short forms
+//!    (suffix dropped: 广东, 深圳, 南山; autonomous regions and prefectures without the
+//!    ethnic part: 广西, 恩施) — in a hash index keyed by a name's first bytes: the first
+//!    name is the leftmost-longest one, the names that follow it are looked up at its end
+//!    only (across separators such as "," "-" "/"), so the detail after a run of names is
+//!    never scanned;
 //! 3. group the matches into runs of adjacent names (addresses write divisions from the
 //!    top, one after the other) and choose, per run, the largest set of names that lie on
 //!    one path of the tree, from the larger unit to the smaller;
@@ -23,9 +24,6 @@
 
 use std::collections::HashMap;
 
-use aho_corasick::automaton::Automaton;
-use aho_corasick::nfa::contiguous;
-use aho_corasick::{Anchored, Input, MatchKind};
 use polars::prelude::PlHashMap;
 use unicode_normalization::UnicodeNormalization;
 
@@ -134,7 +132,7 @@ pub struct Divisions {
     nodes: Vec<Node>,
     keys: Vec<KeyInfo>,
     cands: Vec<Candidate>,
-    nfa: contiguous::NFA,
+    names_at: NameIndex,
     latin: PlHashMap<String, Vec<Candidate>>,
 }
 
@@ -332,15 +330,8 @@ impl Divisions {
                 }
             })
             .collect();
-        // One contiguous NFA, stepped directly: unanchored for the first name, anchored
-        // (a plain trie walk) for the names that follow it. Measured here on ~10k names:
-        // contiguous NFA 1.0 us per address, DFA 3.0 (its tables miss the cache),
-        // non-contiguous NFA 9.3.
-        let nfa = contiguous::Builder::new()
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(&patterns)
-            .map_err(|e| format!("division table: {e}"))?;
-        Ok(Divisions { names: div_names, code_texts, nodes, keys: infos, cands: flat, nfa, latin })
+        let names_at = NameIndex::build(&patterns);
+        Ok(Divisions { names: div_names, code_texts, nodes, keys: infos, cands: flat, names_at, latin })
     }
 
     /// Number of divisions loaded.
@@ -498,10 +489,10 @@ impl Divisions {
         found.clear();
         let mut pos = 0;
         while pos < text.len() && found.len() < 32 {
-            let Ok(Some(m)) = self.nfa.try_find(&Input::new(text).range(pos..)) else { break };
-            let mut run_len = usize::from(!self.keys[m.pattern().as_usize()].skip);
-            found.push(Found { start: m.start(), end: m.end(), key: m.pattern().as_u32() });
-            let mut end = m.end();
+            let Some(m) = self.names_at.find(text.as_bytes(), pos) else { break };
+            let mut run_len = usize::from(!self.keys[m.key as usize].skip);
+            found.push(m);
+            let mut end = m.end;
             while found.len() < 32 {
                 let at = skip_separators(text, end);
                 if let Some(n) = self.anchored(text, at) {
@@ -534,27 +525,9 @@ impl Divisions {
         }
     }
 
-    /// The longest name that starts at `at`: a walk down the automaton's trie.
+    /// The longest name that starts at `at`.
     fn anchored(&self, text: &str, at: usize) -> Option<Found> {
-        let nfa = &self.nfa;
-        let mut sid = nfa.start_state(Anchored::Yes).ok()?;
-        let mut best = None;
-        for (i, &b) in text.as_bytes().get(at..)?.iter().enumerate() {
-            sid = nfa.next_state(Anchored::Yes, sid, b);
-            if nfa.is_special(sid) {
-                if nfa.is_dead(sid) {
-                    break;
-                }
-                if nfa.is_match(sid) {
-                    // The pattern spelt by the walk so far (not a shorter one that ends here).
-                    let pid = (0..nfa.match_len(sid)).map(|k| nfa.match_pattern(sid, k)).find(|p| nfa.pattern_len(*p) == i + 1);
-                    if let Some(p) = pid {
-                        best = Some(Found { start: at, end: at + i + 1, key: p.as_u32() });
-                    }
-                }
-            }
-        }
-        best
+        self.names_at.longest_at(text.as_bytes(), at)
     }
 
     /// The key spelt exactly `s`, if any.
@@ -909,6 +882,74 @@ struct Match {
     skip: bool,
     /// A place below the table's divisions: it settles the reading, the detail keeps it.
     area: bool,
+}
+
+/// The division names (and placeholder words) by their first bytes: the longest name
+/// that starts at a position is one hash probe and a few byte comparisons away. Finding
+/// the leftmost-longest name probes each position where a name can start; names after
+/// it are probed at their position only. Measured here on the generated addresses of
+/// tests/bench/bench_address.py, the same parser with a contiguous Aho-Corasick NFA over
+/// these names (about 400 KB of states, which miss the cache on a busy machine) took
+/// about 1.7 times as long per address; see the `address_speed` test.
+struct NameIndex {
+    /// Number of leading bytes hashed: the shortest name's length, at most 8.
+    head: usize,
+    /// Head bytes -> range of `entries`, longest names first.
+    heads: PlHashMap<u64, (u32, u32)>,
+    /// (key, start, length) of each name's bytes in `bytes`.
+    entries: Vec<(u32, u32, u32)>,
+    bytes: Vec<u8>,
+    /// Bytes a name can start with.
+    starts: [bool; 256],
+}
+
+impl NameIndex {
+    fn build(patterns: &[String]) -> NameIndex {
+        let head = patterns.iter().map(String::len).filter(|&l| l > 0).min().unwrap_or(1).min(8);
+        let mut order: Vec<(u64, usize, u32)> = patterns
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| !p.is_empty())
+            .map(|(k, p)| (pack(&p.as_bytes()[..head]), p.len(), k as u32))
+            .collect();
+        // Grouped by head, longest first within a group.
+        order.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
+        let mut heads: PlHashMap<u64, (u32, u32)> = PlHashMap::default();
+        let mut entries = Vec::with_capacity(order.len());
+        let mut bytes = Vec::new();
+        let mut starts = [false; 256];
+        for (h, len, k) in order {
+            let p = patterns[k as usize].as_bytes();
+            starts[usize::from(p[0])] = true;
+            let slot = heads.entry(h).or_insert((entries.len() as u32, 0));
+            slot.1 += 1;
+            entries.push((k, bytes.len() as u32, len as u32));
+            bytes.extend_from_slice(p);
+        }
+        NameIndex { head, heads, entries, bytes, starts }
+    }
+
+    /// The longest name that starts at byte `at` of `text`.
+    fn longest_at(&self, text: &[u8], at: usize) -> Option<Found> {
+        let rest = text.get(at..)?;
+        let &(first, n) = self.heads.get(&pack(rest.get(..self.head)?))?;
+        let group = self.entries.get(first as usize..(first + n) as usize)?;
+        group.iter().find_map(|&(k, s, l)| {
+            let name = self.bytes.get(s as usize..(s + l) as usize)?;
+            rest.starts_with(name).then_some(Found { start: at, end: at + l as usize, key: k })
+        })
+    }
+
+    /// The leftmost name at or after byte `pos` (the longest one there).
+    fn find(&self, text: &[u8], pos: usize) -> Option<Found> {
+        let last = text.len().checked_sub(self.head)?;
+        (pos..=last).filter(|&i| self.starts[usize::from(text[i])]).find_map(|i| self.longest_at(text, i))
+    }
+}
+
+/// Up to 8 bytes as one hash key.
+fn pack(b: &[u8]) -> u64 {
+    b.iter().take(8).fold(0u64, |acc, &x| (acc << 8) | u64::from(x))
 }
 
 fn is_cjk(c: char) -> bool {
@@ -1340,7 +1381,7 @@ mod tests {
 mod speed {
     //! `CRMKIT_ADCODES=path/to/adcodes.csv cargo test --release --lib address_speed -- --ignored --nocapture`
     use super::*;
-    use aho_corasick::{AhoCorasickBuilder, AhoCorasickKind};
+    use aho_corasick::{AhoCorasickBuilder, AhoCorasickKind, MatchKind};
     use std::time::Instant;
 
     #[test]
@@ -1377,6 +1418,18 @@ mod speed {
             }
             println!("{kind:?} scan {:.3} us/addr ({c})", t.elapsed().as_secs_f64() * 1e6 / (20 * n) as f64);
         }
+        let t = Instant::now();
+        let mut c = 0;
+        for _ in 0..20 {
+            for a in &addrs {
+                let mut at = 0;
+                while let Some(f) = d.names_at.find(a.as_bytes(), at) {
+                    c += 1;
+                    at = f.end;
+                }
+            }
+        }
+        println!("name index scan {:.3} us/addr ({c})", t.elapsed().as_secs_f64() * 1e6 / (20 * n) as f64);
         let t = Instant::now();
         for _ in 0..20 {
             for a in &addrs {
