@@ -1000,11 +1000,15 @@ fn normalise_into(s: &str, out: &mut String) -> bool {
 fn normalise_fast(s: &str, out: &mut String) -> Option<bool> {
     let b = s.as_bytes();
     let mut cjk = false;
+    // Bytes from `kept` on are copied as they are, in one piece when the next change
+    // (a dropped or mapped character) comes.
+    let mut kept = 0;
     let mut i = 0;
     while let Some(&c) = b.get(i) {
         if c < 0x80 {
-            if !c.is_ascii_whitespace() && !c.is_ascii_control() {
-                out.push(c as char);
+            if c.is_ascii_whitespace() || c.is_ascii_control() {
+                out.push_str(s.get(kept..i)?);
+                kept = i + 1;
             }
             i += 1;
             continue;
@@ -1012,22 +1016,26 @@ fn normalise_fast(s: &str, out: &mut String) -> Option<bool> {
         let (&c1, &c2) = (b.get(i + 1)?, b.get(i + 2)?);
         match c {
             // U+4000..U+9FFF: CJK ideographs (and the Yijing symbols, E4 B7 xx), unchanged by NFKC.
-            0xE4..=0xE9 => {
-                cjk |= !(c == 0xE4 && c1 == 0xB7);
-                out.push_str(s.get(i..i + 3)?);
-            }
-            // U+3000 (ideographic space, dropped), U+3001..U+3002, U+3008..U+3011.
-            0xE3 if c1 == 0x80 && c2 == 0x80 => {}
-            0xE3 if c1 == 0x80 && (matches!(c2, 0x81 | 0x82) || (0x88..=0x91).contains(&c2)) => {
-                out.push_str(s.get(i..i + 3)?);
+            0xE4..=0xE9 => cjk |= !(c == 0xE4 && c1 == 0xB7),
+            // U+3001..U+3002, U+3008..U+3011: unchanged.
+            0xE3 if c1 == 0x80 && (matches!(c2, 0x81 | 0x82) || (0x88..=0x91).contains(&c2)) => {}
+            // U+3000 (ideographic space): dropped.
+            0xE3 if c1 == 0x80 && c2 == 0x80 => {
+                out.push_str(s.get(kept..i)?);
+                kept = i + 3;
             }
             // U+FF01..U+FF5E: full-width ASCII.
-            0xEF if c1 == 0xBC && c2 >= 0x81 => out.push((c2 - 0x80 + 0x20) as char),
-            0xEF if c1 == 0xBD && c2 <= 0x9E => out.push((c2 - 0x80 + 0x60) as char),
+            0xEF if (c1 == 0xBC && c2 >= 0x81) || (c1 == 0xBD && c2 <= 0x9E) => {
+                out.push_str(s.get(kept..i)?);
+                let ascii = if c1 == 0xBC { c2 - 0x80 + 0x20 } else { c2 - 0x80 + 0x60 };
+                out.push(char::from(ascii));
+                kept = i + 3;
+            }
             _ => return None,
         }
         i += 3;
     }
+    out.push_str(s.get(kept..)?);
     Some(cjk)
 }
 

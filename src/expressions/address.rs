@@ -24,19 +24,29 @@ struct AddressKwargs {
     default_province: Option<String>,
 }
 
-static CACHE: Mutex<Option<(String, Arc<Divisions>)>> = Mutex::new(None);
+/// The compiled matcher, and its names and codes as string columns: the output's name
+/// fields are gathered from these by division index (no string is copied per row).
+struct Table {
+    divisions: Divisions,
+    names: StringChunked,
+    codes: StringChunked,
+}
 
-fn divisions(kw: &AddressKwargs) -> PolarsResult<Arc<Divisions>> {
+static CACHE: Mutex<Option<(String, Arc<Table>)>> = Mutex::new(None);
+
+fn divisions(kw: &AddressKwargs) -> PolarsResult<Arc<Table>> {
     let mut guard = CACHE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some((key, d)) = guard.as_ref() {
         if *key == kw.table_key {
             return Ok(d.clone());
         }
     }
-    let d = Arc::new(
-        Divisions::build(&kw.codes, &kw.names, &kw.nations)
-            .map_err(|e| polars_err!(ComputeError: "crmkit.clean.address: {}", e))?,
-    );
+    let divisions = Divisions::build(&kw.codes, &kw.names, &kw.nations)
+        .map_err(|e| polars_err!(ComputeError: "crmkit.clean.address: {}", e))?;
+    let n = divisions.len() as u32;
+    let names: StringChunked = (0..n).map(|i| Some(divisions.name(i))).collect();
+    let codes: StringChunked = (0..n).map(|i| Some(divisions.code(i))).collect();
+    let d = Arc::new(Table { divisions, names, codes });
     *guard = Some((kw.table_key.clone(), d.clone()));
     Ok(d)
 }
@@ -72,11 +82,11 @@ fn run(inputs: &[Series], kw: AddressKwargs, what: &str, region: bool) -> Polars
     let table = divisions(&kw)?;
     let default = match kw.default_province.as_deref() {
         None => None,
-        Some(p) => Some(table.province_named(p).ok_or_else(|| {
+        Some(p) => Some(table.divisions.province_named(p).ok_or_else(|| {
             polars_err!(ComputeError: "crmkit.clean.{}: default_province '{}' is not a province-level division", what, p)
         })?),
     };
-    let table: &Divisions = &table;
+    let table: &Table = &table;
     let name = s.name().clone();
     let n = ca.len();
     // Slices of the column parsed in parallel, each straight into its own struct chunk
@@ -103,61 +113,53 @@ fn run(inputs: &[Series], kw: AddressKwargs, what: &str, region: bool) -> Polars
 /// One slice of the column parsed into a struct chunk of string fields.
 fn parse_slice(
     ca: &StringChunked,
-    table: &Divisions,
+    table: &Table,
     default: Option<u32>,
     region: bool,
     name: PlSmallStr,
 ) -> PolarsResult<StructChunked> {
     let n = ca.len();
+    let d = &table.divisions;
     let mut scratch = Scratch::default();
-    let mut province = StringChunkedBuilder::new("province".into(), n);
-    let mut city = StringChunkedBuilder::new("city".into(), n);
-    let mut district = StringChunkedBuilder::new("district".into(), n);
-    let mut detail = StringChunkedBuilder::new("detail".into(), n);
-    let mut adcode = StringChunkedBuilder::new("adcode".into(), n);
+    let mut province: Vec<Option<IdxSize>> = Vec::with_capacity(n);
+    let mut city: Vec<Option<IdxSize>> = Vec::with_capacity(n);
+    let mut district: Vec<Option<IdxSize>> = Vec::with_capacity(n);
+    let mut deepest: Vec<Option<IdxSize>> = Vec::with_capacity(n);
+    let mut detail = StringChunkedBuilder::new("detail".into(), if region { 0 } else { n });
     let mut valid: Vec<bool> = Vec::with_capacity(n);
     let mut any_null = false;
     for v in ca.iter() {
         let parsed = v.and_then(|t| {
             if region {
-                table.region_into(t, default, &mut scratch)
+                d.region_into(t, default, &mut scratch)
             } else {
-                table.parse_into(t, default, &mut scratch)
+                d.parse_into(t, default, &mut scratch)
             }
         });
-        match parsed {
-            Some(p) => {
-                province.append_option(p.province.map(|i| table.name(i)));
-                city.append_option(p.city.map(|i| table.name(i)));
-                district.append_option(p.district.map(|i| table.name(i)));
-                if !region {
-                    detail.append_option(p.detail(&scratch));
-                }
-                adcode.append_option(p.deepest().map(|i| table.code(i)));
-                valid.push(true);
-            }
-            None => {
-                province.append_null();
-                city.append_null();
-                district.append_null();
-                if !region {
-                    detail.append_null();
-                }
-                adcode.append_null();
-                valid.push(false);
-                any_null = true;
-            }
+        let p = parsed.unwrap_or_default();
+        province.push(p.province.map(|i| i as IdxSize));
+        city.push(p.city.map(|i| i as IdxSize));
+        district.push(p.district.map(|i| i as IdxSize));
+        deepest.push(p.deepest().map(|i| i as IdxSize));
+        if !region {
+            detail.append_option(parsed.and_then(|p| p.detail(&scratch)));
         }
+        valid.push(parsed.is_some());
+        any_null |= parsed.is_none();
     }
+    let gather = |idx: Vec<Option<IdxSize>>, from: &StringChunked, field: &str| -> PolarsResult<Series> {
+        let idx: IdxCa = idx.into_iter().collect();
+        Ok(from.take(&idx)?.with_name(field.into()).into_series())
+    };
     let mut fields = vec![
-        province.finish().into_series(),
-        city.finish().into_series(),
-        district.finish().into_series(),
+        gather(province, &table.names, "province")?,
+        gather(city, &table.names, "city")?,
+        gather(district, &table.names, "district")?,
     ];
     if !region {
         fields.push(detail.finish().into_series());
     }
-    fields.push(adcode.finish().into_series());
+    fields.push(gather(deepest, &table.codes, "adcode")?);
     let out = StructChunked::from_series(name, n, fields.iter())?;
     // A null input (or an empty one) is a null struct, not a struct of nulls.
     if !any_null {
