@@ -358,10 +358,14 @@ def address(col: IntoExpr, *, default_province: Optional[str] = None) -> pl.Expr
 
     Understands addresses as people write them: with or without the province, suffixes
     (省/市/区/县/自治州...) present or dropped, municipalities (北京, 上海, 天津, 重庆: the
-    province is also the city), autonomous regions by their short names (广西, 内蒙古),
-    full-width characters, spaces, a leading 中国, and Latin transcriptions of place names
+    province is also the city), autonomous regions by their short names (广西, 内蒙古, 内蒙),
+    full-width characters, spaces or separators between the names ("广东省,深圳市,南山区",
+    "浙江-杭州-西湖区"), postcodes, a leading 中国, and Latin transcriptions of place names
     ("Shenzhen", "Guangdong Province"). Names are reported in their canonical full form
-    with the 6-digit administrative code of the smallest part found.
+    with the 6-digit administrative code of the smallest part found. The table subdivides
+    neither 香港, 澳门 nor 台湾: their districts and cities (九龙, 氹仔, 台北市) give the
+    province and stay in ``detail``; a district the table does not know under a city it
+    does know (a newer one) stays in ``detail`` with the district null.
 
     A part is null when the text does not settle it — never a guess that contradicts the
     text: ``朝阳区`` alone (Beijing's or Changchun's?) leaves the province null, unless

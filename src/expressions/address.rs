@@ -10,7 +10,7 @@ use pyo3_polars::derive::polars_expr;
 use rayon::prelude::*;
 use serde::Deserialize;
 
-use crate::clean::address::{Address, Divisions};
+use crate::clean::address::{Divisions, Scratch};
 
 const PAR_SLICE: usize = 16_384;
 
@@ -24,19 +24,29 @@ struct AddressKwargs {
     default_province: Option<String>,
 }
 
-static CACHE: Mutex<Option<(String, Arc<Divisions>)>> = Mutex::new(None);
+/// The compiled matcher, and its names and codes as string columns: the output's name
+/// fields are gathered from these by division index (no string is copied per row).
+struct Table {
+    divisions: Divisions,
+    names: StringChunked,
+    codes: StringChunked,
+}
 
-fn divisions(kw: &AddressKwargs) -> PolarsResult<Arc<Divisions>> {
+static CACHE: Mutex<Option<(String, Arc<Table>)>> = Mutex::new(None);
+
+fn divisions(kw: &AddressKwargs) -> PolarsResult<Arc<Table>> {
     let mut guard = CACHE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some((key, d)) = guard.as_ref() {
         if *key == kw.table_key {
             return Ok(d.clone());
         }
     }
-    let d = Arc::new(
-        Divisions::build(&kw.codes, &kw.names, &kw.nations)
-            .map_err(|e| polars_err!(ComputeError: "crmkit.clean.address: {}", e))?,
-    );
+    let divisions = Divisions::build(&kw.codes, &kw.names, &kw.nations)
+        .map_err(|e| polars_err!(ComputeError: "crmkit.clean.address: {}", e))?;
+    let n = divisions.len() as u32;
+    let names: StringChunked = (0..n).map(|i| Some(divisions.name(i))).collect();
+    let codes: StringChunked = (0..n).map(|i| Some(divisions.code(i))).collect();
+    let d = Arc::new(Table { divisions, names, codes });
     *guard = Some((kw.table_key.clone(), d.clone()));
     Ok(d)
 }
@@ -72,38 +82,92 @@ fn run(inputs: &[Series], kw: AddressKwargs, what: &str, region: bool) -> Polars
     let table = divisions(&kw)?;
     let default = match kw.default_province.as_deref() {
         None => None,
-        Some(p) => Some(table.province_named(p).ok_or_else(|| {
+        Some(p) => Some(table.divisions.province_named(p).ok_or_else(|| {
             polars_err!(ComputeError: "crmkit.clean.{}: default_province '{}' is not a province-level division", what, p)
         })?),
     };
-    let table: &Divisions = &table;
-    let parse = |v: Option<&str>| v.and_then(|t| if region { table.region(t, default) } else { table.parse(t, default) });
-    let values: Vec<Option<&str>> = ca.iter().collect();
-    let parsed: Vec<Option<Address>> = if values.len() <= PAR_SLICE {
-        values.into_iter().map(parse).collect()
-    } else {
-        values.par_chunks(PAR_SLICE).flat_map_iter(|c| c.iter().map(|v| parse(*v)).collect::<Vec<_>>()).collect()
+    let table: &Table = &table;
+    let name = s.name().clone();
+    let n = ca.len();
+    // Slices of the column parsed in parallel, each straight into its own struct chunk
+    // (one scratch per slice: no allocation per row); chunks are appended in order, so
+    // the output does not depend on the thread count.
+    let slice = |start: usize| -> PolarsResult<StructChunked> {
+        let len = PAR_SLICE.min(n - start);
+        parse_slice(&ca.slice(start as i64, len), table, default, region, name.clone())
     };
-    let n = parsed.len();
-    let col = |f: &dyn for<'a> Fn(&'a Address<'a>) -> Option<&'a str>, name: &str| -> Series {
-        let out: StringChunked = parsed.iter().map(|a| a.as_ref().and_then(f)).collect();
-        out.with_name(name.into()).into_series()
+    let starts: Vec<usize> = (0..n.max(1)).step_by(PAR_SLICE).collect();
+    let parts: Vec<StructChunked> = if starts.len() == 1 {
+        vec![slice(0)?]
+    } else {
+        starts.into_par_iter().map(slice).collect::<PolarsResult<Vec<_>>>()?
+    };
+    let mut parts = parts.into_iter();
+    let mut out = parts.next().ok_or_else(|| polars_err!(ComputeError: "crmkit.clean.{}: no output", what))?;
+    for p in parts {
+        out.append_owned(p)?;
+    }
+    Ok(out.into_series())
+}
+
+/// One slice of the column parsed into a struct chunk of string fields.
+fn parse_slice(
+    ca: &StringChunked,
+    table: &Table,
+    default: Option<u32>,
+    region: bool,
+    name: PlSmallStr,
+) -> PolarsResult<StructChunked> {
+    let n = ca.len();
+    let d = &table.divisions;
+    let mut scratch = Scratch::default();
+    let mut province: Vec<Option<IdxSize>> = Vec::with_capacity(n);
+    let mut city: Vec<Option<IdxSize>> = Vec::with_capacity(n);
+    let mut district: Vec<Option<IdxSize>> = Vec::with_capacity(n);
+    let mut deepest: Vec<Option<IdxSize>> = Vec::with_capacity(n);
+    let mut detail = StringChunkedBuilder::new("detail".into(), if region { 0 } else { n });
+    let mut valid: Vec<bool> = Vec::with_capacity(n);
+    let mut any_null = false;
+    for v in ca.iter() {
+        let parsed = v.and_then(|t| {
+            if region {
+                d.region_into(t, default, &mut scratch)
+            } else {
+                d.parse_into(t, default, &mut scratch)
+            }
+        });
+        let p = parsed.unwrap_or_default();
+        province.push(p.province.map(|i| i as IdxSize));
+        city.push(p.city.map(|i| i as IdxSize));
+        district.push(p.district.map(|i| i as IdxSize));
+        deepest.push(p.deepest().map(|i| i as IdxSize));
+        if !region {
+            detail.append_option(parsed.and_then(|p| p.detail(&scratch)));
+        }
+        valid.push(parsed.is_some());
+        any_null |= parsed.is_none();
+    }
+    let gather = |idx: Vec<Option<IdxSize>>, from: &StringChunked, field: &str| -> PolarsResult<Series> {
+        let idx: IdxCa = idx.into_iter().collect();
+        Ok(from.take(&idx)?.with_name(field.into()).into_series())
     };
     let mut fields = vec![
-        col(&|a| a.province, "province"),
-        col(&|a| a.city, "city"),
-        col(&|a| a.district, "district"),
+        gather(province, &table.names, "province")?,
+        gather(city, &table.names, "city")?,
+        gather(district, &table.names, "district")?,
     ];
     if !region {
-        fields.push(col(&|a| a.detail.as_deref(), "detail"));
+        fields.push(detail.finish().into_series());
     }
-    fields.push(col(&|a| a.adcode, "adcode"));
-    let out = StructChunked::from_series(s.name().clone(), n, fields.iter())?;
+    fields.push(gather(deepest, &table.codes, "adcode")?);
+    let out = StructChunked::from_series(name, n, fields.iter())?;
     // A null input (or an empty one) is a null struct, not a struct of nulls.
-    let validity: BooleanChunked = parsed.iter().map(|a| Some(a.is_some())).collect();
-    let validity = validity.rechunk();
-    let bits = validity.downcast_as_array().values().clone();
-    Ok(out.with_outer_validity(Some(bits)).into_series())
+    if !any_null {
+        return Ok(out);
+    }
+    let valid = BooleanChunked::from_slice("valid".into(), &valid);
+    let bits = valid.downcast_as_array().values().clone();
+    Ok(out.with_outer_validity(Some(bits)))
 }
 
 #[polars_expr(output_type_func=address_type)]
