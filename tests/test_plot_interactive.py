@@ -126,3 +126,35 @@ def test_forecast_twin_draws_the_same_numbers():
     assert [r["value"] for r in ahead] == out["SeasonalNaive"].to_list()
     assert [r["lower"] for r in ahead] == out["SeasonalNaive-lo-80"].to_list()
     assert sum(r["series"] == "history" for r in rows) == 24
+
+
+def test_churn_chart_twins_carry_the_static_numbers():
+    from crmkit import metrics
+
+    y = [1, 0, 1, 0, 0, 1, 0, 0, 0, 0]
+    p = [.9, .8, .7, .6, .5, .4, .3, .2, .1, 0]
+    g = metrics.gains_table(y, p, n_bins=5)
+    static = plot.gains(g).get_lines()[0].get_ydata().tolist()
+    rows = [r for r in _data(plot.gains(g, interactive=True)) if r["line"] == "model"]
+    assert [round(r["reached"], 6) for r in rows] == [round(v, 6) for v in static]
+    c = metrics.calibration_table([0, 0, 1, 1], [0.1, 0.2, 0.7, 0.9], n_bins=2)
+    chart = plot.calibration(c, interactive=True).to_dict()
+    assert chart["layer"] and [round(r["observed_rate"], 6) for r in _layer_data(chart)] == [0.0, 1.0]
+    fi = _data(plot.feature_importance([0.1, 0.6, 0.3], names=["a", "b", "c"], top=2, interactive=True))
+    assert [(r["name"], r["value"]) for r in fi] == [("b", 0.6), ("c", 0.3)]
+    s = pl.DataFrame({"top_reasons": ["no order for 94 days; 1 order(s) in total", "no order for 12 days"]})
+    assert [(r["name"], r["value"]) for r in _data(plot.reasons(s, interactive=True))] == [
+        ("no order for # days", 2.0), ("# order(s) in total", 1.0)]
+    with pytest.raises(crmkit.CrmError, match="top_reasons"):
+        plot.reasons(pl.DataFrame({"x": [1]}), interactive=True)
+
+
+def _layer_data(spec: dict) -> list:
+    """The rows of the layer that carries observed_rate (Altair may move data to the top)."""
+    datasets = spec.get("datasets", {})
+    for layer in spec["layer"]:
+        data = layer.get("data", {})
+        rows = data.get("values") or datasets.get(data.get("name"), [])
+        if rows and "observed_rate" in rows[0]:
+            return rows
+    raise AssertionError("no layer with the calibration points")

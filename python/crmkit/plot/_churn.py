@@ -9,7 +9,7 @@ import polars as pl
 
 from crmkit._validate import as_frame, require_columns
 from crmkit.errors import CrmError
-from crmkit.plot._base import _BAR, _axes
+from crmkit.plot._base import _BAR, _alt, _axes, _interactive_twin, _rows
 
 
 def gains(table: pl.DataFrame, ax: Any = None, *, title: Optional[str] = None) -> Any:
@@ -23,12 +23,7 @@ def gains(table: pl.DataFrame, ax: Any = None, *, title: Optional[str] = None) -
     [0.0, 0.333, 0.667, 1.0, 1.0, 1.0]
     """
     fn = "crmkit.plot.gains"
-    df = as_frame(table, argument="table")
-    require_columns(df, {"cumulative_customers": "numeric", "cumulative_capture": "numeric", "lift": "numeric"},
-                    function=fn, argument="table")
-    total = df["cumulative_customers"].max()
-    x = np.concatenate([[0.0], df["cumulative_customers"].to_numpy() / total])
-    y = np.concatenate([[0.0], df["cumulative_capture"].to_numpy()])
+    df, x, y = _gains_points(table, fn)
     ax = _axes(ax, fn, (6, 4))
     ax.plot(x, y, marker="o", color=_BAR, label="model")
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="random")
@@ -39,6 +34,23 @@ def gains(table: pl.DataFrame, ax: Any = None, *, title: Optional[str] = None) -
     ax.legend(loc="lower right")
     ax.set_title(title or "Cumulative gains")
     return ax
+
+
+def _gains_points(table: Any, fn: str) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
+    df = as_frame(table, argument="table")
+    require_columns(df, {"cumulative_customers": "numeric", "cumulative_capture": "numeric", "lift": "numeric"},
+                    function=fn, argument="table")
+    total = df["cumulative_customers"].max()
+    x = np.concatenate([[0.0], df["cumulative_customers"].to_numpy() / total])
+    y = np.concatenate([[0.0], df["cumulative_capture"].to_numpy()])
+    return df, x, y
+
+
+def _calibration_table(table: Any, fn: str) -> pl.DataFrame:
+    df = as_frame(table, argument="table")
+    require_columns(df, {"mean_predicted": "numeric", "observed_rate": "numeric", "customers": "numeric"},
+                    function=fn, argument="table")
+    return df
 
 
 def calibration(table: pl.DataFrame, ax: Any = None, *, title: Optional[str] = None) -> Any:
@@ -53,9 +65,7 @@ def calibration(table: pl.DataFrame, ax: Any = None, *, title: Optional[str] = N
     [0.0, 1.0]
     """
     fn = "crmkit.plot.calibration"
-    df = as_frame(table, argument="table")
-    require_columns(df, {"mean_predicted": "numeric", "observed_rate": "numeric", "customers": "numeric"},
-                    function=fn, argument="table")
+    df = _calibration_table(table, fn)
     ax = _axes(ax, fn, (5, 5))
     ax.plot(df["mean_predicted"].to_numpy(), df["observed_rate"].to_numpy(), marker="o", color=_BAR, label="model")
     w = df["customers"].to_numpy().astype(float)
@@ -84,6 +94,19 @@ def feature_importance(importance: Any, ax: Any = None, *, names: Any = None, to
     ['b', 'c']
     """
     fn = "crmkit.plot.feature_importance"
+    names_, values, order = _top_importances(importance, names, top, fn)
+    ax = _axes(ax, fn, (7, 1 + 0.3 * len(order)))
+    y = np.arange(len(order))
+    ax.barh(y, values[order], color=_BAR)
+    ax.set_yticks(y)
+    ax.set_yticklabels([names_[i] for i in order])
+    ax.invert_yaxis()
+    ax.set_xlabel("importance")
+    ax.set_title(title or "Feature importance")
+    return ax
+
+
+def _top_importances(importance: Any, names: Any, top: int, fn: str) -> tuple[list, np.ndarray, np.ndarray]:
     if isinstance(importance, pl.DataFrame):
         require_columns(importance, {"feature": "any", "importance": "numeric"}, function=fn, argument="importance")
         names_, values = importance["feature"].cast(pl.String).to_list(), importance["importance"].to_numpy()
@@ -95,15 +118,7 @@ def feature_importance(importance: Any, ax: Any = None, *, names: Any = None, to
     if len(values) == 0:
         raise CrmError(f"{fn}: no importances to plot")
     order = np.argsort(-values, kind="stable")[: max(1, int(top))]
-    ax = _axes(ax, fn, (7, 1 + 0.3 * len(order)))
-    y = np.arange(len(order))
-    ax.barh(y, values[order], color=_BAR)
-    ax.set_yticks(y)
-    ax.set_yticklabels([names_[i] for i in order])
-    ax.invert_yaxis()
-    ax.set_xlabel("importance")
-    ax.set_title(title or "Feature importance")
-    return ax
+    return names_, values, order
 
 
 def reasons(scores: pl.DataFrame, ax: Any = None, *, top: int = 12, title: Optional[str] = None) -> Any:
@@ -119,6 +134,19 @@ def reasons(scores: pl.DataFrame, ax: Any = None, *, top: int = 12, title: Optio
     ['no order for # days', '# order(s) in total']
     """
     fn = "crmkit.plot.reasons"
+    kinds = _reason_kinds(scores, top, fn)
+    ax = _axes(ax, fn, (7, 1 + 0.35 * kinds.height))
+    y = np.arange(kinds.height)
+    ax.barh(y, kinds["len"].to_numpy(), color=_BAR)
+    ax.set_yticks(y)
+    ax.set_yticklabels(kinds["kind"].to_list())
+    ax.invert_yaxis()
+    ax.set_xlabel("customers")
+    ax.set_title(title or "Top churn reasons")
+    return ax
+
+
+def _reason_kinds(scores: Any, top: int, fn: str) -> pl.DataFrame:
     df = as_frame(scores, argument="scores")
     require_columns(df, {"top_reasons": "string"}, function=fn, argument="scores")
     kinds = (
@@ -129,12 +157,63 @@ def reasons(scores: pl.DataFrame, ax: Any = None, *, top: int = 12, title: Optio
     )
     if kinds.height == 0:
         raise CrmError(f"{fn}: no reasons to count (every top_reasons is empty)")
-    ax = _axes(ax, fn, (7, 1 + 0.35 * kinds.height))
-    y = np.arange(kinds.height)
-    ax.barh(y, kinds["len"].to_numpy(), color=_BAR)
-    ax.set_yticks(y)
-    ax.set_yticklabels(kinds["kind"].to_list())
-    ax.invert_yaxis()
-    ax.set_xlabel("customers")
-    ax.set_title(title or "Top churn reasons")
-    return ax
+    return kinds
+
+
+# --- interactive twins (Altair, the dashboard's charts) -------------------------------
+
+
+def _i_bars(names: list, values: Any, title: str, xtitle: str) -> Any:
+    alt = _alt()
+    df = pl.DataFrame({"name": [str(n) for n in names], "value": np.asarray(values, dtype=float)})
+    return alt.Chart(_rows(df)).mark_bar(color=_BAR).encode(
+        x=alt.X("value:Q", title=xtitle),
+        y=alt.Y("name:N", sort=None, title=None),
+        tooltip=["name:N", alt.Tooltip("value:Q", format=",.4g")],
+    ).properties(title=title, width=420, height=max(80, 22 * len(names)))
+
+
+def _i_gains(table: pl.DataFrame, ax: Any = None, *, title: Optional[str] = None) -> Any:
+    alt = _alt()
+    _, x, y = _gains_points(table, "crmkit.plot.gains")
+    df = pl.concat([pl.DataFrame({"contacted": x, "reached": y, "line": "model"}),
+                    pl.DataFrame({"contacted": [0.0, 1.0], "reached": [0.0, 1.0], "line": "random"})])
+    return alt.Chart(_rows(df)).mark_line(point=True).encode(
+        x=alt.X("contacted:Q", title="share of customers contacted (highest score first)", axis=alt.Axis(format="%")),
+        y=alt.Y("reached:Q", title="share of churners reached", axis=alt.Axis(format="%")),
+        color=alt.Color("line:N", title=None, scale=alt.Scale(range=[_BAR, "grey"])),
+        tooltip=["line:N", alt.Tooltip("contacted:Q", format=".1%"), alt.Tooltip("reached:Q", format=".1%")],
+    ).properties(title=title or "Cumulative gains", width=420, height=300)
+
+
+def _i_calibration(table: pl.DataFrame, ax: Any = None, *, title: Optional[str] = None) -> Any:
+    alt = _alt()
+    df = _calibration_table(table, "crmkit.plot.calibration").select(
+        pl.col("mean_predicted").cast(pl.Float64), pl.col("observed_rate").cast(pl.Float64),
+        pl.col("customers").cast(pl.Float64))
+    diagonal = alt.Chart(_rows(pl.DataFrame({"p": [0.0, 1.0]}))).mark_line(color="grey", strokeDash=[3, 3]).encode(
+        x="p:Q", y="p:Q")
+    points = alt.Chart(_rows(df)).mark_line(point=True, color=_BAR).encode(
+        x=alt.X("mean_predicted:Q", title="predicted probability", scale=alt.Scale(domain=[0, 1])),
+        y=alt.Y("observed_rate:Q", title="observed rate", scale=alt.Scale(domain=[0, 1])),
+        tooltip=[alt.Tooltip("mean_predicted:Q", format=".3f"), alt.Tooltip("observed_rate:Q", format=".3f"),
+                 alt.Tooltip("customers:Q", format=",.0f")],
+    )
+    return (diagonal + points).properties(title=title or "Calibration", width=320, height=320)
+
+
+def _i_feature_importance(importance: Any, ax: Any = None, *, names: Any = None, top: int = 20,
+                          title: Optional[str] = None) -> Any:
+    names_, values, order = _top_importances(importance, names, top, "crmkit.plot.feature_importance")
+    return _i_bars([names_[i] for i in order], values[order], title or "Feature importance", "importance")
+
+
+def _i_reasons(scores: pl.DataFrame, ax: Any = None, *, top: int = 12, title: Optional[str] = None) -> Any:
+    kinds = _reason_kinds(scores, top, "crmkit.plot.reasons")
+    return _i_bars(kinds["kind"].to_list(), kinds["len"].to_numpy(), title or "Top churn reasons", "customers")
+
+
+gains = _interactive_twin(gains, _i_gains)
+calibration = _interactive_twin(calibration, _i_calibration)
+feature_importance = _interactive_twin(feature_importance, _i_feature_importance)
+reasons = _interactive_twin(reasons, _i_reasons)
