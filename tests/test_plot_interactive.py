@@ -158,3 +158,36 @@ def _layer_data(spec: dict) -> list:
         if rows and "observed_rate" in rows[0]:
             return rows
     raise AssertionError("no layer with the calibration points")
+
+
+def test_kpi_and_experiment_twins(world):
+    from crmkit import experiment as ex
+
+    k = crmkit.kpi.compute(world.orders, freq="1w", kpis=["revenue", "orders", "aov"])
+    chart = plot.kpi(k, kpi="revenue", holidays="none", interactive=True).to_dict()
+    assert len(chart["layer"]) >= 3
+    static = plot.kpi(k, kpi="revenue", holidays="none")
+    tiles = plot.kpi_tiles(k, kpis=["revenue", "orders", "aov"], interactive=True).to_dict()
+    titles = [c["title"] for c in tiles["hconcat"]]
+    assert [t.split(":")[0] for t in titles] == ["revenue", "orders", "aov"]
+    assert static.get_title() == "revenue"
+    agg = pl.DataFrame({"variant": ["control", "b", "c"], "n": [1000, 1000, 1000], "sum": [100, 160, 95]})
+    res = ex.ab_test(agg)
+    spec = plot.experiment(res, interactive=True).to_dict()
+    rows = spec["data"]["values"]  # the layers share the forest's rows (the zero line has its own)
+    assert [r["row"] for r in rows] == [t.get_text() for t in plot.experiment(res).get_yticklabels()]
+    w = crmkit.datasets.generate(n_customers=1_000, seed=1, campaigns=2)
+    assert plot.uplift(crmkit.experiment.campaign(w.campaigns, w.orders), interactive=True).to_dict()["layer"]
+
+
+def test_every_chart_has_an_interactive_twin():
+    import inspect
+
+    charts = [n for n in plot.__all__ if n != "use_cjk_fonts" and callable(getattr(plot, n))]
+    lacking = []
+    for name in charts:
+        fn = getattr(plot, name)
+        params = inspect.signature(fn).parameters
+        if "interactive" not in params and "interactive=True" not in (fn.__doc__ or ""):
+            lacking.append(name)
+    assert lacking == []

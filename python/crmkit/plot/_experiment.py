@@ -9,7 +9,7 @@ import polars as pl
 
 from crmkit._validate import as_frame, require_columns
 from crmkit.errors import CrmError
-from crmkit.plot._base import _BAR, _BOTTLENECK, _axes
+from crmkit.plot._base import _BAR, _BOTTLENECK, _alt, _axes, _interactive_twin, _rows
 
 
 def _forest(ax: Any, labels: list[str], est: np.ndarray, lo: np.ndarray, hi: np.ndarray, colours: list[str]) -> None:
@@ -38,6 +38,19 @@ def experiment(results: pl.DataFrame, ax: Any = None, *, value: str = "lift", ti
     ['b · converted']
     """
     fn = "crmkit.plot.experiment"
+    labels, est, lo, hi, colours = _experiment_rows(results, value, fn)
+    ax = _axes(ax, fn, (7, 1.2 + 0.35 * len(labels)))
+    _forest(ax, labels, est, lo, hi, colours)
+    if value == "lift":
+        from matplotlib.ticker import PercentFormatter
+
+        ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel("relative lift vs control" if value == "lift" else "difference vs control")
+    ax.set_title(title or "Treatment effects (red: significant)")
+    return ax
+
+
+def _experiment_rows(results: Any, value: str, fn: str) -> tuple:
     df = as_frame(results, argument="results")
     if value not in ("lift", "diff"):
         raise CrmError(f"{fn}: argument 'value' must be 'lift' or 'diff', found {value!r}")
@@ -55,15 +68,7 @@ def experiment(results: pl.DataFrame, ax: Any = None, *, value: str = "lift", ti
     sig = df["significant"].fill_null(False).to_list() if "significant" in df.columns else [False] * df.height
     colours = [_BOTTLENECK if s else _BAR for s in sig]
     get = lambda c: df[c].cast(pl.Float64).fill_null(np.nan).to_numpy()  # noqa: E731
-    ax = _axes(ax, fn, (7, 1.2 + 0.35 * df.height))
-    _forest(ax, labels, get(value), get(f"{value}_lower"), get(f"{value}_upper"), colours)
-    if value == "lift":
-        from matplotlib.ticker import PercentFormatter
-
-        ax.xaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.set_xlabel("relative lift vs control" if value == "lift" else "difference vs control")
-    ax.set_title(title or "Treatment effects (red: significant)")
-    return ax
+    return labels, get(value), get(f"{value}_lower"), get(f"{value}_upper"), colours
 
 
 def uplift(campaign_result: pl.DataFrame, ax: Any = None, *, value: str = "incremental_response",
@@ -81,6 +86,19 @@ def uplift(campaign_result: pl.DataFrame, ax: Any = None, *, value: str = "incre
     2
     """
     fn = "crmkit.plot.uplift"
+    labels, est, lo, hi, colours = _uplift_rows(campaign_result, value, fn)
+    ax = _axes(ax, fn, (7, 1.2 + 0.35 * len(labels)))
+    _forest(ax, labels, est, lo, hi, colours)
+    if value == "incremental_response":
+        from matplotlib.ticker import PercentFormatter
+
+        ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel(value.replace("_", " ") + " over the holdout (green: positive)")
+    ax.set_title(title or "Campaign uplift")
+    return ax
+
+
+def _uplift_rows(campaign_result: Any, value: str, fn: str) -> tuple:
     df = as_frame(campaign_result, argument="campaign_result")
     allowed = ("incremental_response", "incremental_revenue_per_customer", "incremental_orders_per_customer")
     if value not in allowed:
@@ -99,12 +117,41 @@ def uplift(campaign_result: pl.DataFrame, ax: Any = None, *, value: str = "incre
     get = lambda c: df[c].cast(pl.Float64).fill_null(np.nan).to_numpy()  # noqa: E731
     lo, hi = get(f"{value}_lower"), get(f"{value}_upper")
     colours = ["#55A868" if lo[i] > 0 else (_BOTTLENECK if hi[i] < 0 else _BAR) for i in range(df.height)]
-    ax = _axes(ax, fn, (7, 1.2 + 0.35 * df.height))
-    _forest(ax, labels, get(value), lo, hi, colours)
-    if value == "incremental_response":
-        from matplotlib.ticker import PercentFormatter
+    return labels, get(value), lo, hi, colours
 
-        ax.xaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.set_xlabel(value.replace("_", " ") + " over the holdout (green: positive)")
-    ax.set_title(title or "Campaign uplift")
-    return ax
+
+def _i_forest(labels: list, est: Any, lo: Any, hi: Any, colours: list, title: str, xtitle: str, percent: bool) -> Any:
+    alt = _alt()
+    nan = lambda v: None if not np.isfinite(v) else float(v)  # noqa: E731
+    df = pl.DataFrame({"row": labels, "estimate": [nan(v) for v in est], "lower": [nan(v) for v in lo],
+                       "upper": [nan(v) for v in hi], "colour": colours},
+                      schema={"row": pl.String, "estimate": pl.Float64, "lower": pl.Float64, "upper": pl.Float64,
+                              "colour": pl.String})
+    fmt = ".1%" if percent else ",.4g"
+    base = alt.Chart(_rows(df)).encode(y=alt.Y("row:N", sort=None, title=None))
+    tips = ["row:N", alt.Tooltip("estimate:Q", format=fmt), alt.Tooltip("lower:Q", format=fmt),
+            alt.Tooltip("upper:Q", format=fmt)]
+    axis = alt.Axis(format="%") if percent else alt.Axis()
+    bars = base.mark_rule(strokeWidth=2).encode(x=alt.X("lower:Q", title=xtitle, axis=axis), x2="upper:Q",
+                                                color=alt.Color("colour:N", scale=None), tooltip=tips)
+    dots = base.mark_point(filled=True, size=60).encode(x="estimate:Q", color=alt.Color("colour:N", scale=None),
+                                                        tooltip=tips)
+    zero = alt.Chart(_rows(pl.DataFrame({"x": [0.0]}))).mark_rule(color="grey", strokeDash=[3, 3]).encode(x="x:Q")
+    return (bars + dots + zero).properties(title=title, width=420, height=max(60, 24 * len(labels)))
+
+
+def _i_experiment(results: pl.DataFrame, ax: Any = None, *, value: str = "lift", title: Optional[str] = None) -> Any:
+    labels, est, lo, hi, colours = _experiment_rows(results, value, "crmkit.plot.experiment")
+    return _i_forest(labels, est, lo, hi, colours, title or "Treatment effects (red: significant)",
+                     "relative lift vs control" if value == "lift" else "difference vs control", value == "lift")
+
+
+def _i_uplift(campaign_result: pl.DataFrame, ax: Any = None, *, value: str = "incremental_response",
+              title: Optional[str] = None) -> Any:
+    labels, est, lo, hi, colours = _uplift_rows(campaign_result, value, "crmkit.plot.uplift")
+    return _i_forest(labels, est, lo, hi, colours, title or "Campaign uplift",
+                     value.replace("_", " ") + " over the holdout (green: positive)", value == "incremental_response")
+
+
+experiment = _interactive_twin(experiment, _i_experiment)
+uplift = _interactive_twin(uplift, _i_uplift)

@@ -9,7 +9,7 @@ import polars as pl
 
 from crmkit._validate import as_frame, require_columns
 from crmkit.errors import CrmError
-from crmkit.plot._base import _BAR, _BOTTLENECK, _axes, _pyplot
+from crmkit.plot._base import _BAR, _BOTTLENECK, _alt, _axes, _interactive_twin, _pyplot, _rows
 
 
 def kpi(table: pl.DataFrame, ax: Any = None, *, kpi: Optional[str] = None, by: Optional[dict] = None,
@@ -31,6 +31,28 @@ def kpi(table: pl.DataFrame, ax: Any = None, *, kpi: Optional[str] = None, by: O
     'orders'
     """
     fn = "crmkit.plot.kpi"
+    part, name = _kpi_series(table, kpi, by, band_options, fn)
+    ax = _axes(ax, fn, (9, 4))
+    x = part["period_start"].to_numpy()
+    if "lower" in part.columns:
+        lo = part["lower"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+        hi = part["upper"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+        ax.fill_between(x, lo, hi, color=_BAR, alpha=0.15, linewidth=0, label="expected band")
+        ax.plot(x, part["expected"].cast(pl.Float64).fill_null(np.nan).to_numpy(), color=_BAR, linestyle=":",
+                linewidth=1, label="expected")
+    ax.plot(x, part["value"].cast(pl.Float64).fill_null(np.nan).to_numpy(), color="#222", linewidth=1.2, label=name)
+    if "is_alert" in part.columns:
+        hit = part.filter(pl.col("is_alert"))
+        if hit.height:
+            ax.scatter(hit["period_start"].to_numpy(), hit["value"].to_numpy(), color=_BOTTLENECK, zorder=3,
+                       label="alert")
+    ax.set_title(title or (name if not by else f"{name} ({', '.join(f'{k}={v}' for k, v in by.items())})"))
+    ax.legend(loc="best", fontsize=8)
+    return ax
+
+
+def _kpi_series(table: Any, kpi: Optional[str], by: Optional[dict], band_options: dict, fn: str) -> tuple:
+    """One KPI's rows of one group, with its bands, in time order; and the KPI's name."""
     from crmkit.kpi import bands as _bands
     from crmkit.kpi._compute import STANDARD_COLUMNS
 
@@ -57,24 +79,7 @@ def kpi(table: pl.DataFrame, ax: Any = None, *, kpi: Optional[str] = None, by: O
             *[pl.col(c) == part[c][0] for c in groups])
     if part.height == 0:
         raise CrmError(f"{fn}: no rows for kpi {name!r} and group {by}")
-    part = part.sort("period_start")
-    ax = _axes(ax, fn, (9, 4))
-    x = part["period_start"].to_numpy()
-    if "lower" in part.columns:
-        lo = part["lower"].cast(pl.Float64).fill_null(np.nan).to_numpy()
-        hi = part["upper"].cast(pl.Float64).fill_null(np.nan).to_numpy()
-        ax.fill_between(x, lo, hi, color=_BAR, alpha=0.15, linewidth=0, label="expected band")
-        ax.plot(x, part["expected"].cast(pl.Float64).fill_null(np.nan).to_numpy(), color=_BAR, linestyle=":",
-                linewidth=1, label="expected")
-    ax.plot(x, part["value"].cast(pl.Float64).fill_null(np.nan).to_numpy(), color="#222", linewidth=1.2, label=name)
-    if "is_alert" in part.columns:
-        hit = part.filter(pl.col("is_alert"))
-        if hit.height:
-            ax.scatter(hit["period_start"].to_numpy(), hit["value"].to_numpy(), color=_BOTTLENECK, zorder=3,
-                       label="alert")
-    ax.set_title(title or (name if not by else f"{name} ({', '.join(f'{k}={v}' for k, v in by.items())})"))
-    ax.legend(loc="best", fontsize=8)
-    return ax
+    return part.sort("period_start"), name
 
 
 def kpi_tiles(table: pl.DataFrame, ax: Any = None, *, kpis: Optional[list] = None, title: Optional[str] = None) -> Any:
@@ -91,6 +96,44 @@ def kpi_tiles(table: pl.DataFrame, ax: Any = None, *, kpis: Optional[list] = Non
     ['revenue', 'orders', 'aov']
     """
     fn = "crmkit.plot.kpi_tiles"
+    df, chosen = _tile_rows(table, kpis, fn)
+    plt = _pyplot(fn)
+    cols = min(4, len(chosen))
+    rows = int(np.ceil(len(chosen) / cols))
+    if ax is not None:
+        fig = ax.figure
+        fig.clear()
+    else:
+        fig = plt.figure(figsize=(3.2 * cols, 2.0 * rows))
+    axes = [fig.add_subplot(rows, cols, i + 1) for i in range(len(chosen))]
+    for a, name in zip(axes, chosen):
+        s = df.filter(pl.col("kpi").cast(pl.String) == name).sort("period_start")
+        v = s["value"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+        a.plot(np.arange(len(v)), v, color=_BAR, linewidth=1)
+        text, change = _tile_text(s)
+        a.text(0.02, 0.95, text, transform=a.transAxes, fontsize=14, fontweight="bold", va="top")
+        if change is not None:
+            colour = "#2a9d55" if change >= 0 else _BOTTLENECK
+            a.text(0.02, 0.62, f"{change:+.1%}", transform=a.transAxes, fontsize=9, color=colour, va="top")
+        a.set_title(name, fontsize=9)
+        a.set_xticks([])
+        a.set_yticks([])
+        for side in ("top", "right", "left"):
+            a.spines[side].set_visible(False)
+    if title:
+        fig.suptitle(title)
+    return axes[0]
+
+
+def _tile_text(s: pl.DataFrame) -> tuple[str, Optional[float]]:
+    last = s.row(-1, named=True)
+    value = last["value"]
+    text = "n/a" if value is None else (f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.3g}")
+    return text, last.get("change_pct")
+
+
+def _tile_rows(table: Any, kpis: Optional[list], fn: str) -> tuple[pl.DataFrame, list]:
+    """The overall (or first group's) complete-period rows and the KPIs to show."""
     from crmkit.kpi._compute import STANDARD_COLUMNS
 
     df = as_frame(table, argument="table")
@@ -106,32 +149,56 @@ def kpi_tiles(table: pl.DataFrame, ax: Any = None, *, kpis: Optional[list] = Non
     missing = [k for k in chosen if k not in names]
     if missing:
         raise CrmError(f"{fn}: KPI(s) {missing} are not in the table; it holds {names}")
-    plt = _pyplot(fn)
-    cols = min(4, len(chosen))
-    rows = int(np.ceil(len(chosen) / cols))
-    if ax is not None:
-        fig = ax.figure
-        fig.clear()
-    else:
-        fig = plt.figure(figsize=(3.2 * cols, 2.0 * rows))
-    axes = [fig.add_subplot(rows, cols, i + 1) for i in range(len(chosen))]
-    for a, name in zip(axes, chosen):
+    return df, chosen
+
+
+# --- interactive twins ------------------------------------------------------------------
+
+
+def _i_kpi(table: pl.DataFrame, ax: Any = None, *, kpi: Optional[str] = None, by: Optional[dict] = None,
+           title: Optional[str] = None, **band_options: Any) -> Any:
+    alt = _alt()
+    part, name = _kpi_series(table, kpi, by, band_options, "crmkit.plot.kpi")
+    cols = [c for c in ("period_start", "value", "expected", "lower", "upper", "is_alert", "severity", "reason")
+            if c in part.columns]
+    df = part.select(cols).with_columns(pl.col(c).cast(pl.Float64) for c in ("value", "expected", "lower", "upper")
+                                        if c in cols)
+    x = alt.X("period_start:T", title=None)
+    tips = [alt.Tooltip("period_start:T"), alt.Tooltip("value:Q", format=",.4g")] + (
+        [alt.Tooltip("expected:Q", format=",.4g"), alt.Tooltip("lower:Q", format=",.4g"),
+         alt.Tooltip("upper:Q", format=",.4g")] if "lower" in cols else [])
+    base = alt.Chart(_rows(df))
+    layers = []
+    if "lower" in cols:
+        layers.append(base.mark_area(opacity=0.18, color=_BAR).encode(x=x, y=alt.Y("lower:Q", title=name), y2="upper:Q"))
+        layers.append(base.mark_line(color=_BAR, strokeDash=[3, 3]).encode(x=x, y="expected:Q"))
+    layers.append(base.mark_line(color="#222", point=True).encode(x=x, y=alt.Y("value:Q", title=name), tooltip=tips))
+    if "is_alert" in cols:
+        alert_tips = tips + [c for c in ("severity:N", "reason:N") if c.split(":")[0] in cols]
+        layers.append(base.transform_filter("datum.is_alert").mark_point(filled=True, size=90, color=_BOTTLENECK)
+                      .encode(x=x, y="value:Q", tooltip=alert_tips))
+    label = name if not by else f"{name} ({', '.join(f'{k}={v}' for k, v in by.items())})"
+    return alt.layer(*layers).properties(title=title or label, width=560, height=260)
+
+
+def _i_kpi_tiles(table: pl.DataFrame, ax: Any = None, *, kpis: Optional[list] = None,
+                 title: Optional[str] = None) -> Any:
+    alt = _alt()
+    df, chosen = _tile_rows(table, kpis, "crmkit.plot.kpi_tiles")
+    tiles = []
+    for name in chosen:
         s = df.filter(pl.col("kpi").cast(pl.String) == name).sort("period_start")
-        v = s["value"].cast(pl.Float64).fill_null(np.nan).to_numpy()
-        a.plot(np.arange(len(v)), v, color=_BAR, linewidth=1)
-        last = s.row(-1, named=True)
-        value = last["value"]
-        change = last.get("change_pct")
-        text = "n/a" if value is None else (f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.3g}")
-        a.text(0.02, 0.95, text, transform=a.transAxes, fontsize=14, fontweight="bold", va="top")
-        if change is not None:
-            colour = "#2a9d55" if change >= 0 else _BOTTLENECK
-            a.text(0.02, 0.62, f"{change:+.1%}", transform=a.transAxes, fontsize=9, color=colour, va="top")
-        a.set_title(name, fontsize=9)
-        a.set_xticks([])
-        a.set_yticks([])
-        for side in ("top", "right", "left"):
-            a.spines[side].set_visible(False)
-    if title:
-        fig.suptitle(title)
-    return axes[0]
+        text, change = _tile_text(s)
+        head = f"{name}: {text}" + ("" if change is None else f" ({change:+.1%})")
+        spark = s.select("period_start", pl.col("value").cast(pl.Float64))
+        tiles.append(alt.Chart(_rows(spark)).mark_area(line={"color": _BAR}, color=_BAR, opacity=0.25).encode(
+            x=alt.X("period_start:T", axis=None), y=alt.Y("value:Q", axis=None),
+            tooltip=[alt.Tooltip("period_start:T"), alt.Tooltip("value:Q", format=",.4g")],
+        ).properties(title=head, width=170, height=60))
+    rows = [alt.hconcat(*tiles[i: i + 4]) for i in range(0, len(tiles), 4)]
+    chart = alt.vconcat(*rows) if len(rows) > 1 else rows[0]
+    return chart.properties(title=title) if title else chart
+
+
+kpi = _interactive_twin(kpi, _i_kpi)
+kpi_tiles = _interactive_twin(kpi_tiles, _i_kpi_tiles)
