@@ -289,12 +289,25 @@ def compute(
 
     # --- the time axis: local calendar days, truncated to periods ---
     as_of_ts = _as_of_date(as_of, _FN)
+    # Before polars 1.32, categoricals of two frames (or passes) only compare under one
+    # string cache: group by their text there, and give the categories back at the end.
+    recat = [] if _GLOBAL_CATEGORIES else [b for b in by_cols if b in schema.names()
+                                           and isinstance(schema[b], pl.Categorical)]
+    if recat:
+        as_text = [pl.col(b).cast(pl.String) for b in recat]
+        lf = lf.with_columns(as_text)
+        ev_lf = ev_lf.with_columns(c for c in as_text if c.meta.output_name() in schema_of(ev_lf).names()) \
+            if ev_lf is not None else None
+        sv_lf = sv_lf.with_columns(c for c in as_text if c.meta.output_name() in schema_of(sv_lf).names()) \
+            if sv_lf is not None else None
+        schema = schema_of(lf)
     ts = _local_ts(date, schema[date])
     orders_lf = lf.with_columns(ts.alias("__ts"))
     # Integer customer ids and categorical/integer groups: one packed integer key per
     # (customer, group, period) makes the per-customer step a single-key aggregation.
     packable = schema[customer].is_integer() and all(
-        isinstance(schema[b], (pl.Categorical, pl.Enum)) or schema[b].is_integer() or schema[b] in (pl.Boolean, pl.String)
+        isinstance(schema[b], pl.Enum) or schema[b].is_integer() or schema[b] == pl.Boolean
+        or (_GLOBAL_CATEGORIES and (isinstance(schema[b], pl.Categorical) or schema[b] == pl.String))
         for b in by_cols if b in schema.names()
     ) and all(b in schema.names() for b in by_cols)
     stats = None
@@ -337,7 +350,7 @@ def compute(
         for b in range(k):
             part = orders_lf.filter(pl.col(customer).hash() % k == b)
             parts.append(_order_base(part, schema, by_cols, customer, amount, discount if has_discount else None,
-                                     n, unit, retained, packed).collect(engine="streaming"))
+                                     n, unit, retained, packed).collect(engine=_ENGINE))
         summed = [c for c in parts[0].columns if c not in keys]
         base = (pl.concat(parts).group_by(keys).agg(pl.col(summed).sum())).lazy()
     else:
@@ -378,7 +391,7 @@ def compute(
     # (the orders are read once; the streaming engine does not share subplans between
     # separate collects), then build the grid eagerly.
     names_ = list(frames)
-    small = dict(zip(names_, pl.collect_all([frames[k] for k in names_], engine="streaming")))
+    small = dict(zip(names_, pl.collect_all([frames[k] for k in names_], engine=_ENGINE)))
     spans = [f["period_start"] for name, f in small.items() if name != "churn"]
     lo = min((sp.min() for sp in spans if sp.len() and sp.min() is not None), default=None)
     hi = max((sp.max() for sp in spans if sp.len() and sp.max() is not None), default=None)
@@ -505,7 +518,9 @@ def compute(
         "period_start", "period_end", "is_complete", *by_cols, "kpi", "value", "numerator", "denominator",
         "previous", "change", "change_pct", "year_ago", "yoy_pct",
     )
-    return out if lazy else out.collect(engine="streaming")
+    if recat:
+        out = out.with_columns(pl.col(b).cast(pl.Categorical) for b in recat)
+    return out if lazy else out.collect(engine=_ENGINE)
 
 
 
@@ -520,6 +535,25 @@ def _period_index(unit: str, n: int) -> pl.Expr:
 
 #: Above this many orders, the per-customer step runs over hashed customer buckets.
 _BUCKET_ROWS = 25_000_000
+
+
+def _polars_at_least(major: int, minor: int) -> bool:
+    parts = pl.__version__.split(".")
+    try:
+        return (int(parts[0]), int(parts[1])) >= (major, minor)
+    except (IndexError, ValueError):
+        return True
+
+
+#: From polars 1.32 a categorical's codes are global, the same in every query; before,
+#: each query (without a global StringCache) numbers them itself, so codes taken in two
+#: passes (or two buckets) would disagree: text and categorical groups then take the
+#: general path there.
+_GLOBAL_CATEGORIES = _polars_at_least(1, 32)
+#: The KPI query runs on the streaming engine (bounded memory for 100M orders); polars
+#: before 1.32 gave wrong or run-to-run different tables there (found by the pandas
+#: comparisons in tests/test_kpi.py on polars 1.28), so those versions run it in memory.
+_ENGINE = "streaming" if _polars_at_least(1, 32) else "in-memory"
 
 
 def _group_code(name: str, dtype: pl.DataType) -> pl.Expr:
