@@ -22,7 +22,7 @@ unexport VIRTUAL_ENV CONDA_PREFIX PYO3_BUILD_EXTENSION_MODULE
 EXT := python/crmkit/_core.abi3.so
 SITE = $(shell $(PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
 
-.PHONY: demo test build wheel test-rust test-python test-floor bench venv clean-venv java system-deps
+.PHONY: demo test build wheel test-rust test-python test-floor bench venv clean-venv java system-deps docs test-docs
 
 demo: build
 	$(PY) -m crmkit demo --out demo_output
@@ -31,6 +31,7 @@ test: build
 	$(MAKE) test-rust
 	$(MAKE) test-python
 	$(MAKE) test-floor
+	$(MAKE) test-docs
 
 venv: $(VENV)/.installed
 
@@ -69,7 +70,7 @@ $(FLOOR_VENV)/.pyspark-$(PYSPARK_FLOOR): $(FLOOR_VENV)/.installed
 	touch $@
 
 test-python: build system-deps java $(VENV)/.pyspark-$(PYSPARK_VERSION)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --ignore=tests/test_docs.py
 
 # Debian packages the tests use: chromium for the dashboard's browser tests (driven by
 # playwright from requirements-dev.txt, no browser download) and a small CJK font so
@@ -103,7 +104,21 @@ $(VENV)/.bench-installed: requirements-bench.txt $(VENV)/.installed
 	touch $@
 
 bench: build java $(VENV)/.bench-installed $(VENV)/.pyspark-$(PYSPARK_VERSION)
-	$(PY) tests/bench/run.py
+	$(PY) tests/bench/run.py --record docs/bench_results.json
 
 clean-venv:
 	rm -rf $(VENV) $(FLOOR_VENV)
+
+# The documentation site (mkdocs + material + mkdocstrings + mkdocs-jupyter + markdown-exec,
+# pinned in requirements-docs.txt) is built offline into site/ from docs/, the notebooks
+# (executed) and the docstrings. `make test` builds it in strict mode (any warning, broken
+# link, missing reference, failing notebook or guide fails) and checks the built pages.
+$(VENV)/.docs-installed: requirements-docs.txt $(VENV)/.installed
+	$(PY) -m pip install -q -r requirements-docs.txt
+	touch $@
+
+docs: build system-deps java $(VENV)/.docs-installed $(VENV)/.pyspark-$(PYSPARK_VERSION)
+	$(PY) -m mkdocs build --strict --site-dir site
+
+test-docs: docs
+	CRMKIT_DOCS_SITE=$(abspath site) $(PY) -m pytest -q -p no:cacheprovider tests/test_docs.py
