@@ -14,7 +14,9 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from mkdocs.plugins import event_priority
@@ -44,9 +46,18 @@ def on_files(files, config, **kwargs):
 def on_config(config, **kwargs):
     if str(HERE) not in sys.path:
         sys.path.insert(0, str(HERE))
-    # Inherited by the notebook kernels that mkdocs-jupyter starts.
-    os.environ["IPYTHONDIR"] = str(HERE / "ipython")
+    # Inherited by the notebook kernels that mkdocs-jupyter starts: a fresh IPython
+    # directory (kernels write their history there) with the startup file beside this one.
+    ipython = Path(tempfile.mkdtemp(prefix="crmkit-docs-ipython-"))
+    shutil.copytree(HERE / "ipython", ipython, dirs_exist_ok=True)
+    os.environ["IPYTHONDIR"] = str(ipython)
     return config
+
+
+def on_post_build(config, **kwargs):
+    ipython = os.environ.get("IPYTHONDIR", "")
+    if Path(ipython).name.startswith("crmkit-docs-ipython-"):
+        shutil.rmtree(ipython, ignore_errors=True)
 
 
 def on_post_page(output, page, config, **kwargs):
