@@ -22,15 +22,18 @@ unexport VIRTUAL_ENV CONDA_PREFIX PYO3_BUILD_EXTENSION_MODULE
 EXT := python/crmkit/_core.abi3.so
 SITE = $(shell $(PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
 
-.PHONY: demo test build wheel test-rust test-python test-floor bench fuzz venv clean-venv java system-deps
+.PHONY: demo test build wheel test-rust test-python test-floor bench fuzz venv clean-venv java system-deps docs test-docs
 
 demo: build
 	$(PY) -m crmkit demo --out demo_output
 
+# The notebooks run once, in the strict docs build (test-docs: a failing cell fails it);
+# `pytest tests/test_notebooks.py` still runs them alone.
 test: build
 	$(MAKE) test-rust
 	$(MAKE) test-python
 	$(MAKE) test-floor
+	$(MAKE) test-docs
 
 venv: $(VENV)/.installed
 
@@ -75,7 +78,7 @@ $(FLOOR_VENV)/.pyspark-$(PYSPARK_FLOOR): $(FLOOR_VENV)/.installed
 	touch $@
 
 test-python: build system-deps java $(VENV)/.pyspark-$(PYSPARK_VERSION)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --ignore=tests/test_docs.py --ignore=tests/test_notebooks.py
 
 # Debian packages the tests use: chromium for the dashboard's browser tests (driven by
 # playwright from requirements-dev.txt, no browser download) and a small CJK font so
@@ -109,7 +112,7 @@ $(VENV)/.bench-installed: requirements-bench.txt $(VENV)/.installed
 	touch $@
 
 bench: build java $(VENV)/.bench-installed $(VENV)/.pyspark-$(PYSPARK_VERSION)
-	$(PY) tests/bench/run.py
+	$(PY) tests/bench/run.py --record docs/bench_results.json
 
 # Property-based runs with the long hypothesis profile (tests/test_properties.py; about
 # 15 minutes on two cores), with the number of examples tried per test printed.
@@ -118,3 +121,17 @@ fuzz: build
 
 clean-venv:
 	rm -rf $(VENV) $(FLOOR_VENV)
+
+# The documentation site (mkdocs + material + mkdocstrings + mkdocs-jupyter + markdown-exec,
+# pinned in requirements-docs.txt) is built offline into site/ from docs/, the notebooks
+# (executed) and the docstrings. `make test` builds it in strict mode (any warning, broken
+# link, missing reference, failing notebook or guide fails) and checks the built pages.
+$(VENV)/.docs-installed: requirements-docs.txt $(VENV)/.installed
+	$(PY) -m pip install -q -r requirements-docs.txt
+	touch $@
+
+docs: build system-deps java $(VENV)/.docs-installed $(VENV)/.pyspark-$(PYSPARK_VERSION)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site
+
+test-docs: docs
+	CRMKIT_DOCS_SITE=$(abspath site) $(PY) -m pytest -q -p no:cacheprovider tests/test_docs.py
