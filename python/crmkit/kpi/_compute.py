@@ -601,18 +601,24 @@ def _order_base(orders_lf, schema, by_cols, customer, amount, discount, n, unit,
     if retained:
         before = cp.select(customer, *by_cols, (pl.col("__pi") + 1).alias("__pi"), pl.lit(True).alias("__ret"))
         cp = cp.join(before, on=[customer, *by_cols, "__pi"], how="left", nulls_equal=True)
-    base_agg = [
+    return cp.group_by(keys).agg(_period_sums(discount is not None, retained))
+
+
+def _period_sums(discount: bool, retained: bool) -> list[pl.Expr]:
+    """The per-(period, group) sums of the per-(customer, period, group) rows that every
+    order KPI is computed from."""
+    sums = [
         pl.col("__rev").sum().alias("revenue"),
         pl.col("__n").sum().alias("orders"),
         pl.len().alias("active_customers"),
         pl.col("__new").sum().alias("new_customers"),
         (pl.col("__n") >= 2).sum().alias("__repeaters"),
     ]
-    if discount is not None:
-        base_agg.append(pl.col("__disc").sum().alias("__disc"))
+    if discount:
+        sums.append(pl.col("__disc").sum().alias("__disc"))
     if retained:
-        base_agg.append(pl.col("__ret").fill_null(False).sum().alias("__retained"))
-    return cp.group_by(keys).agg(base_agg)
+        sums.append(pl.col("__ret").fill_null(False).sum().alias("__retained"))
+    return sums
 
 
 def _order_base_packed(orders_lf, schema, by_cols, customer, agg, discount, n, unit, retained, packed):
@@ -634,17 +640,7 @@ def _order_base_packed(orders_lf, schema, by_cols, customer, agg, discount, n, u
     if retained:
         flags.append(((pl.col("__pi") > 0) & (pl.col("__k") - 1).is_in(pl.col("__k").implode())).alias("__ret"))
     cp = cp.with_columns(flags)
-    base_agg = [
-        pl.col("__rev").sum().alias("revenue"),
-        pl.col("__n").sum().alias("orders"),
-        pl.len().alias("active_customers"),
-        pl.col("__new").sum().alias("new_customers"),
-        (pl.col("__n") >= 2).sum().alias("__repeaters"),
-    ]
-    if discount is not None:
-        base_agg.append(pl.col("__disc").sum().alias("__disc"))
-    if retained:
-        base_agg.append(pl.col("__ret").sum().alias("__retained"))
+    base_agg = _period_sums(discount is not None, retained)
     small = cp.group_by(((pl.col("__k") // n_p) % n_g).alias("__g"), "__pi").agg(base_agg)
     # back from codes to period starts and group values (on the small table)
     start = packed["start"]
