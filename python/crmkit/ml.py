@@ -15,6 +15,9 @@ training is treated as missing at prediction time.
 al. Algorithm 2, as LightGBM's ``pred_contrib``): one column per feature plus
 ``bias``; each row sums to ``decision_function(X)``.
 
+:class:`AutoClassifier` blends the two on the log-odds with a weight chosen by
+cross-validation and calibrates the result: the model to reach for on a customer table.
+
 :class:`LogisticRegression` is an L2-penalised logistic regression fitted by Newton's
 method on internally standardised inputs (the penalty applies on that scale, which
 makes ``C`` mean the same thing whatever the units of a feature); ``coef_`` and
@@ -51,7 +54,7 @@ import inspect
 import json
 import os
 import warnings
-from typing import Any, Iterator, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence, Union
 
 import numpy as np
 import polars as pl
@@ -59,7 +62,11 @@ import polars as pl
 from crmkit import _core
 from crmkit.errors import CrmError, SchemaError
 
+if TYPE_CHECKING:
+    from crmkit._blend import AutoClassifier
+
 __all__ = [
+    "AutoClassifier",
     "GradientBoostingClassifier",
     "GradientBoostingRegressor",
     "LogisticRegression",
@@ -925,7 +932,23 @@ _ESTIMATORS = {
 }
 
 
-def load(path: Union[str, os.PathLike]) -> Union[GradientBoostingClassifier, GradientBoostingRegressor, LogisticRegression]:
+def _estimators() -> dict[str, Any]:
+    from crmkit._blend import AutoClassifier
+
+    return {**_ESTIMATORS, "AutoClassifier": AutoClassifier}
+
+
+def __getattr__(name: str) -> Any:
+    # AutoClassifier is built from this module's estimators (crmkit/_blend.py imports
+    # them), so it is looked up on first use rather than imported here.
+    if name == "AutoClassifier":
+        from crmkit._blend import AutoClassifier
+
+        return AutoClassifier
+    raise AttributeError(f"module 'crmkit.ml' has no attribute {name!r}")
+
+
+def load(path: Union[str, os.PathLike]) -> Any:
     """Reads a model written by ``save`` (format and version are checked).
 
     >>> import numpy as np, tempfile, os
@@ -948,7 +971,7 @@ def load(path: Union[str, os.PathLike]) -> Union[GradientBoostingClassifier, Gra
             f"{str(path)!r}: model file version {doc.get('version')!r} is not supported by this crmkit (expects {_FILE_VERSION})"
         )
     name = doc.get("estimator")
-    cls = _ESTIMATORS.get(name) if isinstance(name, str) else None
+    cls = _estimators().get(name) if isinstance(name, str) else None
     if cls is None:
         raise CrmError(f"{str(path)!r}: unknown estimator {name!r}")
     if not isinstance(doc.get("params"), dict) or not isinstance(doc.get("fitted"), dict):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
@@ -14,6 +13,14 @@ import numpy as np
 import polars as pl
 
 from crmkit import metrics
+from crmkit._blend import CHURN_GBDT_PARAMS
+from crmkit._blend import LinearPrep as _LinearPrep
+from crmkit._blend import logit as _logit
+from crmkit._blend import model_doc as _model_json
+from crmkit._blend import model_from_doc as _model_from_json
+from crmkit._blend import platt as _platt
+from crmkit._blend import sigmoid as _sigmoid
+from crmkit._blend import tree_frame as _tree_frame
 from crmkit._validate import as_lazy
 from crmkit.churn._features import (_DAY_US, _check_horizon, _check_windows, _cutoff, _date_us, _orders_base, features,
                                     labels, training_set)
@@ -27,32 +34,10 @@ _FORMAT = "crmkit.churn.ChurnModel"
 EXACT_REASON_ROWS = 20_000
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * z))  # overflow-free logistic
+def _ml() -> Any:
+    from crmkit import ml
 
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-12, 1 - 1e-12)
-    return np.log(p) - np.log1p(-p)
-
-
-def _platt(z: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Slope and intercept of p = sigmoid(a z + b) by Newton's method on the log loss."""
-    a, b = 1.0, 0.0
-    x = np.column_stack([z, np.ones_like(z)])
-    for _ in range(100):
-        p = _sigmoid(a * z + b)
-        g = x.T @ (p - y)
-        h = x.T @ (x * (p * (1 - p))[:, None]) + 1e-9 * np.eye(2)
-        step = np.linalg.solve(h, g)
-        a, b = a - step[0], b - step[1]
-        if np.abs(step).max() < 1e-10:
-            break
-    if not (np.isfinite(a) and np.isfinite(b)) or a <= 0:
-        # A non-positive slope would reverse the ranking: keep the scores' order, fix the level only.
-        a = 1.0
-        b = float(_logit(np.array([y.mean()]))[0] - _logit(np.array([_sigmoid(z).mean()]))[0])
-    return float(a), float(b)
+    return ml
 
 
 def _btyd_column(frame: pl.DataFrame) -> Optional[np.ndarray]:
@@ -66,68 +51,6 @@ def _hedge(p: np.ndarray, btyd: Optional[np.ndarray], beta: float) -> np.ndarray
     if beta <= 0 or btyd is None:
         return p
     return np.where(np.isnan(btyd), p, (1 - beta) * p + beta * np.nan_to_num(btyd))
-
-
-class _LinearPrep:
-    """Inputs for logistic regression: missing flags, median imputation and signed log1p of
-    wide-ranged columns (counts, days, money), so a linear score is not ruled by outliers."""
-
-    def __init__(self, state: Optional[dict] = None) -> None:
-        self.state = state or {}
-
-    def fit(self, x: pl.DataFrame) -> "_LinearPrep":
-        cols = {}
-        for name in x.columns:
-            v = x[name].cast(pl.Float64).fill_nan(None)
-            present = v.drop_nulls()
-            wide = bool(present.len() and present.abs().max() > 1.5)
-            t = present.sign() * present.abs().log1p() if wide else present
-            cols[name] = {
-                "flag": bool(v.null_count() > 0),
-                "log": wide,
-                "median": float(t.median()) if t.len() else 0.0,
-            }
-        self.state = {"columns": cols}
-        return self
-
-    def transform(self, x: pl.DataFrame) -> tuple[np.ndarray, list[str], list[str]]:
-        """Matrix, its column names and, per column, the feature it came from."""
-        exprs, names, source = [], [], []
-        for name, s in self.state["columns"].items():
-            v = pl.col(name).cast(pl.Float64).fill_nan(None)
-            t = (v.sign() * v.abs().log1p()) if s["log"] else v
-            exprs.append(t.fill_null(s["median"]).alias(f"{name}"))
-            names.append(name)
-            source.append(name)
-            if s["flag"]:
-                exprs.append(v.is_null().cast(pl.Float64).alias(f"{name}__missing"))
-                names.append(f"{name}__missing")
-                source.append(name)
-        return x.select(exprs).to_numpy().astype(np.float64, copy=False), names, source
-
-
-def _ml() -> Any:
-    from crmkit import ml
-
-    return ml
-
-
-def _model_json(model: Any) -> Any:
-    with tempfile.TemporaryDirectory() as d:
-        path = Path(d) / "m.json"
-        model.save(str(path))
-        return json.loads(path.read_text())
-
-
-def _model_from_json(doc: Any) -> Any:
-    with tempfile.TemporaryDirectory() as d:
-        path = Path(d) / "m.json"
-        path.write_text(json.dumps(doc))
-        return _ml().load(str(path))
-
-
-def _tree_frame(x: pl.DataFrame) -> pl.DataFrame:
-    return x.select([pl.col(c).cast(pl.Float64).fill_nan(None).fill_null(float("nan")) for c in x.columns])
 
 
 class ChurnModel:
@@ -219,14 +142,12 @@ class ChurnModel:
     # ------------------------------------------------------------------ estimators
 
     def _classifier(self) -> Any:
-        params = dict(max_iter=300, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=40,
-                      l2_regularization=1.0, early_stopping=True, random_state=self.random_state)
+        params = dict(CHURN_GBDT_PARAMS, random_state=self.random_state)
         params.update(self.gbdt_params)
         return _ml().GradientBoostingClassifier(**params)
 
     def _regressor(self) -> Any:
-        params = dict(loss="poisson", max_iter=300, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=40,
-                      l2_regularization=1.0, early_stopping=True, random_state=self.random_state)
+        params = dict(CHURN_GBDT_PARAMS, loss="poisson", random_state=self.random_state)
         params.update({k: v for k, v in self.gbdt_params.items() if k != "class_weight"})
         return _ml().GradientBoostingRegressor(**params)
 
