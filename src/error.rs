@@ -16,6 +16,8 @@ pub enum CrmError {
     NotConverged(String),
     /// polars reported an error while building or reading a frame.
     Polars(String),
+    /// The user interrupted the work (Ctrl-C, SIGINT): see `crate::interrupt`.
+    Interrupted,
 }
 
 pub type Result<T> = std::result::Result<T, CrmError>;
@@ -39,6 +41,7 @@ impl fmt::Display for CrmError {
             CrmError::InvalidInput(m) | CrmError::TooLarge(m) | CrmError::NotConverged(m) | CrmError::Polars(m) => {
                 f.write_str(m)
             }
+            CrmError::Interrupted => f.write_str("interrupted"),
         }
     }
 }

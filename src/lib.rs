@@ -10,6 +10,7 @@ pub mod clv;
 pub mod datagen;
 pub mod dedupe;
 pub mod error;
+pub mod interrupt;
 pub mod ml;
 pub mod forecast;
 pub mod kpi;

@@ -67,7 +67,13 @@ type ColumnJob<'a> = Box<dyn Fn() -> Result<Column> + Send + Sync + 'a>;
 
 /// Builds a frame's columns in parallel; each job gathers one column.
 fn frame(height: usize, jobs: Vec<ColumnJob<'_>>) -> Result<DataFrame> {
-    let columns = jobs.par_iter().map(|job| job()).collect::<Result<Vec<_>>>()?;
+    let columns = jobs
+        .par_iter()
+        .map(|job| {
+            crate::interrupt::check()?;
+            job()
+        })
+        .collect::<Result<Vec<_>>>()?;
     Ok(DataFrame::new(height, columns)?)
 }
 

@@ -522,11 +522,16 @@ pub fn generate(params: &WorldParams) -> Result<(WorldColumns, Catalog)> {
     let chunks: Vec<WorldColumns> = (0..n_chunks)
         .into_par_iter()
         .map(|c| {
+            // An interrupted call discards the world: skip the remaining chunks.
+            if crate::interrupt::requested() {
+                return WorldColumns::default();
+            }
             let first = c * CHUNK;
             let n = CHUNK.min(params.n_customers - first);
             generate_chunk(params, &catalog, c, first, n)
         })
         .collect();
+    crate::interrupt::check()?;
     Ok((merge(chunks), catalog))
 }
 

@@ -72,6 +72,10 @@ pub fn pair_levels(fields: &[Field], left: &[u32], right: &[u32]) -> Vec<u8> {
     let names: Vec<usize> = (0..nf).filter(|&f| fields[f].kind == Kind::Name).collect();
     let emails: Vec<usize> = (0..nf).filter(|&f| fields[f].kind == Kind::Email).collect();
     out.par_chunks_mut(nf.max(1) * 4096).enumerate().for_each(|(c, chunk)| {
+        // An interrupted call discards the levels: skip the remaining chunks.
+        if crate::interrupt::requested() {
+            return;
+        }
         let base = c * 4096;
         for (k, row) in chunk.chunks_mut(nf.max(1)).enumerate() {
             let (i, j) = (left[base + k] as usize, right[base + k] as usize);
@@ -514,6 +518,9 @@ pub fn score(fields: &[Field], model: &Model, left: &[u32], right: &[u32], level
     let mut weights = vec![0f64; n * nf];
     let mut logit = vec![0f64; n];
     weights.par_chunks_mut(nf.max(1)).zip(logit.par_iter_mut()).enumerate().for_each(|(p, (w, out))| {
+        if crate::interrupt::requested() {
+            return;
+        }
         let mut total = prior;
         for (f, field) in fields.iter().enumerate() {
             let lv = levels[p * nf + f];

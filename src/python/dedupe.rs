@@ -79,8 +79,10 @@ fn dedupe_score(
             None => Sampling::Within { n },
         };
         let levels = pair_levels(&fields, &l, &r);
+        crate::interrupt::check()?;
         let (rl, rr) = random_pairs(sampling, n_random, seed);
         let random_levels = pair_levels(&fields, &rl, &rr);
+        crate::interrupt::check()?;
         let u = level_shares(&fields, &random_levels);
         let fixed_m = match &labelled {
             Some((a, b)) => {
@@ -143,6 +145,7 @@ fn dedupe_score(
             Some(n_possible),
         )?;
         let (logit, weights) = score(&fields, &model, &l, &r, &levels);
+        crate::interrupt::check()?;
         let nf = fields.len();
         let mut out: Vec<Column> = Vec::with_capacity(2 + 2 * nf);
         out.push(Column::new("match_weight".into(), &logit));

@@ -2,9 +2,11 @@
 //! call a kernel, convert the result. No algorithm lives here.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use pyo3::create_exception;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyKeyboardInterrupt, PyValueError};
 use pyo3::prelude::*;
 
 use crate::error::CrmError as KernelError;
@@ -49,17 +51,60 @@ pub fn to_pyerr(e: KernelError) -> PyErr {
         KernelError::TooLarge(_) => TooLargeError::new_err(msg),
         KernelError::NotConverged(_) => ConvergenceError::new_err(msg),
         KernelError::InvalidInput(_) | KernelError::Polars(_) => CrmError::new_err(msg),
+        KernelError::Interrupted => PyKeyboardInterrupt::new_err("crmkit: interrupted"),
     }
 }
 
+/// How often a waiting entry point looks for Ctrl-C / SIGINT (Python's signal handlers).
+const SIGNAL_POLL: Duration = Duration::from_millis(50);
+/// Kernels recurse (trees, FP-growth): the worker gets the main thread's usual stack,
+/// not the 2 MiB a spawned thread gets by default (address space only, not memory).
+const WORKER_STACK: usize = 64 << 20;
+
 /// Runs kernel work with the GIL released and turns both errors and panics into
 /// crmkit exceptions, so a Rust panic never reaches the user as a crash.
+///
+/// The work runs on a worker thread while this thread waits and, every 50 ms, lets
+/// Python run its signal handlers: a Ctrl-C (or Airflow's SIGINT/SIGTERM handlers)
+/// raises here within that time, the kernels are told to stop (`crate::interrupt`)
+/// and the handler's exception (KeyboardInterrupt) is raised once they have.
 pub fn run_detached<T, F>(py: Python<'_>, work: F) -> PyResult<T>
 where
     T: Send,
     F: FnOnce() -> crate::error::Result<T> + Send,
 {
-    let outcome = py.detach(|| catch_unwind(AssertUnwindSafe(work)));
+    let _call = crate::interrupt::CallGuard::begin();
+    let (tx, rx) = mpsc::channel();
+    let outcome = std::thread::scope(|scope| -> PyResult<std::thread::Result<crate::error::Result<T>>> {
+        let worker = std::thread::Builder::new().name("crmkit-kernel".into()).stack_size(WORKER_STACK);
+        let spawned = worker.spawn_scoped(scope, move || {
+            let _ = tx.send(catch_unwind(AssertUnwindSafe(work)));
+        });
+        if let Err(e) = spawned {
+            return Err(CrmError::new_err(format!("crmkit could not start a worker thread: {e}")));
+        }
+        // The receiver is not Sync: it moves into each wait and back out.
+        let mut rx = rx;
+        loop {
+            let (received, back) = py.detach(move || (rx.recv_timeout(SIGNAL_POLL), rx));
+            rx = back;
+            match received {
+                Ok(done) => return Ok(done),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if let Err(signal) = py.check_signals() {
+                        crate::interrupt::request();
+                        // The kernels check the flag at coarse points; the worker borrows
+                        // the caller's data, so it must end before this call returns.
+                        let _ = py.detach(move || rx.recv());
+                        return Err(signal);
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(CrmError::new_err("crmkit's worker thread ended without a result; this is a bug"))
+                }
+            }
+        }
+    })?;
     match outcome {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) => Err(to_pyerr(e)),
@@ -76,6 +121,20 @@ where
     }
 }
 
+/// Sleeps in a kernel-like loop that checks for interrupts every 10 ms, for up to
+/// `seconds`: lets the test suite check that Ctrl-C stops a long call promptly.
+#[pyfunction]
+fn _interruptible_sleep(py: Python<'_>, seconds: f64) -> PyResult<f64> {
+    run_detached(py, move || {
+        let start = std::time::Instant::now();
+        while start.elapsed().as_secs_f64() < seconds {
+            crate::interrupt::check()?;
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(start.elapsed().as_secs_f64())
+    })
+}
+
 /// Panics on purpose inside `run_detached`: lets the test suite check that a Rust
 /// panic reaches Python as a CrmError and leaves the interpreter usable.
 #[pyfunction]
@@ -86,6 +145,7 @@ fn _raise_internal_panic(py: Python<'_>) -> PyResult<()> {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_function(wrap_pyfunction!(_raise_internal_panic, m)?)?;
+    m.add_function(wrap_pyfunction!(_interruptible_sleep, m)?)?;
     m.add("CrmError", py.get_type::<CrmError>())?;
     m.add("SchemaError", py.get_type::<SchemaError>())?;
     m.add("TooLargeError", py.get_type::<TooLargeError>())?;

@@ -230,6 +230,10 @@ pub fn kmeans_plus_plus(data: &Data, k: usize, rng: &mut Rng) -> Vec<f64> {
 
     let mut cumsum = vec![0.0; n];
     for _ in 1..k {
+        // Fewer than k centres: `fit` checks the interrupt before using them.
+        if crate::interrupt::requested() {
+            break;
+        }
         let mut acc = 0.0;
         for (i, (c, v)) in cumsum.iter_mut().zip(&closest).enumerate() {
             acc += v * data.weight(i);
@@ -512,6 +516,10 @@ pub fn lloyd(data: &Data, init: Vec<f64>, k: usize, max_iter: usize, tol_abs: f6
     let mut force_full = true;
     let mut n_iter = 0;
     for it in 0..max_iter.max(1) {
+        // The caller (`fit`) turns an interrupted run into an error.
+        if crate::interrupt::requested() {
+            break;
+        }
         n_iter = it + 1;
         let mut step = match bounds.as_mut() {
             Some(b) => assign_bounded(data, &centers, k, &mut labels, b, &moves, force_full),
@@ -594,7 +602,9 @@ pub fn fit(data: &Data, params: &Params) -> Result<Fit> {
             Init::Random => random_init(data, k, &mut rng),
             Init::Centers(c) => c.clone(),
         };
+        crate::interrupt::check()?;
         let f = lloyd(data, init, k, params.max_iter, tol_abs, params.bounded);
+        crate::interrupt::check()?;
         let better = match &best {
             None => true,
             Some(b) => f.inertia < b.inertia,
