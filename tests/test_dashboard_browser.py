@@ -149,3 +149,39 @@ def test_hostile_data_executes_nothing(browser, world, tmp_path):
         assert page.locator("img[src='x'], img[src='y'], svg[onload]").count() == 0
     finally:
         page.close()
+
+
+def test_hostile_data_in_the_run_report_executes_nothing(browser, tmp_path):
+    """`crmkit run`'s HTML report shows tables of the results (names, products,
+    channels, reasons): the same payloads must stay text there."""
+    from crmkit import report
+    from crmkit._pipeline import Context, run_steps
+
+    small = crmkit.datasets.generate(n_customers=300, seed=5)
+    customers = small.customers.with_columns(name=pl.lit(HOSTILE_NAME), address=pl.lit(HOSTILE_REASON))
+    items = small.items.with_columns((pl.lit(HOSTILE_PRODUCT) + pl.col("product").cast(pl.String)).alias("product"))
+    orders = small.orders.with_columns((pl.lit(HOSTILE_NAME) + pl.col("channel").cast(pl.String)).alias("channel"))
+    ctx = Context(orders=orders, customers=customers, items=items, events=small.events)
+    run_steps(ctx, tmp_path, progress=False)
+    page_html = report.html_report(ctx, title=HOSTILE_NAME)
+    body = page_html.split("<body", 1)[1]
+    for payload in ("<script>window.__pwned", "<img src=", "<svg onload"):
+        assert payload not in body
+    path = tmp_path / "report.html"
+    path.write_text(page_html, encoding="utf-8")
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("dialog", lambda d: (errors.append(f"dialog {d.message}"), d.dismiss()))
+    page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(("file://", "data:")) else r.abort())
+    try:
+        page.goto(path.as_uri())
+        page.wait_for_load_state("load")
+        assert page.evaluate("() => window.__pwned") is None
+        assert errors == []
+        assert page.title() == HOSTILE_NAME
+        text = page.locator("body").inner_text()
+        assert HOSTILE_NAME in text or HOSTILE_PRODUCT in text
+        assert page.locator("img[src='x'], img[src='y'], svg[onload]").count() == 0
+    finally:
+        page.close()
