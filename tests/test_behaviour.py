@@ -381,3 +381,29 @@ def test_null_timestamps_and_dates_are_named_as_the_user_named_them():
     orders = pl.DataFrame({"cid": [1, 2], "day": [date(2024, 1, 3), None]})
     with pytest.raises(SchemaError, match=r"column 'day' in 'orders' holds 1 null"):
         crmkit.cohorts(orders, customer="cid", date="day")
+
+
+def test_cohort_table_that_would_explode_is_refused():
+    """Daily cohorts over 75 years (birth dates taken for order dates) would ask for
+    about 370 million rows."""
+    import datetime as dt
+
+    from crmkit.errors import TooLargeError
+
+    n = 27_000
+    orders = pl.DataFrame({
+        "customer_id": list(range(n)),
+        "order_date": [dt.date(1950, 1, 1) + dt.timedelta(days=i) for i in range(n)],
+    })
+    with pytest.raises(TooLargeError, match="period"):
+        crmkit.cohorts(orders, period="1d")
+    assert crmkit.cohorts(orders, period="1y").height > 0
+
+
+def test_probability_alive_grid_that_would_explode_is_refused():
+    from crmkit.clv import BetaGeoFitter
+    from crmkit.errors import TooLargeError
+
+    m = BetaGeoFitter().fit([0, 2, 1, 5, 3], [0.0, 30.0, 2.0, 35.0, 20.0], [40.0, 40.0, 39.0, 38.0, 37.0])
+    with pytest.raises(TooLargeError, match="max_frequency"):
+        m.conditional_probability_alive_matrix(max_frequency=100_000, max_recency=1_000)

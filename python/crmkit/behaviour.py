@@ -31,7 +31,7 @@ from crmkit._validate import (
     require_no_nulls,
     require_positive_int,
 )
-from crmkit.errors import CrmError, SchemaError
+from crmkit.errors import CrmError, SchemaError, TooLargeError
 
 __all__ = [
     "funnel",
@@ -616,7 +616,8 @@ def cohorts(
     period), ``cohort_size``, ``retention`` (customers / cohort_size) and, with
     ``value``, ``value`` (its sum in the period) and ``value_per_customer``
     (value / cohort_size). Every period from the cohort's start to the last
-    period in the data has a row (zero when nobody returned).
+    period in the data has a row (zero when nobody returned). A table of more than
+    ``MAX_COHORT_CELLS`` (20M) rows raises ``TooLargeError`` instead of exhausting memory.
 
     >>> import polars as pl
     >>> from datetime import date
@@ -669,6 +670,11 @@ def _cohort_slot(schema: Any, date: str, every: int, unit: str) -> tuple[pl.Expr
     return slot, start
 
 
+#: Most (cohort, period) rows a cohort table may have (a stray date in 1900 with daily
+#: periods would otherwise ask for a billion rows).
+MAX_COHORT_CELLS = 20_000_000
+
+
 def _cohort_table(base: pl.DataFrame, customer: str, value: Optional[str], last: int) -> pl.DataFrame:
     """The cohort table from (customer, _slot, _start[, _value]) rows, every cohort's
     periods running to slot ``last``. Shared with crmkit.spark.cohorts, which runs it
@@ -680,6 +686,13 @@ def _cohort_table(base: pl.DataFrame, customer: str, value: Optional[str], last:
         aggs.append(pl.col("_value").sum().alias("value"))
     counts = active.group_by("cohort", "_c0", "period_index").agg(aggs)
     sizes = first.group_by("cohort", "_c0").agg(pl.len().cast(pl.UInt32).alias("cohort_size"))
+    cells = int(sizes.select((last - pl.col("_c0") + 1).sum()).item() or 0)
+    if cells > MAX_COHORT_CELLS:
+        span = (sizes["cohort"].min(), base["_start"].max())
+        raise TooLargeError(
+            f"crmkit.cohorts: {sizes.height:,} cohorts from {span[0]} to {span[1]} make {cells:,} (cohort, period) "
+            f"cells, over the limit of {MAX_COHORT_CELLS:,}; use a longer period (period='1mo' or '1q') or filter out "
+            "implausible order dates first")
     grid = sizes.with_columns(pl.int_ranges(0, last - pl.col("_c0") + 1).alias("period_index")).explode("period_index")
     out = (
         grid.join(counts, on=["cohort", "_c0", "period_index"], how="left")

@@ -14,9 +14,11 @@ import polars as pl
 from crmkit import _core
 from crmkit._plugin import plugin_call
 from crmkit._validate import require_columns
-from crmkit.errors import CrmError, SchemaError
+from crmkit.errors import CrmError, SchemaError, TooLargeError
 
 #: Periods per month used by customer_lifetime_value (lifetimes' factors).
+#: Largest P(alive) / frequency-recency grid a matrix method builds (400 MB of floats).
+_MAX_GRID_CELLS = 50_000_000
 _MONTH_FACTOR = {"W": 4.345, "M": 1.0, "D": 30.0, "H": 30.0 * 24, "h": 30.0 * 24}
 
 # fitters
@@ -339,9 +341,12 @@ class _TimeModel(_BaseFitter):
             raise CrmError(f"{fn}: pass max_frequency and max_recency (this model was loaded without its data extent)")
         mf = int(max_frequency if max_frequency is not None else extent["max_frequency"])
         mr = int(max_recency if max_recency is not None else extent["max_T"])
-        if mf < 0 or mr < 0 or (mf + 1) * (mr + 1) > 50_000_000:
-            raise CrmError(f"{fn}: max_frequency and max_recency must be >= 0 with at most 50M cells, "
-                           f"found {mf} and {mr}")
+        if mf < 0 or mr < 0:
+            raise CrmError(f"{fn}: max_frequency and max_recency must be >= 0, found {mf} and {mr}")
+        if (mf + 1) * (mr + 1) > _MAX_GRID_CELLS:
+            raise TooLargeError(f"{fn}: a grid of {mr + 1:,} recencies x {mf + 1:,} frequencies exceeds "
+                                f"{_MAX_GRID_CELLS:,} cells; pass smaller max_frequency / max_recency (one customer "
+                                "with an extreme frequency sets the default)")
         rec, freq = np.meshgrid(np.arange(mr + 1, dtype=np.float64), np.arange(mf + 1, dtype=np.float64), indexing="ij")
         values = self.conditional_probability_alive(freq.ravel(), rec.ravel(), np.full(rec.size, float(mr)))
         return np.asarray(values).reshape(mr + 1, mf + 1)
