@@ -154,3 +154,49 @@ def test_run_writes_spreadsheet_safe_csv(tmp_path):
             bad = cells.filter(cells.str.contains("HYPERLINK"))
             assert bad.str.starts_with("'=").all() != raw, name
             assert bad.str.starts_with("=").all() == raw, name
+
+
+def test_run_accounts_for_every_input_row(tmp_path):
+    """A dirty export costs its bad rows, not the run; row_accounting says where every
+    row went, and the analysis date cuts every step's data (no step sees later orders)."""
+    world = datasets.generate(n_customers=400, seed=8)
+    n = world.orders.height
+    idx = pl.int_range(pl.len())
+    orders = world.orders.with_columns(
+        customer_id=pl.when(idx % 101 == 1).then(None).otherwise(pl.col("customer_id")),
+        amount=pl.when(idx % 103 == 2).then(float("nan")).otherwise(pl.col("amount")),
+        order_date=pl.when(idx % 107 == 3).then(None).otherwise(pl.col("order_date")),
+    )
+    expected_drop = {
+        "customer_id is missing": sum(1 for i in range(n) if i % 101 == 1),
+        "amount is missing": sum(1 for i in range(n) if i % 103 == 2 and i % 101 != 1),
+        "order_date is missing": sum(1 for i in range(n) if i % 107 == 3 and i % 101 != 1 and i % 103 != 2),
+    }
+    orders.write_parquet(tmp_path / "orders.parquet")
+    world.items.write_parquet(tmp_path / "items.parquet")
+    as_of = "2024-07-01"
+    out = tmp_path / "out"
+    assert main(["run", "--orders", str(tmp_path / "orders.parquet"), "--items", str(tmp_path / "items.parquet"),
+                 "--out", str(out), "--as-of", as_of, "--no-dashboard", "--no-report", "--quiet"]) == 0
+    acc = pl.read_parquet(out / "row_accounting.parquet")
+    o = acc.filter(pl.col("table") == "orders")
+    rows = {r["what"]: r["rows"] for r in o.filter(pl.col("step") == "input").iter_rows(named=True)}
+    assert rows["read"] == n
+    for why, k in expected_drop.items():
+        assert rows[f"dropped: {why}"] == k
+    clean = orders.filter(pl.col("customer_id").is_not_null() & pl.col("amount").is_not_nan()
+                          & pl.col("order_date").is_not_null())
+    later = clean.filter(pl.col("order_date") >= pl.lit(as_of).str.to_datetime()).height
+    assert later > 0 and rows["not analysed: on or after the analysis date"] == later
+    assert rows["analysed"] == n - sum(expected_drop.values()) - later
+    used = o.filter(pl.col("what") == "used")
+    assert used.height >= 5 and (used["rows"] == rows["analysed"]).all()
+    # Items follow their orders.
+    i = {r["what"]: r["rows"] for r in acc.filter((pl.col("table") == "items") & (pl.col("step") == "input"))
+         .iter_rows(named=True)}
+    assert i["read"] == world.items.height
+    assert i["analysed"] + i.get("dropped: its order is not analysed", 0) == i["read"]
+    assert i["dropped: its order is not analysed"] > 0
+    # No step saw an order on or after the analysis date.
+    weekly = pl.read_parquet(out / "forecast_series.parquet")
+    assert weekly["ds"].cast(pl.Date).max() < pl.Series([as_of]).str.to_date()[0]

@@ -194,7 +194,7 @@ def _check_outputs_spare_inputs(inputs: Sequence[str], out: Path) -> None:
         if path.parent != out_dir:
             continue
         name = path.name
-        if name in ("report.html", "dashboard.html") or (name.endswith((".parquet", ".csv")) and name.startswith(prefixes)):
+        if name in ("report.html", "dashboard.html", "row_accounting.parquet", "row_accounting.csv") or (name.endswith((".parquet", ".csv")) and name.startswith(prefixes)):
             raise CrmError(f"--out {out}: the run writes {name} there, which would overwrite the input {given}; "
                            "choose another --out directory")
 

@@ -145,6 +145,16 @@ def html_report(ctx: Any, *, title: str = "crmkit report", charts: bool = True, 
                      f"{html.escape(dashboard)}</a></p>")
     if chart_note:
         parts.append(f'<p class="note">{html.escape(chart_note)}</p>')
+    if getattr(ctx, "accounting", None):
+        from crmkit._pipeline import accounting_table
+
+        rows = accounting_table(ctx)
+        lost = rows.filter(pl.col("what").str.starts_with("dropped"))["rows"].sum()
+        parts.append("<h2>rows</h2>")
+        parts.append(f'<p class="meta">{"no input row dropped" if not lost else f"{lost:,} input rows dropped"}'
+                     " (row_accounting: rows read, dropped, left out and used per table and step)</p>")
+        parts.append(f"<details{' open' if lost else ''}><summary>row_accounting — {rows.height:,} rows</summary>"
+                     f"{rows._repr_html_()}</details>")
     for entry in log:
         parts.append(f"<h2>{html.escape(entry.name)}</h2>")
         if entry.skipped:
