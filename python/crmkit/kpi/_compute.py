@@ -135,6 +135,23 @@ def _check_kpis(kpis: Any, available: dict[str, str]) -> Optional[list[str]]:
     return names
 
 
+def wanted_kpis(kpis: Any, available: dict[str, str], *, has_discount: bool, discount: str, by_cols: list[str],
+                events_skipped: bool, surveys_skipped: bool) -> list[str]:
+    """The KPIs to compute: those asked for (an error names any whose input is absent),
+    or every one whose input is present. ``available`` maps KPIs that cannot be
+    computed to the reason (it gains the discount rate's)."""
+    if not has_discount:
+        available["discount_rate"] = f"no numeric '{discount}' column in orders"
+    wanted = _check_kpis(kpis, available)
+    if wanted is None:
+        wanted = [k for k in ALL_KPIS if k not in available]
+        if by_cols and events_skipped:
+            warnings.warn(f"{_FN}: event KPIs skipped: {available['visitors']}", stacklevel=3)
+        if by_cols and surveys_skipped:
+            warnings.warn(f"{_FN}: survey KPIs skipped: {available['nps']}", stacklevel=3)
+    return wanted
+
+
 def _group_source(
     by: list[str],
     table: Optional[pl.LazyFrame],
@@ -276,15 +293,9 @@ def compute(
         why = "no surveys given"
     if sv_lf is None:
         available.update({k: why for k in SURVEY_KPIS})
-    if not has_discount:
-        available["discount_rate"] = f"no numeric '{discount}' column in orders"
-    wanted = _check_kpis(kpis, available)
-    if wanted is None:
-        wanted = [k for k in ALL_KPIS if k not in available]
-        if by_cols and events is not None and ev_lf is None:
-            warnings.warn(f"{_FN}: event KPIs skipped: {available['visitors']}", stacklevel=2)
-        if by_cols and surveys is not None and sv_lf is None:
-            warnings.warn(f"{_FN}: survey KPIs skipped: {available['nps']}", stacklevel=2)
+    wanted = wanted_kpis(kpis, available, has_discount=has_discount, discount=discount, by_cols=by_cols,
+                         events_skipped=events is not None and ev_lf is None,
+                         surveys_skipped=surveys is not None and sv_lf is None)
     want = set(wanted)
 
     # --- the time axis: local calendar days, truncated to periods ---
@@ -330,10 +341,7 @@ def compute(
     as_of_lit = pl.lit(as_of_ts, dtype=pl.Datetime("us"))
 
     def period(expr: pl.Expr) -> pl.Expr:
-        day = expr.dt.date()
-        if unit == "q":
-            return day.dt.truncate(f"{3 * n}mo")
-        return day.dt.truncate(f"{n}{unit}")
+        return _period_start(expr, n, unit)
 
     orders_lf = orders_lf.filter(pl.col("__ts") < as_of_lit).with_columns(period(pl.col("__ts")).alias("period_start"))
     keys = ["period_start", *by_cols]
@@ -358,40 +366,71 @@ def compute(
                            n, unit, retained, packed)
     frames: dict[str, pl.LazyFrame] = {"base": base}
     if not default_churn and want & {"churn_rate", "retention_rate"}:
-        cp = orders_lf.group_by(customer, *keys).agg(pl.len().alias("__n"))
-        frames["churn"] = _churn(orders_lf, cp, keys, by_cols, customer, n, unit, churn_days, period)
+        frames["churn"] = _churn(orders_lf, None, keys, by_cols, customer, n, unit, churn_days, period)
     if ev_lf is not None and want & set(EVENT_KPIS):
         ets = _local_ts(timestamp, schema_of(ev_lf)[timestamp])
         ev = ev_lf.with_columns(ets.alias("__ts")).filter(pl.col("__ts") < as_of_lit)
-        ev = ev.with_columns(period(pl.col("__ts")).alias("period_start"))
-        is_purchase = pl.col(event).cast(pl.String) == purchase_event
-        per = ev.group_by(customer, *keys).agg(is_purchase.any().alias("__bought"))
-        frames["events"] = per.group_by(keys).agg(
-            pl.len().alias("visitors"), pl.col("__bought").sum().alias("__buyers")
-        )
+        frames["events"] = _event_frame(ev.with_columns(period(pl.col("__ts")).alias("period_start")), keys, customer,
+                                        event, purchase_event)
     if sv_lf is not None and want & set(SURVEY_KPIS):
         sts = _local_ts(survey_date, schema_of(sv_lf)[survey_date])
         sv = sv_lf.with_columns(sts.alias("__ts")).filter(pl.col("__ts") < as_of_lit)
-        sv = sv.with_columns(period(pl.col("__ts")).alias("period_start"))
-        names = schema_of(sv_lf).names()
-        sagg = [pl.len().alias("responses")]
-        if nps_score in names:
-            s = pl.col(nps_score)
-            sagg += [s.is_not_null().sum().alias("__nps_n"), ((s >= 9).sum().cast(pl.Int64) - (s <= 6).sum().cast(pl.Int64)).alias("__nps_net")]
-        else:
-            sagg += [pl.lit(0, pl.UInt32).alias("__nps_n"), pl.lit(0, pl.Int64).alias("__nps_net")]
-        if csat in names:
-            sagg += [pl.col(csat).is_not_null().sum().alias("__csat_n"), pl.col(csat).cast(pl.Float64).sum().alias("__csat_sum")]
-        else:
-            sagg += [pl.lit(0, pl.UInt32).alias("__csat_n"), pl.lit(0.0).alias("__csat_sum")]
-        frames["surveys"] = sv.group_by(keys).agg(sagg)
+        frames["surveys"] = _survey_frame(sv.with_columns(period(pl.col("__ts")).alias("period_start")), keys,
+                                          nps_score, csat)
 
-    # --- the frame of every period x every group seen ---
     # Every per-period frame is small (periods x groups): collect them together, once
     # (the orders are read once; the streaming engine does not share subplans between
-    # separate collects), then build the grid eagerly.
+    # separate collects), then finish eagerly.
     names_ = list(frames)
     small = dict(zip(names_, pl.collect_all([frames[k] for k in names_], engine=_ENGINE)))
+    return finish(small, by_cols=by_cols, wanted=wanted, has_discount=has_discount, n=n, unit=unit,
+                  as_of_ts=as_of_ts, recat=recat, lazy=lazy)
+
+
+def _period_start(expr: pl.Expr, n: int, unit: str) -> pl.Expr:
+    """The start (a Date) of the period of a naive timestamp."""
+    day = expr.dt.date()
+    if unit == "q":
+        return day.dt.truncate(f"{3 * n}mo")
+    return day.dt.truncate(f"{n}{unit}")
+
+
+def _event_frame(ev: pl.LazyFrame, keys: list[str], customer: str, event: str, purchase_event: str) -> pl.LazyFrame:
+    """Visitors and buyers per (period, group); additive over disjoint sets of customers."""
+    is_purchase = pl.col(event).cast(pl.String) == purchase_event
+    per = ev.group_by(customer, *keys).agg(is_purchase.any().alias("__bought"))
+    return per.group_by(keys).agg(pl.len().alias("visitors"), pl.col("__bought").sum().alias("__buyers"))
+
+
+def _survey_frame(sv: pl.LazyFrame, keys: list[str], nps_score: str, csat: str) -> pl.LazyFrame:
+    """Responses, NPS and CSAT sums per (period, group); additive over any split of the rows."""
+    names = schema_of(sv).names()
+    sagg = [pl.len().alias("responses")]
+    if nps_score in names:
+        s = pl.col(nps_score)
+        sagg += [s.is_not_null().sum().alias("__nps_n"),
+                 ((s >= 9).sum().cast(pl.Int64) - (s <= 6).sum().cast(pl.Int64)).alias("__nps_net")]
+    else:
+        sagg += [pl.lit(0, pl.UInt32).alias("__nps_n"), pl.lit(0, pl.Int64).alias("__nps_net")]
+    if csat in names:
+        sagg += [pl.col(csat).is_not_null().sum().alias("__csat_n"),
+                 pl.col(csat).cast(pl.Float64).sum().alias("__csat_sum")]
+    else:
+        sagg += [pl.lit(0, pl.UInt32).alias("__csat_n"), pl.lit(0.0).alias("__csat_sum")]
+    return sv.group_by(keys).agg(sagg)
+
+
+def finish(small: dict[str, pl.DataFrame], *, by_cols: list[str], wanted: list[str], has_discount: bool, n: int,
+           unit: str, as_of_ts: dt.datetime, recat: Sequence[str] = (), lazy: bool = False
+           ) -> Union[pl.DataFrame, pl.LazyFrame]:
+    """The KPI table from the small per-(period, group) frames: ``base`` (order sums),
+    optionally ``churn`` (windowed churn), ``events`` and ``surveys``. Each is a sum over
+    customers, so frames computed on disjoint sets of customers (buckets, Spark
+    partitions) add up to the frame of all of them."""
+    keys = ["period_start", *by_cols]
+    as_of_lit = pl.lit(as_of_ts, dtype=pl.Datetime("us"))
+    frames = small
+    # --- the frame of every period x every group seen ---
     spans = [f["period_start"] for name, f in small.items() if name != "churn"]
     lo = min((sp.min() for sp in spans if sp.len() and sp.min() is not None), default=None)
     hi = max((sp.max() for sp in spans if sp.len() and sp.max() is not None), default=None)
@@ -668,9 +707,14 @@ def _order_base_packed(orders_lf, schema, by_cols, customer, agg, discount, n, u
     return small.select("period_start", *by_cols, *[e.meta.output_name() for e in base_agg])
 
 
-def _churn(orders_lf, cp, keys, by_cols, customer, n, unit, churn_days, period):
-    """Customers active in the previous window and how many of them are active again."""
+def _churn(orders_lf, cp, keys, by_cols, customer, n, unit, churn_days, period, ends=None):
+    """Customers active in the previous window and how many of them are active again.
+
+    ``ends``: the period starts whose windows are judged (default: those of the orders
+    given); a part of the customers must be given the periods of all of them."""
     if churn_days is None:
+        if cp is None:
+            cp = orders_lf.group_by(customer, *keys).agg(pl.len().alias("__n"))
         # Windows = previous period and this one: count each (customer, group)'s period
         # whose previous period also had them.
         prev_key = cp.select(customer, *by_cols, _shift(pl.col("period_start"), n, unit, -1).alias("period_start"))
@@ -686,11 +730,11 @@ def _churn(orders_lf, cp, keys, by_cols, customer, n, unit, churn_days, period):
     per = days.select(customer, *by_cols, "__day").unique().with_columns(
         (pl.col("__day") + pl.duration(days=2 * c)).alias("__day_hi")
     )
-    ends = days.select("period_start").unique().with_columns(_shift(pl.col("period_start"), n, unit).alias("__end"))
-    # also the period right after the last one (its previous window may hold activity)
-    lo_hi = ends.select(pl.col("period_start").min(), pl.col("__end").max())
-    extra = lo_hi.select(pl.col("__end").alias("period_start")).with_columns(_shift(pl.col("period_start"), n, unit).alias("__end"))
-    ends = pl.concat([ends, extra]).unique()
+    if ends is not None:
+        ends = pl.LazyFrame({"period_start": ends}, schema={"period_start": pl.Date}).with_columns(
+            _shift(pl.col("period_start"), n, unit).alias("__end"))
+    else:
+        ends = churn_ends(days.select("period_start"), n, unit)
     pairs = per.join_where(
         ends,
         pl.col("__end") > pl.col("__day"),
@@ -704,6 +748,16 @@ def _churn(orders_lf, cp, keys, by_cols, customer, n, unit, churn_days, period):
     return status.filter(pl.col("__p")).group_by(keys).agg(
         pl.len().alias("__prev_active"), pl.col("__c").sum().alias("__retained")
     )
+
+
+def churn_ends(periods: pl.LazyFrame, n: int, unit: str) -> pl.LazyFrame:
+    """The windows ``churn_days`` judges: every period start with orders, and the period
+    right after the last one (its previous window may hold activity), with their ends."""
+    ends = periods.unique().with_columns(_shift(pl.col("period_start"), n, unit).alias("__end"))
+    lo_hi = ends.select(pl.col("period_start").min(), pl.col("__end").max())
+    extra = lo_hi.select(pl.col("__end").alias("period_start")).with_columns(
+        _shift(pl.col("period_start"), n, unit).alias("__end"))
+    return pl.concat([ends, extra]).unique()
 
 
 def _check_surveys(sv: pl.LazyFrame, nps_score: str, csat: str) -> None:

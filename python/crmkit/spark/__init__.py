@@ -14,6 +14,7 @@ output columns of the single-machine function of the same name:
 - row-local cleaning: :func:`clean`;
 - record linkage: :func:`dedupe` (blocking as Spark equi-joins, comparisons and
   Fellegi-Sunter weights in Rust per pair batch, connected components);
+- KPIs: :func:`kpi`, kpi.compute's table from per-bucket sums added up on the driver;
 - forecasts: :func:`forecast`, every series of a long frame by crmkit's Rust models
   (a grouped Arrow UDF over buckets of whole series).
 
@@ -39,6 +40,7 @@ from crmkit.spark._models import clean, fit, predict, score
 from crmkit.spark._dedupe import dedupe
 from crmkit.spark._churn import churn_features
 from crmkit.spark._forecast import forecast
+from crmkit.spark._kpi import kpi
 
 __all__ = [
     "NO_CRMKIT_ON_WORKERS",
@@ -55,6 +57,7 @@ __all__ = [
     "funnel",
     "churn_features",
     "forecast",
+    "kpi",
     "fit",
     "predict",
     "score",

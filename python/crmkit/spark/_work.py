@@ -340,3 +340,65 @@ def forecast_bucket(df: pl.DataFrame, *, auto: bool, options: dict, out_schema: 
         warnings.simplefilter("ignore")
         out = (fc.auto if auto else fc.forecast)(df, **options)
     return out.select(list(out_schema))
+
+
+# --- kpi ------------------------------------------------------------------------------
+
+
+def _kpi_orders(df: pl.DataFrame, *, date: str, n: int, unit: str, as_of: Any) -> pl.LazyFrame:
+    """Orders before ``as_of`` with their naive timestamp and period start, as kpi.compute prepares them."""
+    from crmkit.kpi import _compute as kc
+
+    lf = df.lazy().with_columns(kc._local_ts(date, df.schema[date]).alias("__ts"))
+    lf = lf.filter(pl.col("__ts") < pl.lit(as_of, dtype=pl.Datetime("us")))
+    return lf.with_columns(kc._period_start(pl.col("__ts"), n, unit).alias("period_start"))
+
+
+def kpi_periods(df: pl.DataFrame, *, date: str, n: int, unit: str) -> pl.DataFrame:
+    """Per partition and period: the first and last naive timestamp (the driver finds the
+    analysis date and the periods with orders from them)."""
+    from crmkit.kpi import _compute as kc
+
+    lf = df.lazy().select(kc._local_ts(date, df.schema[date]).alias("__ts")).drop_nulls()
+    return lf.group_by(kc._period_start(pl.col("__ts"), n, unit).alias("period_start")).agg(
+        pl.col("__ts").min().alias("first"), pl.col("__ts").max().alias("last")).collect()
+
+
+def kpi_orders_bucket(df: pl.DataFrame, *, customer: str, date: str, amount: str, discount: Optional[str],
+                      by_cols: list, n: int, unit: str, as_of: Any, retained: bool, churn_days: Optional[int],
+                      ends: Optional[list], out_schema: dict) -> pl.DataFrame:
+    """A customer bucket's order sums per (period, group) (``__part`` = "base") and, with
+    ``churn_days``, its windowed churn counts (``__part`` = "churn"): additive over buckets."""
+    from crmkit.kpi import _compute as kc
+
+    df = _in_input_order(df)
+    lf = _kpi_orders(df, date=date, n=n, unit=unit, as_of=as_of)
+    keys = ["period_start", *by_cols]
+    parts = [kc._order_base(lf, df.schema, by_cols, customer, amount, discount, n, unit, retained)
+             .with_columns(pl.lit("base").alias("__part"))]
+    if churn_days is not None:
+        parts.append(kc._churn(lf, None, keys, by_cols, customer, n, unit, churn_days, None, ends=ends)
+                     .with_columns(pl.lit("churn").alias("__part")))
+    frames = [f.collect() for f in parts]
+    out = pl.concat(frames, how="diagonal_relaxed")
+    return out.select([pl.col(c).cast(t) if c in out.columns else pl.lit(None, t).alias(c)
+                       for c, t in out_schema.items()])
+
+
+def kpi_events_bucket(df: pl.DataFrame, *, customer: str, timestamp: str, event: str, purchase_event: str,
+                      by_cols: list, n: int, unit: str, as_of: Any, out_schema: dict) -> pl.DataFrame:
+    from crmkit.kpi import _compute as kc
+
+    df = _in_input_order(df)
+    ev = _kpi_orders(df, date=timestamp, n=n, unit=unit, as_of=as_of)
+    out = kc._event_frame(ev, ["period_start", *by_cols], customer, event, purchase_event).collect()
+    return out.select([pl.col(c).cast(t) for c, t in out_schema.items()])
+
+
+def kpi_surveys_part(df: pl.DataFrame, *, survey_date: str, nps_score: str, csat: str, by_cols: list, n: int,
+                     unit: str, as_of: Any, out_schema: dict) -> pl.DataFrame:
+    from crmkit.kpi import _compute as kc
+
+    sv = _kpi_orders(df, date=survey_date, n=n, unit=unit, as_of=as_of)
+    out = kc._survey_frame(sv, ["period_start", *by_cols], nps_score, csat).collect()
+    return out.select([pl.col(c).cast(t) for c, t in out_schema.items()])
