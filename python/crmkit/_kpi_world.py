@@ -137,7 +137,7 @@ def plant(
 
     n_days = end_day - start_day
     cal = calendars.cn(max(_date(start_day).year - 1, 1930), min(_date(end_day).year + 1, 2200))
-    plans: list[tuple] = []
+    plans: list[tuple[Any, ...]] = []
     spike = None
     if anomalies and n_days >= 120:
         spike = _clear_of_events(start_day + int(0.5 * n_days), cal)

@@ -81,7 +81,7 @@ class ModelDoc:
         return ModelDoc(value, self.fn, f"{self.source} [{key}]")
 
 
-def read_json(text: Any, fn: str, model: str) -> dict:
+def read_json(text: Any, fn: str, model: str) -> dict[str, Any]:
     """The JSON object of a model of kind ``model`` (its "model" field), or a CrmError."""
     import json
 
@@ -110,7 +110,7 @@ def matrix(value: Any, rows: Optional[int], cols: Optional[int], what: str, fn: 
     return value
 
 
-def check_keys(params: Any, allowed: Sequence[str], fn: str, source: str) -> dict:
+def check_keys(params: Any, allowed: Sequence[str], fn: str, source: str) -> dict[str, Any]:
     if not isinstance(params, dict):
         raise CrmError(f"{fn}: {source}: 'params' must be a JSON object")
     unknown = sorted(set(params) - set(allowed))

@@ -8,13 +8,15 @@ was found, instead of a deep polars or Rust error.
 from __future__ import annotations
 
 import difflib
-from typing import Any, Iterable, Literal, Mapping, Optional, Union
+from typing import Any, Iterable, Literal, Mapping, Optional, TypeVar, Union
 
 import polars as pl
 
 from crmkit.errors import CrmError, SchemaError
 
 Frame = Union[pl.DataFrame, pl.LazyFrame]
+#: A function returning the kind of frame it was given.
+FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 
 Kind = Literal["any", "string", "integer", "numeric", "temporal", "date", "id", "boolean", "list"]
 

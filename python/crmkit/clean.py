@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Mapping, Optional, Sequence, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import polars as pl
 
@@ -326,7 +326,7 @@ def customers(
 __all__ += ["address", "region"]
 
 
-def _address_kwargs(what: str, default_province: Optional[str]) -> dict:
+def _address_kwargs(what: str, default_province: Optional[str]) -> dict[str, Any]:
     from crmkit import _divisions
 
     if default_province is not None and not isinstance(default_province, str):

@@ -118,7 +118,7 @@ def _parse_mappings(pairs: Sequence[str]) -> dict[str, dict[str, str]]:
 
 
 def _finish(report: list[str], out: Path, started: float, ctx: Any = None, title: str = "crmkit report",
-            board: Optional[dict] = None) -> None:
+            board: Optional[dict[str, Any]] = None) -> None:
     for line in report:
         print(line)
     print(f"tables written to {out}/ in {time.perf_counter() - started:.1f}s")
@@ -130,7 +130,7 @@ def _finish(report: list[str], out: Path, started: float, ctx: Any = None, title
         print(f"report: {write_report(ctx, out / 'report.html', title=title)}")
 
 
-def _write_dashboard(tables: dict, path: Path, *, title: str, **options: Any) -> None:
+def _write_dashboard(tables: dict[str, Any], path: Path, *, title: str, **options: Any) -> None:
     """The interactive dashboard beside the tables; a missing optional extra is a note,
     not a failure of the run."""
     try:
@@ -175,7 +175,7 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _reusable(results: dict) -> dict:
+def _reusable(results: dict[str, Any]) -> dict[str, Any]:
     """Pipeline results the dashboard draws as they are (the map is recomputed when the
     customers carry customer_id, to add revenue)."""
     return {k: v for k, v in results.items() if not k.startswith("geo_")}

@@ -96,7 +96,7 @@ class _Prepared:
     n_left: Optional[int] = None  # linking: reps [0, n_left) come from the left side
     notes: list[str] = field(default_factory=list)
     #: EM sessions: (candidate pair positions, masked field indices) per selective blocking key.
-    sessions: list = field(default_factory=list)
+    sessions: list[Any] = field(default_factory=list)
 
 
 def _prep_expr(col: str, kind: str, dtype: pl.DataType, region: str, function: str) -> pl.Expr:
@@ -371,7 +371,7 @@ def _candidate_pairs(prep: _Prepared, blocking: Optional[Sequence[Blocking]], ma
     return pairs, report
 
 
-def _score(prep: _Prepared, pairs: pl.DataFrame, training_pairs: Optional[tuple[pl.Series, pl.Series]], seed: int, term_frequency: bool) -> tuple[pl.DataFrame, dict]:
+def _score(prep: _Prepared, pairs: pl.DataFrame, training_pairs: Optional[tuple[pl.Series, pl.Series]], seed: int, term_frequency: bool) -> tuple[pl.DataFrame, dict[str, Any]]:
     names = list(prep.fields)
     # Identical records: a self pair per group of identical rows, scored but not trained on.
     counts = prep.row_rep.value_counts()
@@ -689,7 +689,7 @@ def golden_records(
     df: Union[pl.DataFrame, pl.LazyFrame],
     entities: pl.DataFrame,
     id: str,
-    rules: Optional[Mapping[str, Union[str, tuple]]] = None,
+    rules: Optional[Mapping[str, Union[str, tuple[Any, ...]]]] = None,
     *,
     order_by: Optional[str] = None,
     source: Optional[str] = None,

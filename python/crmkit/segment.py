@@ -30,13 +30,18 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import polars as pl
 
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
+    from polars.expr.whenthen import ChainedThen, Then
+
 from crmkit._validate import (
     Frame,
+    Kind,
     as_lazy,
     require_choice,
     require_columns,
@@ -58,7 +63,7 @@ __all__ = [
 # All presets are defined on 1..5 scores.
 # --------------------------------------------------------------------------------------
 
-_Row = tuple  # (name, r_lo, r_hi, f_lo, f_hi, m_lo, m_hi)
+_Row = tuple[str, Optional[int], Optional[int], Optional[int], Optional[int], Optional[int], Optional[int]]  # (name, r_lo, r_hi, f_lo, f_hi, m_lo, m_hi)
 
 #: The R `rfm` package's ten-segment table (rfm_segment() example and tests, rfm 0.2.x),
 #: in its order; the first match wins, customers matching none are "Others".
@@ -152,7 +157,7 @@ def _segment_expr(table: Any, levels: Optional[int]) -> pl.Expr:
                     f"{_FUNC}: segments mapping value for '{name}' must be a polars expression, "
                     f"found {type(cond).__name__}"
                 )
-        expr = pl.when(items[0][1]).then(pl.lit(str(items[0][0])))
+        expr: Union[Then, ChainedThen] = pl.when(items[0][1]).then(pl.lit(str(items[0][0])))
         for name, cond in items[1:]:
             expr = expr.when(cond).then(pl.lit(str(name)))
         return expr.otherwise(pl.lit(_OTHERS))
@@ -180,7 +185,7 @@ def _segment_expr(table: Any, levels: Optional[int]) -> pl.Expr:
         )
     if table.height == 0:
         raise CrmError(f"{_FUNC}: the segment table has no rows")
-    expr: Optional[Any] = None
+    chain: Union[Then, ChainedThen, None] = None
     for row in table.iter_rows(named=True):
         conds = []
         for short, col in (("r", "r_score"), ("f", "f_score"), ("m", "m_score")):
@@ -195,9 +200,9 @@ def _segment_expr(table: Any, levels: Optional[int]) -> pl.Expr:
                 conds.append(pl.col(col) <= hi)
         cond = pl.all_horizontal(conds) if conds else pl.lit(True)
         name = pl.lit(str(row["segment"]))
-        expr = pl.when(cond).then(name) if expr is None else expr.when(cond).then(name)
-    assert expr is not None
-    return expr.otherwise(pl.lit(_OTHERS))
+        chain = pl.when(cond).then(name) if chain is None else chain.when(cond).then(name)
+    assert chain is not None
+    return chain.otherwise(pl.lit(_OTHERS))
 
 
 # --------------------------------------------------------------------------------------
@@ -383,14 +388,14 @@ def rfm(
     if eager is None and not isinstance(orders, pl.LazyFrame):
         eager = lf.collect()
         lf = eager.lazy()
-    kinds = {customer: "id", date: "date", amount: "numeric"}
+    kinds: dict[str, Kind] = {customer: "id", date: "date", amount: "numeric"}
     if order is not None:
         kinds[order] = "id"
     schema = require_columns(lf, kinds, function=_FUNC, argument="orders")
     dtype = schema[date]
 
     # Score specification.
-    cuts: Optional[dict[str, list[float]]] = None
+    cuts: Optional[dict[str, np.ndarray]] = None
     if isinstance(bins, Mapping):
         missing = [m for m in ("recency", "frequency", "monetary") if m not in bins]
         unknown = [m for m in bins if m not in ("recency", "frequency", "monetary")]
@@ -507,7 +512,7 @@ def rfm(
             + (f"; {lost} customer(s) had no other order to count and are not in the result" if lost else "")
         )
 
-    out_schema = {
+    out_schema: dict[str, PolarsDataType] = {
         customer: schema[customer],
         "recency_days": pl.Int64,
         "frequency": pl.Int64,
@@ -540,8 +545,8 @@ def rfm(
     return _add_scores(agg, n, bins, cuts, segments, seg_expr, out_schema)
 
 
-def _add_scores(agg: pl.DataFrame, n: int, bins: Any, cuts: Optional[dict], segments: Any, seg_expr: Optional[pl.Expr],
-                out_schema: dict) -> pl.DataFrame:
+def _add_scores(agg: pl.DataFrame, n: int, bins: Any, cuts: Optional[dict[str, Any]], segments: Any, seg_expr: Optional[pl.Expr],
+                out_schema: dict[str, Any]) -> pl.DataFrame:
     """Scores, rfm_score and segment from recency_days/frequency/monetary (and, with
     integer bins, their ordinal ranks _rr/_rf/_rm among all ``n`` customers). Shared
     with crmkit.spark.rfm, which computes the ranks in Spark and this per partition."""
@@ -575,7 +580,7 @@ def _add_scores(agg: pl.DataFrame, n: int, bins: Any, cuts: Optional[dict], segm
             pl.concat_str([pl.col("r_score"), pl.col("f_score"), pl.col("m_score")], separator=sep).alias("rfm_score")
         )
         table_based = seg_expr is not None and not isinstance(segments, Mapping)
-        if table_based:
+        if seg_expr is not None and table_based:
             combos = combos.with_columns(seg_expr.alias("segment"))
         code = out.select(
             ((pl.col("r_score").cast(pl.Int64) - 1) * lv[1] + (pl.col("f_score") - 1)) * lv[2] + (pl.col("m_score") - 1)
@@ -664,7 +669,7 @@ class Segmentation:
 
 def _grid_name(r: int, f: int) -> str:
     for name, r_lo, r_hi, f_lo, f_hi, _, _ in _RF_GRID_TABLE:
-        if r_lo <= r <= r_hi and f_lo <= f <= f_hi:
+        if (r_lo is None or r_lo <= r) and (r_hi is None or r <= r_hi) and (f_lo is None or f_lo <= f) and (f_hi is None or f <= f_hi):
             return name
     return _OTHERS
 

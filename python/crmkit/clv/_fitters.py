@@ -93,7 +93,7 @@ def _check_history(x: np.ndarray, tx: np.ndarray, t: np.ndarray, function: str, 
 _LIFETIMES_OPTIONS = {"verbose", "tol", "index", "iterative_fitting", "fit_method", "maxiter", "q_constraint"}
 
 
-def _ignore_options(options: dict, function: str) -> None:
+def _ignore_options(options: dict[str, Any], function: str) -> None:
     unknown = sorted(set(options) - _LIFETIMES_OPTIONS)
     if unknown:
         raise CrmError(f"{function}: unexpected argument(s) {unknown}")
@@ -242,7 +242,7 @@ class _BaseFitter:
         values = _core.clv_predict(self._model, target, self._params(), *arrs)
         return _result(values, name, t, x, tx, big_t)
 
-    def _expr(self, target: str, t: float, columns: tuple) -> pl.Expr:
+    def _expr(self, target: str, t: float, columns: tuple[Any, ...]) -> pl.Expr:
         return plugin_call(
             "clv_score",
             [pl.col(c) if isinstance(c, str) else c for c in columns],

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Optional, Union
+from typing import Any, Optional, Union, cast
 
 import numpy as np
 import polars as pl
 
 from crmkit import _core
 from crmkit._plugin import plugin_call
-from crmkit._validate import as_lazy, require_columns
+from crmkit._validate import FrameT, Kind, as_lazy, require_columns
 from crmkit.clv._fitters import (_MONTH_FACTOR, BetaGeoBetaBinomFitter, BetaGeoFitter, GammaGammaFitter,
                                  ModifiedBetaGeoFitter, ParetoNBDFitter, _check_horizon, _TimeModel, _vector)
 from crmkit.clv._summary import summary as _summary_fn
@@ -21,7 +21,7 @@ from crmkit.errors import ConvergenceError, CrmError
 
 
 def predict(
-    summary: Union[pl.DataFrame, pl.LazyFrame],
+    summary: FrameT,
     transaction_model: _TimeModel,
     spend_model: Optional[GammaGammaFitter] = None,
     horizon: float = 12,
@@ -31,7 +31,7 @@ def predict(
     recency: str = "recency",
     T: str = "T",
     monetary_value: str = "monetary_value",
-) -> Union[pl.DataFrame, pl.LazyFrame]:
+) -> FrameT:
     """Adds per-customer ``p_alive``, ``expected_purchases`` over the next
     ``horizon`` months, and with a spend model ``expected_spend`` and ``clv``
     (discounted at ``discount_rate`` per month, as lifetimes'
@@ -53,7 +53,7 @@ def predict(
         raise CrmError(f"{fn}: argument 'freq' must be one of {sorted(_MONTH_FACTOR)}, found {freq!r}")
     _check_horizon(horizon, discount_rate, "horizon", fn)
     lazy = as_lazy(summary, argument="summary")
-    need = {frequency: "numeric", recency: "numeric", T: "numeric"}
+    need: dict[str, Kind] = {frequency: "numeric", recency: "numeric", T: "numeric"}
     if spend_model is not None:
         need[monetary_value] = "numeric"
     require_columns(lazy, need, function=fn, argument="summary")
@@ -202,5 +202,6 @@ def demo_step(ctx: Any) -> Any:
         lines.append(f"Gamma-Gamma skipped: {e}")
     scored = predict(stats, bgf, gg, horizon=12, freq="D")
     if gg is not None:
-        lines.append(f"12-month CLV: total {scored['clv'].sum():,.0f}, median {scored['clv'].median():,.2f}")
+        clv_values = scored["clv"]
+        lines.append(f"12-month CLV: total {clv_values.sum():,.0f}, median {cast(float, clv_values.median()):,.2f}")
     return StepOutput({"customers": scored, "params": pl.concat([bgf.summary] + ([gg.summary] if gg else []))}, lines)

@@ -99,7 +99,7 @@ def summary(
     """
     fn = "clv.summary"
     lazy = as_lazy(transactions, argument="transactions")
-    kinds: dict = {customer: "id", date: "date"}
+    kinds: dict[str, Any] = {customer: "id", date: "date"}
     if amount is not None:
         kinds[amount] = "numeric"
     schema = require_columns(lazy, kinds, function=fn, argument="transactions")

@@ -30,7 +30,7 @@ _SETTINGS = {
 #: than the band, which the 3-in-a-row rule misses, is found after a few days and dated
 #: at its first clear move). Measured on simulated series (tests/bench/bench_kpi.py
 #: --alerts): on weekly series the same CUSUM raised false alarms around holidays.
-_TUNING: dict = {"all": {}, "d": {"cusum_k": 1.0, "cusum_h": 7.0}}
+_TUNING: dict[str, Any] = {"all": {}, "d": {"cusum_k": 1.0, "cusum_h": 7.0}}
 #: Monthly and quarterly series have few one-step errors, and those of the first cycles
 #: (before the season is known) widen their noise estimate: the band is drawn this much
 #: narrower so that "sensitivity" means about the same false-alarm rate at every frequency

@@ -603,7 +603,7 @@ def _group_code(name: str, dtype: pl.DataType) -> pl.Expr:
     return pl.col(name).cast(pl.Int64)
 
 
-def _packing(stats: dict, by_cols: list[str], n: int, unit: str, period) -> Optional[dict]:
+def _packing(stats: dict[str, Any], by_cols: list[str], n: int, unit: str, period) -> Optional[dict[str, Any]]:
     """Radixes of the packed (customer, group, period) key, or None when it would not fit."""
     if stats["__ts_min"] is None or stats["__nulls"]:
         return None

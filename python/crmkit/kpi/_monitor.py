@@ -140,7 +140,7 @@ def post(alerts: pl.DataFrame, url: str, *, format: str = "slack", timeout: floa
         reason = getattr(e, "reason", e)
         raise CrmError(f"posting alerts to {url} failed: {reason}") from None
     try:
-        parsed: Optional[dict] = json.loads(reply) if reply else None
+        parsed: Optional[dict[str, Any]] = json.loads(reply) if reply else None
     except ValueError:
         parsed = None
     if isinstance(parsed, dict) and parsed.get("errcode") not in (None, 0):

@@ -106,7 +106,7 @@ def feature_importance(importance: Any, ax: Any = None, *, names: Any = None, to
     return ax
 
 
-def _top_importances(importance: Any, names: Any, top: int, fn: str) -> tuple[list, np.ndarray, np.ndarray]:
+def _top_importances(importance: Any, names: Any, top: int, fn: str) -> tuple[list[Any], np.ndarray, np.ndarray]:
     if isinstance(importance, pl.DataFrame):
         require_columns(importance, {"feature": "any", "importance": "numeric"}, function=fn, argument="importance")
         names_, values = importance["feature"].cast(pl.String).to_list(), importance["importance"].to_numpy()
@@ -163,7 +163,7 @@ def _reason_kinds(scores: Any, top: int, fn: str) -> pl.DataFrame:
 # --- interactive twins (Altair, the dashboard's charts) -------------------------------
 
 
-def _i_bars(names: list, values: Any, title: str, xtitle: str) -> Any:
+def _i_bars(names: list[Any], values: Any, title: str, xtitle: str) -> Any:
     alt = _alt()
     df = pl.DataFrame({"name": [str(n) for n in names], "value": np.asarray(values, dtype=float)})
     return alt.Chart(_rows(df)).mark_bar(color=_BAR).encode(

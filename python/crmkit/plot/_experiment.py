@@ -50,7 +50,7 @@ def experiment(results: pl.DataFrame, ax: Any = None, *, value: str = "lift", ti
     return ax
 
 
-def _experiment_rows(results: Any, value: str, fn: str) -> tuple:
+def _experiment_rows(results: Any, value: str, fn: str) -> tuple[Any, ...]:
     df = as_frame(results, argument="results")
     if value not in ("lift", "diff"):
         raise CrmError(f"{fn}: argument 'value' must be 'lift' or 'diff', found {value!r}")
@@ -98,7 +98,7 @@ def uplift(campaign_result: pl.DataFrame, ax: Any = None, *, value: str = "incre
     return ax
 
 
-def _uplift_rows(campaign_result: Any, value: str, fn: str) -> tuple:
+def _uplift_rows(campaign_result: Any, value: str, fn: str) -> tuple[Any, ...]:
     df = as_frame(campaign_result, argument="campaign_result")
     allowed = ("incremental_response", "incremental_revenue_per_customer", "incremental_orders_per_customer")
     if value not in allowed:
@@ -120,7 +120,7 @@ def _uplift_rows(campaign_result: Any, value: str, fn: str) -> tuple:
     return labels, get(value), lo, hi, colours
 
 
-def _i_forest(labels: list, est: Any, lo: Any, hi: Any, colours: list, title: str, xtitle: str, percent: bool) -> Any:
+def _i_forest(labels: list[Any], est: Any, lo: Any, hi: Any, colours: list[Any], title: str, xtitle: str, percent: bool) -> Any:
     alt = _alt()
     nan = lambda v: None if not np.isfinite(v) else float(v)  # noqa: E731
     df = pl.DataFrame({"row": labels, "estimate": [nan(v) for v in est], "lower": [nan(v) for v in lo],

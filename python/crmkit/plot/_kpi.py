@@ -12,7 +12,7 @@ from crmkit.errors import CrmError
 from crmkit.plot._base import _BAR, _BOTTLENECK, _alt, _axes, _interactive_twin, _pyplot, _rows
 
 
-def kpi(table: pl.DataFrame, ax: Any = None, *, kpi: Optional[str] = None, by: Optional[dict] = None,
+def kpi(table: pl.DataFrame, ax: Any = None, *, kpi: Optional[str] = None, by: Optional[dict[str, Any]] = None,
         title: Optional[str] = None, **band_options: Any) -> Any:
     """One KPI over time with its expected band and alert markers.
 
@@ -51,7 +51,7 @@ def kpi(table: pl.DataFrame, ax: Any = None, *, kpi: Optional[str] = None, by: O
     return ax
 
 
-def _kpi_series(table: Any, kpi: Optional[str], by: Optional[dict], band_options: dict, fn: str) -> tuple:
+def _kpi_series(table: Any, kpi: Optional[str], by: Optional[dict[str, Any]], band_options: dict[str, Any], fn: str) -> tuple[Any, ...]:
     """One KPI's rows of one group, with its bands, in time order; and the KPI's name."""
     from crmkit.kpi import bands as _bands
     from crmkit.kpi._compute import STANDARD_COLUMNS
@@ -82,7 +82,7 @@ def _kpi_series(table: Any, kpi: Optional[str], by: Optional[dict], band_options
     return part.sort("period_start"), name
 
 
-def kpi_tiles(table: pl.DataFrame, ax: Any = None, *, kpis: Optional[list] = None, title: Optional[str] = None) -> Any:
+def kpi_tiles(table: pl.DataFrame, ax: Any = None, *, kpis: Optional[list[Any]] = None, title: Optional[str] = None) -> Any:
     """KPI tiles: each KPI's latest complete value, its change on the period before and
     a sparkline of its history, from :func:`crmkit.kpi.compute`'s table (overall rows,
     or the first group). Returns the figure's first ``Axes``.
@@ -132,7 +132,7 @@ def _tile_text(s: pl.DataFrame) -> tuple[str, Optional[float]]:
     return text, last.get("change_pct")
 
 
-def _tile_rows(table: Any, kpis: Optional[list], fn: str) -> tuple[pl.DataFrame, list]:
+def _tile_rows(table: Any, kpis: Optional[list[Any]], fn: str) -> tuple[pl.DataFrame, list[Any]]:
     """The overall (or first group's) complete-period rows and the KPIs to show."""
     from crmkit.kpi._compute import STANDARD_COLUMNS
 
@@ -155,7 +155,7 @@ def _tile_rows(table: Any, kpis: Optional[list], fn: str) -> tuple[pl.DataFrame,
 # --- interactive twins ------------------------------------------------------------------
 
 
-def _i_kpi(table: pl.DataFrame, ax: Any = None, *, kpi: Optional[str] = None, by: Optional[dict] = None,
+def _i_kpi(table: pl.DataFrame, ax: Any = None, *, kpi: Optional[str] = None, by: Optional[dict[str, Any]] = None,
            title: Optional[str] = None, **band_options: Any) -> Any:
     alt = _alt()
     part, name = _kpi_series(table, kpi, by, band_options, "crmkit.plot.kpi")
@@ -181,7 +181,7 @@ def _i_kpi(table: pl.DataFrame, ax: Any = None, *, kpi: Optional[str] = None, by
     return alt.layer(*layers).properties(title=title or label, width=560, height=260)
 
 
-def _i_kpi_tiles(table: pl.DataFrame, ax: Any = None, *, kpis: Optional[list] = None,
+def _i_kpi_tiles(table: pl.DataFrame, ax: Any = None, *, kpis: Optional[list[Any]] = None,
                  title: Optional[str] = None) -> Any:
     alt = _alt()
     df, chosen = _tile_rows(table, kpis, "crmkit.plot.kpi_tiles")

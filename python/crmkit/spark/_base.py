@@ -18,9 +18,14 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from typing import Any, Callable, Iterator, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Optional, Union
 
 import polars as pl
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from polars._typing import PolarsDataType
 
 from crmkit.errors import CrmError, SchemaError
 
@@ -40,7 +45,7 @@ NO_CRMKIT_ON_WORKERS = (
 _BUCKET = "__crmkit_bucket"
 
 
-def _pyspark():
+def _pyspark() -> "ModuleType":
     """The pyspark module, or a CrmError naming what is missing."""
     try:
         import pyspark  # noqa: F401
@@ -67,7 +72,7 @@ def require_spark_frame(obj: Any, *, function: str, argument: str) -> None:
         )
 
 
-def session_of(sdf: Any):
+def session_of(sdf: Any) -> Any:
     return sdf.sparkSession
 
 
@@ -108,7 +113,7 @@ def default_buckets(sdf: Any) -> int:
 # --------------------------------------------------------------------------------------
 
 
-def spark_type(dtype: pl.DataType, *, function: str = "crmkit.spark", column: str = "?"):
+def spark_type(dtype: PolarsDataType, *, function: str = "crmkit.spark", column: str = "?") -> Any:
     """The Spark type a polars dtype travels as (after ``spark_ready`` casts)."""
     _pyspark()
     from pyspark.sql import types as T
@@ -146,7 +151,7 @@ def spark_type(dtype: pl.DataType, *, function: str = "crmkit.spark", column: st
     raise SchemaError(f"{function}: column '{column}' has polars dtype {dtype}, which has no Spark type")
 
 
-def spark_schema(schema: Union[Mapping[str, pl.DataType], pl.Schema], *, function: str = "crmkit.spark"):
+def spark_schema(schema: Union[Mapping[str, PolarsDataType], pl.Schema], *, function: str = "crmkit.spark") -> Any:
     """A Spark ``StructType`` for a polars schema (unsigned integers widen to the next
     signed type, categoricals become strings, naive datetimes ``TimestampNTZType``,
     time-zone-aware ones ``TimestampType``).
@@ -162,7 +167,7 @@ def spark_schema(schema: Union[Mapping[str, pl.DataType], pl.Schema], *, functio
     return T.StructType([T.StructField(name, spark_type(dt, function=function, column=name)) for name, dt in dict(schema).items()])
 
 
-def _ready_dtype(dtype: pl.DataType) -> pl.DataType:
+def _ready_dtype(dtype: PolarsDataType) -> PolarsDataType:
     """The polars dtype whose Arrow form Spark reads as ``spark_type(dtype)``."""
     if dtype == pl.UInt8:
         return pl.Int16
@@ -185,11 +190,11 @@ def _ready_dtype(dtype: pl.DataType) -> pl.DataType:
     return dtype
 
 
-def ready_schema(schema: Mapping[str, pl.DataType]) -> dict[str, pl.DataType]:
+def ready_schema(schema: Mapping[str, PolarsDataType]) -> dict[str, PolarsDataType]:
     return {k: _ready_dtype(v) for k, v in dict(schema).items()}
 
 
-def polars_dtype(st: Any, tz: str) -> pl.DataType:
+def polars_dtype(st: Any, tz: str) -> PolarsDataType:
     """The polars dtype a Spark type arrives as on the workers."""
     from pyspark.sql import types as T
 
@@ -271,7 +276,8 @@ def validate_with(function: Callable[..., Any], sdf: Any, *args: Any, **kwargs: 
 def _payload(fn: Callable[..., Any], kwargs: Mapping[str, Any]) -> bytes:
     from pyspark import cloudpickle
 
-    return cloudpickle.dumps((fn, dict(kwargs)))
+    data: bytes = cloudpickle.dumps((fn, dict(kwargs)))
+    return data
 
 
 def _arrow_schema(out_type: Any) -> Any:
@@ -282,15 +288,15 @@ def _arrow_schema(out_type: Any) -> Any:
     return to_arrow_schema(out_type)
 
 
-def _make_worker(payload: bytes, schema: dict, message: str, per: str, arrow_schema: Any = None,
-                 split: Optional[str] = None):
+def _make_worker(payload: bytes, schema: Mapping[str, PolarsDataType], message: str, per: str,
+                 arrow_schema: Any = None, split: Optional[str] = None) -> Callable[[Any], Any]:
     """A closure Spark ships to the workers. It refers to no crmkit code by name (its
     module is not imported to unpickle it); crmkit is imported inside.
 
     ``per``: "table" (applyInArrow: one Arrow table in, one out) or "partition"
     (mapInArrow: an iterator of batches in, batches out; one call per partition)."""
 
-    def load():
+    def load() -> tuple[Any, Callable[..., Any], dict[str, Any]]:
         try:
             from pyspark import cloudpickle as _cp
 
@@ -304,7 +310,7 @@ def _make_worker(payload: bytes, schema: dict, message: str, per: str, arrow_sch
             raise RuntimeError(f"{message} [{type(e).__name__}: {e}]") from None
         return _pl, fn, kwargs
 
-    def finish(_pl, out):
+    def finish(_pl: Any, out: Any) -> Any:
         if isinstance(out, _pl.LazyFrame):
             out = out.collect()
         if not isinstance(out, _pl.DataFrame):
@@ -318,7 +324,7 @@ def _make_worker(payload: bytes, schema: dict, message: str, per: str, arrow_sch
 
     if per == "table":
 
-        def run_table(table):
+        def run_table(table: Any) -> Any:
             _pl, fn, kwargs = load()
             df = _pl.from_arrow(table)
             if not isinstance(df, _pl.DataFrame):  # a single column arrives as a Series
@@ -329,7 +335,7 @@ def _make_worker(payload: bytes, schema: dict, message: str, per: str, arrow_sch
 
         return run_table
 
-    def run_partition(batches):
+    def run_partition(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as _pa
 
         _pl, fn, kwargs = load()
@@ -354,7 +360,7 @@ def _make_worker(payload: bytes, schema: dict, message: str, per: str, arrow_sch
     return run_partition
 
 
-def _as_polars_schema(schema: Any, *, function: str) -> dict[str, pl.DataType]:
+def _as_polars_schema(schema: Any, *, function: str) -> dict[str, PolarsDataType]:
     if isinstance(schema, (pl.Schema, Mapping)):
         out = dict(schema)
     else:
@@ -487,7 +493,7 @@ def from_polars(spark: Any, df: Union[pl.DataFrame, pl.LazyFrame]) -> Any:
     if not isinstance(df, pl.DataFrame):
         raise CrmError(f"crmkit.spark.from_polars: expected a polars DataFrame, found {type(df).__name__}")
     ready = ready_schema(df.schema)
-    df = df.cast(ready)
+    df = df.cast(ready)  # type: ignore[arg-type]  # polars types cast()'s mapping keys as str | selector | dtype; a dict[str, ...] is refused only because Mapping keys are invariant
     st = spark_schema(ready, function="crmkit.spark.from_polars")
     table = df.to_arrow()
     major = int(str(spark.version).split(".")[0])

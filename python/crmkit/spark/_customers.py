@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import datetime as _dt
 import warnings
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Union, cast
 
 import numpy as np
 import polars as pl
 
-from crmkit._history import as_of_literal
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
+
+from crmkit._history import as_of_literal, naive_datetime
 from crmkit.errors import CrmError, SchemaError
 from crmkit.spark import _work
 from crmkit.spark._base import (
@@ -58,7 +61,7 @@ def _with_row_order(sdf: Any) -> Any:
     return sdf.withColumn(_work.ROW, F.monotonically_increasing_id())
 
 
-def _partition_stats(sdf: Any, fn: Any, schema: Mapping[str, pl.DataType], **kwargs: Any) -> pl.DataFrame:
+def _partition_stats(sdf: Any, fn: Any, schema: Mapping[str, PolarsDataType], **kwargs: Any) -> pl.DataFrame:
     """One row of figures per partition (computed by ``fn`` with polars), on the driver."""
     return to_polars(map_rows(sdf, fn, schema, kwargs=kwargs))
 
@@ -69,7 +72,7 @@ def _sum(stats: pl.DataFrame, column: str) -> int:
 
 def _vanished(dropped: Any, result: Any, customer: str) -> int:
     """How many customers of dropped rows have no row in the result (one Spark job)."""
-    return dropped.select(customer).distinct().join(result.select(customer), on=customer, how="left_anti").count()
+    return int(dropped.select(customer).distinct().join(result.select(customer), on=customer, how="left_anti").count())
 
 
 # --------------------------------------------------------------------------------------
@@ -178,7 +181,7 @@ def rfm(
     net = returns == "net" and n_ret > 0
     data_end = stats["end"].max() if stats.height else None
 
-    out_schema = {
+    out_schema: dict[str, PolarsDataType] = {
         customer: schema[customer], "recency_days": pl.Int64, "frequency": pl.Int64, "monetary": pl.Float64,
         "r_score": pl.Int32, "f_score": pl.Int32, "m_score": pl.Int32, "rfm_score": pl.String,
     }
@@ -304,7 +307,7 @@ def profile(
         channel=channel if channel is not None else ("channel" if "channel" in cols else None),
         discount=discount if discount is not None else ("discount" if "discount" in cols else None),
     )
-    kwargs = dict(customer=customer, date=date, amount=amount, returns=returns, **names)
+    kwargs: dict[str, Any] = dict(customer=customer, date=date, amount=amount, returns=returns, **names)
     validate_with(pr.profile, sdf, as_of=as_of, **kwargs)
     schema = polars_schema(sdf)
     dtype = schema[date]
@@ -416,8 +419,8 @@ def clv_summary(
                 include_first_transaction=include_first_transaction)
     validate_with(clv.summary, sdf, observation_end=observation_end, calibration_end=calibration_end, **args)
     schema = polars_schema(sdf)
-    cal = clv._summary._to_datetime(calibration_end, "calibration_end", fn) if calibration_end is not None else None
-    obs = clv._summary._to_datetime(observation_end, "observation_end", fn) if observation_end is not None else None
+    cal = naive_datetime(calibration_end, "calibration_end", fn) if calibration_end is not None else None
+    obs = naive_datetime(observation_end, "observation_end", fn) if observation_end is not None else None
     stats = _partition_stats(sdf, _clv_stats, {"rows": pl.Int64, "c": pl.Int64, "d": pl.Int64, "max": pl.Datetime("us"),
                                                "a": pl.Int64, "hold": pl.Int64, "hold_max": pl.Datetime("us")},
                              customer=customer, date=date, amount=amount, cal=cal, obs=obs)
@@ -430,8 +433,8 @@ def clv_summary(
                 f"{fn}: column '{col}' in 'transactions' holds {_sum(stats, key)} null/NaN value(s) of {rows}; "
                 f"drop or fill them first (for example transactions.drop_nulls('{col}'))"
             )
-    end = obs if obs is not None else stats["max"].max()
-    out_schema: dict[str, pl.DataType] = {customer: schema[customer], "frequency": pl.Int64, "recency": pl.Float64,
+    end = obs if obs is not None else cast(_dt.datetime, stats["max"].max())
+    out_schema: dict[str, PolarsDataType] = {customer: schema[customer], "frequency": pl.Int64, "recency": pl.Float64,
                                           "T": pl.Float64}
     if amount is not None:
         out_schema["monetary_value"] = pl.Float64
@@ -492,8 +495,8 @@ def cohorts(sdf: Any, customer: str = "customer_id", date: str = "order_date", p
     template = bh.cohorts(pl.DataFrame(schema=schema), customer=customer, date=date, period=period, value=value)
     if rows == 0:
         return from_polars(spark, template)
-    last = int(stats["last"].max())
-    part_schema: dict[str, pl.DataType] = {"cohort": pl.Date, "period_index": pl.Int64, "customers": pl.UInt32,
+    last = int(cast(int, stats["last"].max()))
+    part_schema: dict[str, PolarsDataType] = {"cohort": pl.Date, "period_index": pl.Int64, "customers": pl.UInt32,
                                            "cohort_size": pl.UInt32, "retention": pl.Float64}
     if value:
         part_schema.update({"value": pl.Float64, "value_per_customer": pl.Float64})

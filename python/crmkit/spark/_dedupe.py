@@ -54,7 +54,7 @@ def _dd():
     return importlib.import_module("crmkit.dedupe")
 
 
-def _prep_part(df: pl.DataFrame, *, id: str, fields: dict, region: str, tf: bool) -> pl.DataFrame:
+def _prep_part(df: pl.DataFrame, *, id: str, fields: dict[str, Any], region: str, tf: bool) -> pl.DataFrame:
     """id, prepared fields _f<j> (and their compared text _p<j> for term frequencies)."""
     from crmkit import _core
     dd = _dd()
@@ -70,7 +70,7 @@ def _prep_part(df: pl.DataFrame, *, id: str, fields: dict, region: str, tf: bool
     return out
 
 
-def _keys_part(df: pl.DataFrame, *, fields: dict, specs: list) -> pl.DataFrame:
+def _keys_part(df: pl.DataFrame, *, fields: dict[str, Any], specs: list[Any]) -> pl.DataFrame:
     """Blocking key columns _k<i>, built here on the worker from the rule specs."""
     dd = _dd()
 
@@ -78,7 +78,7 @@ def _keys_part(df: pl.DataFrame, *, fields: dict, specs: list) -> pl.DataFrame:
     return df.with_columns(exprs)
 
 
-def _score_part(df: pl.DataFrame, *, model_json: str, kinds: list, strong_fields: list, tf: bool) -> pl.DataFrame:
+def _score_part(df: pl.DataFrame, *, model_json: str, kinds: list[Any], strong_fields: list[Any], tf: bool) -> pl.DataFrame:
     from crmkit import _core
 
     nf = len(kinds)
@@ -111,7 +111,7 @@ def _check_args(threshold: Any, max_cluster_size: Any, strong_link: Any) -> floa
     return thr
 
 
-def _validate(sdf: Any, id: str, fields: Optional[Mapping[str, str]], region: str) -> dict:
+def _validate(sdf: Any, id: str, fields: Optional[Mapping[str, str]], region: str) -> dict[str, Any]:
     """Fields (given or inferred) checked by the single-machine code on an empty frame,
     then the id column checked for nulls and duplicates in one Spark job."""
     from pyspark.sql import functions as F
@@ -190,7 +190,7 @@ def dedupe(
     strong_link: float = 0.6,
     term_frequency: bool = True,
     seed: int = 42,
-    model: Union[None, str, dict] = None,
+    model: Union[None, str, dict[str, Any]] = None,
     train_sample: int = 200_000,
     salt_above: int = 10_000,
     driver_max_edges: int = 5_000_000,
@@ -249,7 +249,7 @@ def dedupe(
             aggs += [F.countDistinct(F.col(f"_f{j}")).alias(f"d{j}"), F.max(F.col(f"_f{j}").isNull().cast("int")).alias(f"z{j}")]
         row = rec.agg(*aggs).collect()[0]
         distinct = {c: int(row[f"d{j}"]) + int(row[f"z{j}"] or 0) for j, c in enumerate(names)}
-        rules: list = dd._default_rules(fields, distinct)
+        rules: list[Any] = dd._default_rules(fields, distinct)
     else:
         if isinstance(blocking, (str, pl.Expr)):
             blocking = [blocking]

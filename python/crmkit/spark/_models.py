@@ -14,18 +14,19 @@ expression on the worker.
 from __future__ import annotations
 
 import warnings
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 import polars as pl
 
+from crmkit._validate import Kind
 from crmkit.errors import CrmError, SchemaError
 from crmkit.spark._base import _pyspark, map_rows, polars_schema, require_spark_frame, to_polars
 
 __all__ = ["fit", "predict", "score"]
 
 
-def _need(sdf: Any, columns: dict, function: str) -> None:
+def _need(sdf: Any, columns: Mapping[str, Kind], function: str) -> None:
     from crmkit._validate import require_columns
 
     require_columns(pl.DataFrame(schema=polars_schema(sdf)), columns, function=function, argument="summary_sdf")
@@ -91,7 +92,8 @@ def fit(model: Any, summary_sdf: Any, *, frequency: str = "frequency", recency: 
         return model.fit(rows.select(cols), sample_weight=w, **fit_options)
     arrays = [rows[c].cast(pl.Float64).to_numpy() for c in cols]
     if isinstance(model, clv.GammaGammaFitter):
-        return model.fit(*arrays, weights=w, **fit_options)
+        f, m = arrays
+        return model.fit(f, m, weights=w, **fit_options)
     # The fit of every customer, one row each: the objective is scaled as for unit
     # weights (a sum, or for Pareto/NBD a mean of the weights, which is 1 there, not
     # the mean count of the compressed rows), so a penalizer weighs the same.
@@ -107,7 +109,7 @@ def fit(model: Any, summary_sdf: Any, *, frequency: str = "frequency", recency: 
     return model
 
 
-def _predict_part(df: pl.DataFrame, *, model: Any, spend_model: Any, options: dict) -> pl.DataFrame:
+def _predict_part(df: pl.DataFrame, *, model: Any, spend_model: Any, options: dict[str, Any]) -> pl.DataFrame:
     from crmkit import clv
 
     return clv.predict(df, model, spend_model, **options)
@@ -126,7 +128,7 @@ def predict(summary_sdf: Any, transaction_model: Any, spend_model: Any = None, h
 
     _pyspark()
     require_spark_frame(summary_sdf, function="crmkit.spark.predict", argument="summary_sdf")
-    options = dict(horizon=horizon, freq=freq, discount_rate=discount_rate, frequency=frequency, recency=recency, T=T,
+    options: dict[str, Any] = dict(horizon=horizon, freq=freq, discount_rate=discount_rate, frequency=frequency, recency=recency, T=T,
                    monetary_value=monetary_value)
     # The single-machine function checks models, arguments and columns on the driver.
     template = clv.predict(pl.DataFrame(schema=polars_schema(summary_sdf)), transaction_model, spend_model, **options)
@@ -134,7 +136,7 @@ def predict(summary_sdf: Any, transaction_model: Any, spend_model: Any = None, h
                     kwargs=dict(model=transaction_model, spend_model=spend_model, options=options))
 
 
-def _kmeans_part(df: pl.DataFrame, *, centers: np.ndarray, columns: list, output: str) -> pl.DataFrame:
+def _kmeans_part(df: pl.DataFrame, *, centers: np.ndarray, columns: list[str], output: str) -> pl.DataFrame:
     from crmkit import _core
 
     arr = np.ascontiguousarray(df.select(columns).cast(pl.Float64).to_numpy())
@@ -187,7 +189,7 @@ def score(sdf: Any, model: Any, *, columns: Optional[Sequence[str]] = None, outp
                    f"{type(model).__name__}")
 
 
-def _churn_part(df: pl.DataFrame, *, model_json: str, reasons: bool, exact: bool, out_schema: dict) -> pl.DataFrame:
+def _churn_part(df: pl.DataFrame, *, model_json: str, reasons: bool, exact: bool, out_schema: dict[str, Any]) -> pl.DataFrame:
     from crmkit.churn import ChurnModel
 
     if df.height == 0:
@@ -224,7 +226,7 @@ def _clean_part(df: pl.DataFrame, *, columns: Any, region: str) -> pl.DataFrame:
     return clean.customers(df, columns, region).data
 
 
-def clean(sdf: Any, columns: Optional[dict] = None, region: str = "CN") -> Any:
+def clean(sdf: Any, columns: Optional[dict[str, str]] = None, region: str = "CN") -> Any:
     """:func:`crmkit.clean.customers` on every partition (``mapInArrow``, no shuffle):
     the same cleaned values, rows in place. ``columns`` maps column -> kind
     ('text', 'name', 'phone', 'email', 'date', 'amount', 'skip'); None infers them

@@ -69,7 +69,7 @@ def rfm_bucket(df: pl.DataFrame, *, customer: str, date: str, amount: str, order
 
 
 def rfm_scores(df: pl.DataFrame, *, n: int, bins: Any, cuts: Any, segments: Any, levels: Any,
-               out_schema: dict) -> pl.DataFrame:
+               out_schema: dict[str, Any]) -> pl.DataFrame:
     """Scores, rfm_score and segment for rows holding their global ranks (row-local)."""
     from crmkit import segment as seg
 
@@ -162,8 +162,8 @@ def cohort_base(df: pl.DataFrame, *, customer: str, date: str, period: str, valu
 # --- funnel ---------------------------------------------------------------------------
 
 
-def funnel_bucket(df: pl.DataFrame, *, steps: list, user: str, event: str, timestamp: str, window: Any, mode: str,
-                  by: list) -> pl.DataFrame:
+def funnel_bucket(df: pl.DataFrame, *, steps: list[Any], user: str, event: str, timestamp: str, window: Any, mode: str,
+                  by: list[Any]) -> pl.DataFrame:
     """Per user: a presence row (_j = -1) and one row per step reached with its time."""
     from crmkit import behaviour as bh
 
@@ -185,7 +185,7 @@ def funnel_bucket(df: pl.DataFrame, *, steps: list, user: str, event: str, times
 # --- row-local ------------------------------------------------------------------------
 
 
-def apply_exprs(df: pl.DataFrame, *, build: Any, args: tuple = ()) -> pl.DataFrame:
+def apply_exprs(df: pl.DataFrame, *, build: Any, args: tuple[Any, ...] = ()) -> pl.DataFrame:
     """``df.with_columns(build(df.schema, *args))``: cleaners, model scores. The
     expressions are built here on the worker (crmkit's plugin expressions name the
     compiled library by its path, which differs from machine to machine)."""
@@ -241,8 +241,8 @@ def churn_btyd_inputs(df: pl.DataFrame, *, customer: str, date: str, amount: str
     )
 
 
-def churn_bucket(df: pl.DataFrame, *, c_us: int, date: str, channel: Optional[str], channels: Optional[list],
-                 options: dict, null_btyd: bool, out_schema: dict) -> pl.DataFrame:
+def churn_bucket(df: pl.DataFrame, *, c_us: int, date: str, channel: Optional[str], channels: Optional[list[Any]],
+                 options: dict[str, Any], null_btyd: bool, out_schema: dict[str, Any]) -> pl.DataFrame:
     """churn.features on a bucket's customers with the driver's global figures fixed:
     the channel columns seen before the cutoff anywhere (an Enum of them) and the
     BG/NBD and Gamma-Gamma models fitted on every customer."""
@@ -256,7 +256,7 @@ def churn_bucket(df: pl.DataFrame, *, c_us: int, date: str, channel: Optional[st
                              null_btyd=null_btyd).select(list(out_schema))
 
 
-def churn_features_of(df: pl.DataFrame, *, channel: Optional[str], channels: Optional[list], options: dict,
+def churn_features_of(df: pl.DataFrame, *, channel: Optional[str], channels: Optional[list[Any]], options: dict[str, Any],
                       null_btyd: bool) -> pl.DataFrame:
     """churn.features on pre-cutoff rows, the channel read as an Enum of the channels
     seen anywhere (so every bucket has the same channel_share columns)."""
@@ -329,7 +329,7 @@ def forecast_stats(df: pl.DataFrame, *, id_col: str, time_col: str, target_col: 
     return pl.concat([counts, steps.select("kind", "key", "n")])
 
 
-def forecast_bucket(df: pl.DataFrame, *, auto: bool, options: dict, out_schema: dict) -> pl.DataFrame:
+def forecast_bucket(df: pl.DataFrame, *, auto: bool, options: dict[str, Any], out_schema: dict[str, Any]) -> pl.DataFrame:
     """crmkit.forecast.forecast (or auto) on a bucket's whole series, with the driver's
     frequency and candidate models fixed."""
     from crmkit import forecast as fc
