@@ -69,7 +69,8 @@ def naive_datetime(value: Any, name: str, function: str) -> _dt.datetime:
             pass
     if type(value).__module__.startswith(("pandas", "numpy")):
         try:
-            return pl.Series([value]).cast(pl.Datetime("us")).item()
+            converted: _dt.datetime = pl.Series([value]).cast(pl.Datetime("us")).item()
+            return converted
         except Exception:  # noqa: BLE001 - fall through to the error below
             pass
     raise CrmError(f"{function}: argument '{name}' must be a date, datetime or ISO date string, found {value!r}")

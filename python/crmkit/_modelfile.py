@@ -8,7 +8,10 @@ says which field is wrong, instead of failing later (or worse, predicting nonsen
 from __future__ import annotations
 
 import math
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence, Union
+
+if TYPE_CHECKING:
+    from typing import TypeGuard  # Python 3.10+; only read by type checkers
 
 from crmkit.errors import CrmError
 
@@ -94,7 +97,7 @@ def read_json(text: Any, fn: str, model: str) -> dict[str, Any]:
     return data
 
 
-def is_number(value: Any) -> bool:
+def is_number(value: Any) -> TypeGuard[Union[int, float]]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -107,7 +110,8 @@ def matrix(value: Any, rows: Optional[int], cols: Optional[int], what: str, fn: 
         ok = ok and (rows is None or len(value) == rows) and (cols is None or width == cols)
     if not ok:
         raise CrmError(f"{fn}: {what} must be a rectangular list of lists of finite numbers")
-    return value
+    checked: list[list[float]] = value
+    return checked
 
 
 def check_keys(params: Any, allowed: Sequence[str], fn: str, source: str) -> dict[str, Any]:

@@ -136,10 +136,9 @@ def require_no_nulls(
         for c in columns
     ]
     if isinstance(data, pl.LazyFrame):
-        counts = data.select(*exprs, pl.len().alias("__rows")).collect(engine="streaming").row(0)
-        *counts, height = counts
+        *counts, height = data.select(*exprs, pl.len().alias("__rows")).collect(engine="streaming").row(0)
     else:
-        counts, height = data.select(exprs).row(0), data.height
+        counts, height = list(data.select(exprs).row(0)), data.height
     for column, n in zip(columns, counts):
         if n:
             shown = (names or {}).get(column, column)

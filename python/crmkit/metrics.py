@@ -305,12 +305,12 @@ def expected_profit_curve(
             or not 0 <= accept_rate <= 1:
         raise CrmError(f"{fn}: accept_rate must be a probability in [0, 1], found {accept_rate!r}")
     if np.ndim(value) == 0:
-        v = np.full(n, float(value))
+        values = np.full(n, float(value))
     else:
-        v = _array(value, "value", fn)
-        if len(v) != n:
-            raise CrmError(f"{fn}: value has length {len(v)}, expected {n} (one per customer) or a single number")
-    keep_gain = accept_rate * (v - incentive_cost)
+        values = _array(value, "value", fn)
+        if len(values) != n:
+            raise CrmError(f"{fn}: value has length {len(values)}, expected {n} (one per customer) or a single number")
+    keep_gain = accept_rate * (values - incentive_cost)
     lose = -incentive_cost
     order = np.argsort(-p, kind="stable")
     ps = p[order]

@@ -159,13 +159,14 @@ class RawChart:
         self.spec = spec
 
     def to_dict(self, validate: bool = False) -> dict[str, Any]:
-        return json.loads(json.dumps(self.spec))
+        copy: dict[str, Any] = json.loads(json.dumps(self.spec))
+        return copy
 
 
 def _chart_spec(chart: Any) -> dict[str, Any]:
     # The specs are fixed by crmkit and covered by its tests; schema validation of every
     # chart costs seconds.
-    spec = chart.to_dict(validate=False)
+    spec: dict[str, Any] = chart.to_dict(validate=False)
     spec.pop("$schema", None)
     config = spec.setdefault("config", {})
     config.setdefault("font", FONT)
@@ -216,7 +217,8 @@ def _bundle() -> tuple[str, str]:
         except OSError:
             text = None
     if text is None:
-        text = vlc.javascript_bundle(vl_version=vl)
+        # vl-convert's stub marks `snippet` required; at run time it defaults to the global-window snippet.
+        text = vlc.javascript_bundle(vl_version=vl)  # type: ignore[call-arg]
         if path is not None:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import warnings
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Callable, Literal, Optional, Sequence, Union, cast
 
 import polars as pl
 
@@ -158,21 +158,22 @@ def _group_source(
     table_name: str,
     customers: Optional[pl.LazyFrame],
     customer: str,
-) -> tuple[Optional[pl.LazyFrame], Optional[str]]:
-    """Adds the `by` columns a table lacks from `customers`; returns (table, why-not)."""
+) -> tuple[Optional[pl.LazyFrame], str]:
+    """Adds the `by` columns a table lacks from `customers`; returns (table, why-not),
+    why-not being "" when the table is returned."""
     if table is None:
         return None, f"no {table_name} given"
     names = schema_of(table).names()
     lacking = [b for b in by if b not in names]
     if not lacking:
-        return table, None
+        return table, ""
     if customers is None:
         return None, f"column(s) {lacking} are not in {table_name} and no customers table was given"
     cnames = schema_of(customers).names()
     absent = [b for b in lacking if b not in cnames]
     if absent:
         return None, f"column(s) {absent} are in neither {table_name} nor customers"
-    return table.join(customers.select(customer, *lacking), on=customer, how="left"), None
+    return table.join(customers.select(customer, *lacking), on=customer, how="left"), ""
 
 
 def compute(
@@ -265,9 +266,10 @@ def compute(
     for b in by_cols:
         if b in (customer, date, amount):
             raise CrmError(f"{_FN}: 'by' column {b!r} is also the customer, date or amount column")
-    lf, why = _group_source(by_cols, lf, "orders", cust_lf, customer)
-    if lf is None:
+    grouped, why = _group_source(by_cols, lf, "orders", cust_lf, customer)
+    if grouped is None:
         raise SchemaError(f"{_FN}: 'by' {by_cols}: {why}. Pass a customers table holding them (joined on '{customer}').")
+    lf = grouped
     if cust_lf is not None and by_cols and any(b not in schema.names() for b in by_cols):
         dup = cust_lf.group_by(customer).len().filter(pl.col("len") > 1).select(pl.len()).collect().item()
         if dup:
@@ -353,10 +355,10 @@ def compute(
         # Every count here is per customer: split the customers into hashed buckets and
         # add the buckets' small tables up (exact), so that the per-(customer, period,
         # group) state of one bucket at a time is held (memory bounded for 100M orders).
-        k = -(-rows // _BUCKET_ROWS)
+        n_buckets = -(-rows // _BUCKET_ROWS)
         parts = []
-        for b in range(k):
-            part = orders_lf.filter(pl.col(customer).hash() % k == b)
+        for bucket in range(n_buckets):
+            part = orders_lf.filter(pl.col(customer).hash() % n_buckets == bucket)
             parts.append(_order_base(part, schema, by_cols, customer, amount, discount if has_discount else None,
                                      n, unit, retained, packed).collect(engine=_ENGINE))
         summed = [c for c in parts[0].columns if c not in keys]
@@ -432,9 +434,10 @@ def finish(small: dict[str, pl.DataFrame], *, by_cols: list[str], wanted: list[s
     frames = small
     # --- the frame of every period x every group seen ---
     spans = [f["period_start"] for name, f in small.items() if name != "churn"]
-    lo = min((sp.min() for sp in spans if sp.len() and sp.min() is not None), default=None)
-    hi = max((sp.max() for sp in spans if sp.len() and sp.max() is not None), default=None)
-    if lo is None:
+    # period_start is a Date column
+    lo = min((d for sp in spans if sp.len() and (d := cast(Optional[dt.date], sp.min())) is not None), default=None)
+    hi = max((d for sp in spans if sp.len() and (d := cast(Optional[dt.date], sp.max())) is not None), default=None)
+    if lo is None or hi is None:
         raise CrmError(f"{_FN}: no orders before as_of={as_of_ts}; the period range is empty")
     step = f"{3 * n}mo" if unit == "q" else f"{n}{unit}"
     periods = pl.DataFrame({"period_start": pl.date_range(lo, hi, interval=step, eager=True)})
@@ -455,7 +458,7 @@ def finish(small: dict[str, pl.DataFrame], *, by_cols: list[str], wanted: list[s
         wide = wide.sort([*by_cols, "period_start"], nulls_last=True).with_columns(
             (prev.over(by_cols) if by_cols else prev).fill_null(0).alias("__prev_active")
         )
-    wide = wide.lazy()
+    wide_lf = wide.lazy()
 
     def ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
         return pl.when(den > 0).then(num.cast(pl.Float64) / den.cast(pl.Float64)).otherwise(None)
@@ -485,7 +488,7 @@ def finish(small: dict[str, pl.DataFrame], *, by_cols: list[str], wanted: list[s
     }
     if has_discount:
         spec["discount_rate"] = (ratio(pl.col("__disc"), pl.col("orders")), pl.col("__disc"), pl.col("orders"))
-    if "__retained" in wide.collect_schema().names() or "churn" in frames:
+    if "__retained" in wide_lf.collect_schema().names() or "churn" in frames:
         lost = pl.col("__prev_active") - pl.col("__retained")
         spec["churn_rate"] = (ratio(lost, pl.col("__prev_active")), lost, pl.col("__prev_active"))
         spec["retention_rate"] = (
@@ -504,19 +507,19 @@ def finish(small: dict[str, pl.DataFrame], *, by_cols: list[str], wanted: list[s
     # An event log or survey table covers the periods from its first record on: before
     # that its KPIs are unknown (null), not zero, or the day a log starts would read as a
     # jump in visitors and be alerted on.
-    for source, names in (("events", EVENT_KPIS), ("surveys", SURVEY_KPIS)):
+    for source, kpi_names in (("events", EVENT_KPIS), ("surveys", SURVEY_KPIS)):
         if source in frames:
             first = small[source]["period_start"].min()
             covered = pl.col("period_start") >= pl.lit(first) if first is not None else pl.lit(False)
-            for k in names:
+            for k in kpi_names:
                 if k in spec:
                     spec[k] = tuple(pl.when(covered).then(e) for e in spec[k])  # type: ignore[assignment]
 
-    parts = []
+    kpi_parts = []
     for name in wanted:
         value, num, den = spec[name]
-        parts.append(
-            wide.select(
+        kpi_parts.append(
+            wide_lf.select(
                 *keys,
                 pl.lit(name).alias("kpi"),
                 value.cast(f64).alias("value"),
@@ -524,7 +527,7 @@ def finish(small: dict[str, pl.DataFrame], *, by_cols: list[str], wanted: list[s
                 den.cast(f64).alias("denominator"),
             )
         )
-    long = pl.concat(parts)
+    long = pl.concat(kpi_parts)
     period_end = _shift(pl.col("period_start"), n, unit)
     long = long.with_columns(period_end.alias("period_end"))
     long = long.with_columns(
@@ -532,7 +535,7 @@ def finish(small: dict[str, pl.DataFrame], *, by_cols: list[str], wanted: list[s
     )
     # previous and year-ago values by joining the table on shifted period starts
     gkeys = [*by_cols, "kpi"]
-    prev = long.select(
+    previous = long.select(
         _shift(pl.col("period_start"), n, unit).alias("period_start"), *gkeys, pl.col("value").alias("previous")
     )
     if unit == "d":
@@ -543,7 +546,7 @@ def finish(small: dict[str, pl.DataFrame], *, by_cols: list[str], wanted: list[s
     jkw: dict[str, Any] = {"how": "left"}
     if by_cols:
         jkw["nulls_equal"] = True
-    long = long.join(prev, on=["period_start", *gkeys], **jkw).join(year, on=["period_start", *gkeys], **jkw)
+    long = long.join(previous, on=["period_start", *gkeys], **jkw).join(year, on=["period_start", *gkeys], **jkw)
     long = long.with_columns(
         (pl.col("value") - pl.col("previous")).alias("change"),
         pl.when(pl.col("previous") != 0).then(pl.col("value") / pl.col("previous") - 1.0).alias("change_pct"),
@@ -592,7 +595,7 @@ _GLOBAL_CATEGORIES = _polars_at_least(1, 32)
 #: The KPI query runs on the streaming engine (bounded memory for 100M orders); polars
 #: before 1.32 gave wrong or run-to-run different tables there (found by the pandas
 #: comparisons in tests/test_kpi.py on polars 1.28), so those versions run it in memory.
-_ENGINE = "streaming" if _polars_at_least(1, 32) else "in-memory"
+_ENGINE: Literal["streaming", "in-memory"] = "streaming" if _polars_at_least(1, 32) else "in-memory"
 
 
 def _group_code(name: str, dtype: pl.DataType) -> pl.Expr:
@@ -603,7 +606,8 @@ def _group_code(name: str, dtype: pl.DataType) -> pl.Expr:
     return pl.col(name).cast(pl.Int64)
 
 
-def _packing(stats: dict[str, Any], by_cols: list[str], n: int, unit: str, period) -> Optional[dict[str, Any]]:
+def _packing(stats: dict[str, Any], by_cols: list[str], n: int, unit: str,
+             period: Callable[[pl.Expr], pl.Expr]) -> Optional[dict[str, Any]]:
     """Radixes of the packed (customer, group, period) key, or None when it would not fit."""
     if stats["__ts_min"] is None or stats["__nulls"]:
         return None
@@ -621,7 +625,9 @@ def _packing(stats: dict[str, Any], by_cols: list[str], n: int, unit: str, perio
             "g_min": [stats[f"__g{i}_min"] for i in range(len(by_cols))]}
 
 
-def _order_base(orders_lf, schema, by_cols, customer, amount, discount, n, unit, retained, packed=None):
+def _order_base(orders_lf: pl.LazyFrame, schema: pl.Schema, by_cols: list[str], customer: str, amount: str,
+                discount: Optional[str], n: int, unit: str, retained: bool,
+                packed: Optional[dict[str, Any]] = None) -> pl.LazyFrame:
     """Per (period, group): revenue, orders, active, new and repeat customers, discounted
     orders and (``retained``) customers also active in the group's previous period.
 
@@ -660,7 +666,9 @@ def _period_sums(discount: bool, retained: bool) -> list[pl.Expr]:
     return sums
 
 
-def _order_base_packed(orders_lf, schema, by_cols, customer, agg, discount, n, unit, retained, packed):
+def _order_base_packed(orders_lf: pl.LazyFrame, schema: pl.Schema, by_cols: list[str], customer: str,
+                       agg: list[pl.Expr], discount: Optional[str], n: int, unit: str, retained: bool,
+                       packed: dict[str, Any]) -> pl.LazyFrame:
     """_order_base with (customer, group, period) packed into one Int64 key
     ``((customer - min) * G + group) * P + period``: a single-key aggregation, and the
     previous period of the same customer and group is simply ``key - 1``."""
@@ -707,7 +715,9 @@ def _order_base_packed(orders_lf, schema, by_cols, customer, agg, discount, n, u
     return small.select("period_start", *by_cols, *[e.meta.output_name() for e in base_agg])
 
 
-def _churn(orders_lf, cp, keys, by_cols, customer, n, unit, churn_days, period, ends=None):
+def _churn(orders_lf: pl.LazyFrame, cp: Optional[pl.LazyFrame], keys: list[str], by_cols: list[str], customer: str,
+           n: int, unit: str, churn_days: Optional[int], period: Optional[Callable[[pl.Expr], pl.Expr]],
+           ends: Optional[Sequence[dt.date]] = None) -> pl.LazyFrame:
     """Customers active in the previous window and how many of them are active again.
 
     ``ends``: the period starts whose windows are judged (default: those of the orders
@@ -731,12 +741,12 @@ def _churn(orders_lf, cp, keys, by_cols, customer, n, unit, churn_days, period, 
         (pl.col("__day") + pl.duration(days=2 * c)).alias("__day_hi")
     )
     if ends is not None:
-        ends = pl.LazyFrame({"period_start": ends}, schema={"period_start": pl.Date}).with_columns(
+        end_lf = pl.LazyFrame({"period_start": ends}, schema={"period_start": pl.Date}).with_columns(
             _shift(pl.col("period_start"), n, unit).alias("__end"))
     else:
-        ends = churn_ends(days.select("period_start"), n, unit)
+        end_lf = churn_ends(days.select("period_start"), n, unit)
     pairs = per.join_where(
-        ends,
+        end_lf,
         pl.col("__end") > pl.col("__day"),
         pl.col("__end") <= pl.col("__day_hi"),
     ).with_columns(
