@@ -25,6 +25,7 @@ import polars as pl
 
 from crmkit import _core
 from crmkit._validate import (
+    Kind,
     as_lazy,
     require_choice,
     require_columns,
@@ -390,7 +391,7 @@ def pipeline_funnel(
     if set(lost_list) & set(order):
         raise CrmError(f"{fn}: lost stages {lost_list} must not appear in order {order}")
     lf = as_lazy(opportunities, argument="opportunities")
-    cols = {stage: "any"}
+    cols: dict[str, Kind] = {stage: "any"}
     if amount is not None:
         cols[amount] = "numeric"
     if reached is not None:
@@ -458,7 +459,7 @@ def _journeys(
     events: Any, user: str, event: str, timestamp: str, session: Optional[str], function: str
 ) -> tuple[pl.LazyFrame, list[str]]:
     lf = as_lazy(events, argument="events")
-    cols = {user: "id", event: "any", timestamp: "any"}
+    cols: dict[str, Kind] = {user: "id", event: "any", timestamp: "any"}
     if session is not None:
         cols[session] = "any"
     schema = require_columns(lf, cols, function=function, argument="events")
@@ -629,7 +630,7 @@ def cohorts(
     fn = "crmkit.cohorts"
     every, unit = _period(period, fn)
     lf = as_lazy(orders, argument="orders")
-    cols = {customer: "id", date: "date"}
+    cols: dict[str, Kind] = {customer: "id", date: "date"}
     if value is not None:
         cols[value] = "numeric"
     schema = require_columns(lf, cols, function=fn, argument="orders")

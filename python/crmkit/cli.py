@@ -16,13 +16,14 @@ from typing import Any, Optional, Sequence
 import polars as pl
 
 from crmkit import __version__
+from crmkit._validate import Kind
 from crmkit.errors import CrmError, SchemaError
 
 #: Exit code of `crmkit run --fail-on-alert` when KPI alerts were raised (errors: 2).
 ALERT_EXIT_CODE = 3
 
 #: crmkit's standard column names per input table; `--col` maps yours onto them.
-STANDARD_COLUMNS = {
+STANDARD_COLUMNS: dict[str, dict[str, Kind]] = {
     "orders": {"order_id": "id", "customer_id": "id", "order_date": "temporal", "amount": "numeric"},
     "customers": {"record_id": "id"},
     "items": {"order_id": "id", "product": "string"},
@@ -206,12 +207,15 @@ def _run(args: argparse.Namespace) -> int:
     _check_outputs_spare_inputs([getattr(args, t) for t in STANDARD_COLUMNS if getattr(args, t) is not None],
                                 Path(args.out))
     maps = _parse_mappings(args.col or [])
-    tables = {}
+    tables: dict[str, Optional[pl.DataFrame]] = {}
     for table in STANDARD_COLUMNS:
         path = getattr(args, table)
         tables[table] = None if path is None else _conform(_read(path, table), table, maps[table])
     out = Path(args.out)
-    ctx = Context(**tables, as_of=args.as_of)
+    orders = tables.pop("orders")
+    assert orders is not None  # --orders is a required argument
+    ctx = Context(orders, customers=tables["customers"], items=tables["items"], events=tables["events"],
+                  campaigns=tables["campaigns"], as_of=args.as_of)
     report = run_steps(ctx, out, progress=not args.quiet, format=args.format, spreadsheet_safe=not args.csv_raw)
     board = None
     if not args.no_dashboard:
@@ -245,7 +249,7 @@ def _dashboard(args: argparse.Namespace) -> int:
             tables[table] = df if table == "customers" else _conform(df, table, maps[table])
     from crmkit.dashboard import dashboard
 
-    extra = {}
+    extra: dict[str, Any] = {}  # surveys= and campaigns= tables
     for name in ("surveys", "campaigns"):
         path = getattr(args, name)
         if path is not None and name not in tables:
@@ -359,7 +363,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        code: int = args.func(args)
+        return code
     except CrmError as e:
         print(f"crmkit: error: {e}", file=sys.stderr)
         return 2

@@ -19,9 +19,12 @@ aggregation on the streaming engine where polars can.
 from __future__ import annotations
 
 import warnings
-from typing import Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Union, cast
 
 import polars as pl
+
+if TYPE_CHECKING:
+    from polars.expr.whenthen import ChainedThen, Then
 
 from crmkit._validate import Frame, as_lazy, require_columns, schema_of
 from crmkit.errors import CrmError, SchemaError
@@ -38,7 +41,7 @@ class _Default(str):
     """A column name that was not chosen by the caller: skipped when absent."""
 
 
-def _optional(lf_schema: pl.Schema, name: Optional[str], kind_ok, what: str) -> Optional[str]:
+def _optional(lf_schema: pl.Schema, name: Optional[str], kind_ok: Callable[[pl.DataType], bool], what: str) -> Optional[str]:
     if name is None:
         return None
     if name not in lf_schema:
@@ -189,7 +192,7 @@ def profile(
                 .collect(engine="streaming" if eager is None else "auto")
             )
             # as_of defaults to the day after the last row, returns included (as in rfm).
-            ret_last = ret_table["_ret_last"].max()
+            ret_last = cast(Optional[int], ret_table["_ret_last"].max())  # microseconds
             ret_table = ret_table.drop("_ret_last")
             lf = lf.filter(~(a < 0).fill_null(False))
         else:
@@ -238,6 +241,7 @@ def profile(
     if discount is not None:
         aggs.append(pl.col("_disc").mean().alias("discount_share"))
     if channel_values is not None:
+        assert channel is not None  # channel_values are read from it
         ch = pl.col(channel).cast(pl.String) if not isinstance(schema[channel], pl.Enum) else pl.col(channel)
         aggs += [(ch == v).sum().alias(f"_ch{i}") for i, v in enumerate(channel_values)]
     m = (pl.col("orders") - 1).cast(pl.Float64)
@@ -259,9 +263,9 @@ def profile(
     if channel_values is not None:
         counts = [pl.col(f"_ch{i}") for i in range(len(channel_values))]
         top = pl.max_horizontal(counts)
-        fav_expr = pl.when(counts[0] == top).then(pl.lit(channel_values[0]))
-        for c, v in zip(counts[1:], channel_values[1:]):
-            fav_expr = fav_expr.when(c == top).then(pl.lit(v))
+        fav_expr: Union[Then, ChainedThen] = pl.when(counts[0] == top).then(pl.lit(channel_values[0]))
+        for count_i, value_i in zip(counts[1:], channel_values[1:]):
+            fav_expr = fav_expr.when(count_i == top).then(pl.lit(value_i))
         # Ties go to the alphabetically first channel; a customer without any channel
         # value gets null.
         per = per.with_columns(pl.when(top > 0).then(fav_expr).alias("favourite_channel"))
@@ -328,9 +332,13 @@ def profile(
             as_of_dt = _naive_utc(_from_naive_utc(end, dtype).dt.truncate("1d") + pl.duration(days=1), dtype)
     else:
         as_of_dt = _naive_utc(as_of_literal(as_of, dtype, function=_FUNC), dtype)
-    back = lambda e: _from_naive_utc(e, dtype)  # noqa: E731
-    days = lambda later, earlier: ((later - earlier).dt.total_microseconds() // _DAY_US).cast(pl.Int64)  # noqa: E731
-    cols = [
+    def back(e: pl.Expr) -> pl.Expr:
+        return _from_naive_utc(e, dtype)
+
+    def days(later: pl.Expr, earlier: pl.Expr) -> pl.Expr:
+        return ((later - earlier).dt.total_microseconds() // _DAY_US).cast(pl.Int64)
+
+    cols: list[Union[str, pl.Expr]] = [
         customer,
         back(first).alias("first_order"),
         back(last).alias("last_order"),
@@ -356,8 +364,8 @@ def profile(
     if customers is not None:
         cu = as_lazy(customers, argument="customers")
         require_columns(cu, {customer: "id"}, function=_FUNC, argument="customers")
-        extra = [c for c in schema_of(cu).names() if c != customer and c not in out.columns]
-        cdf = cu.select([customer] + extra).collect()
+        extra_cols = [c for c in schema_of(cu).names() if c != customer and c not in out.columns]
+        cdf = cu.select([customer] + extra_cols).collect()
         out = (
             cdf.join(out, on=customer, how="left")
             .with_columns(pl.col("orders").fill_null(0), pl.col("revenue").fill_null(0.0))
@@ -464,7 +472,7 @@ def tags(profile: Frame, rules: Optional[Mapping[str, pl.Expr]] = None, *, colum
     rules = dict(rules) if rules is not None else default_tag_rules()
     if not rules:
         raise CrmError("crmkit.tags: rules is empty; give at least one tag rule")
-    parts = []
+    parts: list[Union[pl.Expr, Then]] = []
     for name, expr in rules.items():
         if not isinstance(expr, pl.Expr):
             raise CrmError(f"crmkit.tags: rule '{name}' must be a polars expression, found {type(expr).__name__}")

@@ -37,7 +37,8 @@ from crmkit.dashboard._labels import LABELS, TITLES  # noqa: F401
 from crmkit.dashboard._mask import mask_email, mask_name, mask_phone
 from crmkit.dashboard._tables import kpi_tiles, sales_forecast, sales_trend
 from crmkit.dashboard import _sections  # noqa: F401  (registers the built-in sections)
-from crmkit.dashboard._demo import demo_inputs, demo_surveys_and_campaigns  # noqa: F401
+from crmkit.dashboard._demo import demo_inputs as demo_inputs  # noqa: F401
+from crmkit.dashboard._demo import demo_surveys_and_campaigns as demo_surveys_and_campaigns  # noqa: F401
 from crmkit.dashboard._html import _values  # noqa: F401  (crmkit.plot's interactive twins use it)
 
 __all__ = [

@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 
 from crmkit import _core
-from crmkit._validate import as_lazy, require_columns, require_no_nulls, schema_of
+from crmkit._validate import Kind, as_lazy, require_columns, require_no_nulls, schema_of
 from crmkit.errors import CrmError, SchemaError
 
 Frame = Union[pl.DataFrame, pl.LazyFrame]
@@ -131,7 +131,7 @@ def summarize(
         cov_of = {m: covariate.get(m) for m in metrics}
     else:
         cov_of = {m: covariate for m in metrics}
-    needed: dict[str, str] = {variant: "any", **{b: "any" for b in by_cols}, **{m: "numeric" for m in metrics}}
+    needed: dict[str, Kind] = {variant: "any", **{b: "any" for b in by_cols}, **{m: "numeric" for m in metrics}}
     lf = as_lazy(df, argument="df")
     schema = schema_of(lf)
     for m in metrics:
@@ -165,7 +165,8 @@ def summarize(
     pairs: list[tuple[int, int]] = []
     pair_of: dict[tuple[str, str], int] = {}
     for m in metrics:
-        for other in ([denominator] if denominator else []) + ([cov_of[m]] if cov_of[m] else []):
+        cov = cov_of[m]
+        for other in ([denominator] if denominator else []) + ([cov] if cov else []):
             if (m, other) not in pair_of:
                 pair_of[(m, other)] = len(pairs)
                 pairs.append((index[m], index[other]))
@@ -185,11 +186,12 @@ def summarize(
                      pl.col(f"prod_{pair_of[(m, denominator)]}").alias("sum_prod")]
         else:
             cols += [pl.lit(None, pl.Float64).alias(c) for c in ("sum_den", "sum_den_sq", "sum_prod")]
-        if cov_of[m]:
-            j = index[cov_of[m]]
+        cov = cov_of[m]
+        if cov:
+            j = index[cov]
             cols += [pl.col(f"sum_{j}").alias("sum_cov"), pl.col(f"sumsq_{j}").alias("sum_cov_sq"),
-                     pl.col(f"prod_{pair_of[(m, cov_of[m])]}").alias("sum_cov_prod")]
-            cov_kind = "proportion" if data.schema[cov_of[m]] == pl.Boolean else "mean"
+                     pl.col(f"prod_{pair_of[(m, cov)]}").alias("sum_cov_prod")]
+            cov_kind = "proportion" if data.schema[cov] == pl.Boolean else "mean"
             cols.append(pl.lit(cov_kind).alias("covariate_kind"))
         else:
             cols += [pl.lit(None, pl.Float64).alias(c) for c in ("sum_cov", "sum_cov_sq", "sum_cov_prod")]
@@ -210,7 +212,7 @@ def _is_aggregated(schema: pl.Schema, metrics: list[str]) -> bool:
 def _prepare_aggregated(lf: pl.LazyFrame, *, variant: str, metrics: list[str], metric_default: bool,
                         by_cols: list[str], kind: str, function: str) -> pl.DataFrame:
     schema = schema_of(lf)
-    need: dict[str, str] = {variant: "any", "n": "numeric", "sum": "numeric", **{b: "any" for b in by_cols}}
+    need: dict[str, Kind] = {variant: "any", "n": "numeric", "sum": "numeric", **{b: "any" for b in by_cols}}
     require_columns(lf, need, function=function, argument="df")
     for c in STAT_COLUMNS[2:]:
         if c in schema and not schema[c].is_numeric() and schema[c] != pl.Null:
@@ -323,16 +325,8 @@ def _pairs(stats: pl.DataFrame, *, variant: str, control: Any, by_cols: list[str
     treat = stats.filter(pl.col(variant) != control).select(
         *keys, variant, "kind", "covariate_kind", *[pl.col(c).alias(f"t_{c[4:] if c.startswith('sum_') else c}") for c in cols]
     )
-    paired = treat.join(ctrl, on=keys, how="left", nulls_equal=True) if _join_has_nulls_equal() else treat.join(
-        ctrl, on=keys, how="left", join_nulls=True
-    )
-    return paired
-
-
-def _join_has_nulls_equal() -> bool:
-    import inspect
-
-    return "nulls_equal" in inspect.signature(pl.DataFrame.join).parameters
+    # nulls_equal: polars >= 1.24 (crmkit needs 1.28)
+    return treat.join(ctrl, on=keys, how="left", nulls_equal=True)
 
 
 def _kernel_table(paired: pl.DataFrame) -> pl.DataFrame:
@@ -395,7 +389,7 @@ def _mann_whitney(df: Frame, paired: pl.DataFrame, *, variant: str, control: Any
 def _analyse(df: Frame, *, variant: str, metric: Any, control: Any, kind: str, denominator: Optional[str],
              covariate: Any, alpha: float, alternative: str, test: str, by: Any, mode: str,
              function: str, expected: Any = None, relative: bool = True, prior_mean: float = 0.0,
-             prior_sd: Optional[float] = None, tuning: float = 5000.0) -> tuple[pl.DataFrame, list[str], pl.DataFrame]:
+             prior_sd: Optional[float] = None, tuning: float = 5000.0) -> tuple[pl.DataFrame, list[str], Optional[pl.DataFrame]]:
     stats, by_cols, aggregated = _stats_table(df, variant=variant, metric=metric, by=by, denominator=denominator,
                                              covariate=covariate, kind=kind, function=function)
     paired = _pairs(stats, variant=variant, control=control, by_cols=by_cols, function=function)
@@ -712,7 +706,7 @@ def srm(
     stat = sum((o - e) ** 2 / e for o, e, w in zip(counts, exp_n, weights) if w > 0 and e > 0)
     dof = len(counts) - 1
     p = 1.0 if total == 0 else float(_core.stats_dist("chi2_sf", np.array([stat]), float(dof))[0])
-    schema: dict[str, Any] = {variant: pl.String if isinstance(names[0], str) else None}
+    out_schema: dict[str, Any] = {variant: pl.String if isinstance(names[0], str) else None}
     table = pl.DataFrame(
         {
             variant: names,
@@ -720,7 +714,7 @@ def srm(
             "expected_share": [w / wsum for w in weights],
             "expected_n": exp_n,
         },
-        schema_overrides={k: v for k, v in schema.items() if v is not None},
+        schema_overrides={k: v for k, v in out_schema.items() if v is not None},
     )
     return table.with_columns(
         pl.lit(stat).alias("chi2"), pl.lit(dof).alias("df"), pl.lit(p).alias("p_value"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Mapping, Optional, Sequence, Union, cast
 
 import numpy as np
 import polars as pl
@@ -194,7 +194,7 @@ def bands(
         min_history = min_hist
 
     # a regular grid per series: missing periods become nulls, never shift seasons
-    lo, hi = df["period_start"].min(), df["period_start"].max()
+    lo, hi = cast(dt.date, df["period_start"].min()), cast(dt.date, df["period_start"].max())  # a Date column
     grid = pl.DataFrame({"period_start": pl.date_range(lo, hi, interval=_grid_step(unit), eager=True)})
     on_grid = df.join(grid, on="period_start", how="semi").height
     if on_grid != df.height:

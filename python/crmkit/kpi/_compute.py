@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import warnings
-from typing import Any, Callable, Literal, Optional, Sequence, Union, cast
+from typing import Any, Callable, Literal, Optional, Sequence, Union, cast, overload
 
 import polars as pl
 
@@ -174,6 +174,84 @@ def _group_source(
     if absent:
         return None, f"column(s) {absent} are in neither {table_name} nor customers"
     return table.join(customers.select(customer, *lacking), on=customer, how="left"), ""
+
+
+@overload
+def compute(
+    orders: Any,
+    *,
+    freq: str = ...,
+    by: Union[None, str, Sequence[str]] = ...,
+    customers: Any = ...,
+    events: Any = ...,
+    surveys: Any = ...,
+    kpis: Union[None, str, Sequence[str]] = ...,
+    churn_days: Optional[int] = ...,
+    as_of: Any = ...,
+    customer: str = ...,
+    date: str = ...,
+    amount: str = ...,
+    discount: str = ...,
+    event: str = ...,
+    timestamp: str = ...,
+    purchase_event: str = ...,
+    survey_date: str = ...,
+    nps_score: str = ...,
+    csat: str = ...,
+    lazy: Literal[False] = ...,
+) -> pl.DataFrame: ...
+
+
+@overload
+def compute(
+    orders: Any,
+    *,
+    freq: str = ...,
+    by: Union[None, str, Sequence[str]] = ...,
+    customers: Any = ...,
+    events: Any = ...,
+    surveys: Any = ...,
+    kpis: Union[None, str, Sequence[str]] = ...,
+    churn_days: Optional[int] = ...,
+    as_of: Any = ...,
+    customer: str = ...,
+    date: str = ...,
+    amount: str = ...,
+    discount: str = ...,
+    event: str = ...,
+    timestamp: str = ...,
+    purchase_event: str = ...,
+    survey_date: str = ...,
+    nps_score: str = ...,
+    csat: str = ...,
+    lazy: Literal[True],
+) -> pl.LazyFrame: ...
+
+
+@overload
+def compute(
+    orders: Any,
+    *,
+    freq: str = ...,
+    by: Union[None, str, Sequence[str]] = ...,
+    customers: Any = ...,
+    events: Any = ...,
+    surveys: Any = ...,
+    kpis: Union[None, str, Sequence[str]] = ...,
+    churn_days: Optional[int] = ...,
+    as_of: Any = ...,
+    customer: str = ...,
+    date: str = ...,
+    amount: str = ...,
+    discount: str = ...,
+    event: str = ...,
+    timestamp: str = ...,
+    purchase_event: str = ...,
+    survey_date: str = ...,
+    nps_score: str = ...,
+    csat: str = ...,
+    lazy: bool = ...,
+) -> Union[pl.DataFrame, pl.LazyFrame]: ...
 
 
 def compute(

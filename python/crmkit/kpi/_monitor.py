@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import urllib.error
 import urllib.request
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, cast
 
 import polars as pl
 
 from crmkit.errors import CrmError
 
+if TYPE_CHECKING:
+    from crmkit._pipeline import StepOutput
+
 FORMATS = ("slack", "wecom", "dingtalk", "json")
 
 
-def demo_step(ctx: Any):
+def demo_step(ctx: Any) -> "StepOutput":
     """The kpi step of `crmkit demo`/`run`: monthly KPIs (overall and per channel when
     orders have one) and daily KPIs; ``alerts`` holds the alerts of the latest complete
     month and day (what a nightly job posts and fails on), ``alert_history`` every
@@ -66,7 +70,7 @@ def demo_step(ctx: Any):
     if by is not None:
         last = last.filter(pl.col(by).is_null())
     if last.height:
-        latest = last["period_start"].max()
+        latest = cast(dt.date, last["period_start"].max())
         parts = []
         for r in last.filter(pl.col("period_start") == latest).iter_rows(named=True):
             ch = "" if r["change_pct"] is None else f" ({r['change_pct']:+.1%} on the month before)"
@@ -132,7 +136,7 @@ def post(alerts: pl.DataFrame, url: str, *, format: str = "slack", timeout: floa
                                      headers={"Content-Type": "application/json; charset=utf-8"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            status = response.status
+            status: int = response.status
             reply = response.read(65536)
     except urllib.error.HTTPError as e:
         raise CrmError(f"posting alerts to {url} failed: HTTP {e.code} {e.reason}") from None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import polars as pl
 
@@ -16,6 +16,13 @@ ADDITIVE_KPIS = frozenset({"revenue", "orders", "active_customers", "new_custome
                            "visitors", "responses"})
 #: KPIs where lower is better.
 LOWER_IS_BETTER = frozenset({"churn_rate"})
+
+
+def _last_day(df: pl.DataFrame) -> dt.date:
+    """The latest created ('__c') or closed ('__x') day of the opportunities (Date columns)."""
+    created = cast(dt.date, df["__c"].max())
+    closed = cast(Optional[dt.date], df["__x"].max())
+    return max(created, closed or created)
 
 
 def sales_performance(
@@ -70,7 +77,7 @@ def sales_performance(
         raise CrmError(f"{fn}: 'opportunities' is empty; there is nothing to rank")
     as_of_ts = _as_of_date(as_of, fn)
     as_of_day = (
-        as_of_ts.date() if as_of_ts is not None else max(df["__c"].max(), df["__x"].max() or df["__c"].max()) + dt.timedelta(days=1)
+        as_of_ts.date() if as_of_ts is not None else _last_day(df) + dt.timedelta(days=1)
     )
     bad = df.filter(pl.col("__x").is_not_null() & (pl.col("__x") < pl.col("__c")))
     if bad.height:
@@ -97,9 +104,8 @@ def sales_performance(
         pl.len().alias("__done"),
         (pl.col("__x") - pl.col("__c")).dt.total_days().filter(pl.col("__won")).median().alias("median_cycle_days"),
     )
-    lo = made["period_start"].min()
-    hi = period(pl.lit(as_of_day - dt.timedelta(days=1))).alias("p")
-    hi = pl.select(hi).item()
+    lo = cast(dt.date, made["period_start"].min())
+    hi = pl.select(period(pl.lit(as_of_day - dt.timedelta(days=1))).alias("p")).item()
     step = f"{3 * n}mo" if unit == "q" else f"{n}{unit}"
     grid = pl.DataFrame({"period_start": pl.date_range(lo, hi, interval=step, eager=True)}).join(
         df.select("owner").unique(), how="cross")
@@ -170,7 +176,7 @@ def targets(kpis: Any, targets: Any, *, as_of: Any = None) -> pl.DataFrame:
     for c in keys[2:]:
         t = t.with_columns(pl.col(c).cast(k.schema[c]))
     # specificity: the more keys given, the more specific the row
-    t = t.with_columns(sum(pl.col(c).is_not_null().cast(pl.Int32) for c in keys[1:]).alias("__spec"))
+    t = t.with_columns(pl.sum_horizontal([pl.col(c).is_not_null().cast(pl.Int32) for c in keys[1:]]).alias("__spec"))
     dup = t.group_by(keys).len().filter(pl.col("len") > 1)
     if dup.height:
         raise CrmError(f"{fn}: targets repeat for the same kpi/period/group, e.g. {dup.drop('len').row(0, named=True)}")
