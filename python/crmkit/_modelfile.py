@@ -8,7 +8,7 @@ says which field is wrong, instead of failing later (or worse, predicting nonsen
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Literal, Optional, Sequence, Union, overload
 
 if TYPE_CHECKING:
     from typing import TypeGuard  # Python 3.10+; only read by type checkers
@@ -44,6 +44,15 @@ class ModelDoc:
             raise self.fail(key, expected)
         return value
 
+    # A required field is never None (integer=True gives an int at run time).
+    @overload
+    def number(self, key: str, *, lo: float = ..., hi: float = ..., optional: Literal[False] = ...,
+               integer: bool = ...) -> float: ...
+
+    @overload
+    def number(self, key: str, *, lo: float = ..., hi: float = ..., optional: bool = ...,
+               integer: bool = ...) -> Optional[float]: ...
+
     def number(self, key: str, *, lo: float = -math.inf, hi: float = math.inf, optional: bool = False,
                integer: bool = False) -> Optional[float]:
         value = self.doc.get(key)
@@ -53,6 +62,14 @@ class ModelDoc:
         if not is_number(value) or not lo <= value <= hi or (integer and float(value) != int(value)):
             raise self.fail(key, what)
         return int(value) if integer else float(value)
+
+    @overload
+    def numbers(self, key: str, *, length: Optional[int] = ..., optional: Literal[False] = ..., lo: float = ...,
+                hi: float = ...) -> list[float]: ...
+
+    @overload
+    def numbers(self, key: str, *, length: Optional[int] = ..., optional: bool = ..., lo: float = ...,
+                hi: float = ...) -> Optional[list[float]]: ...
 
     def numbers(self, key: str, *, length: Optional[int] = None, optional: bool = False, lo: float = -math.inf,
                 hi: float = math.inf) -> Optional[list[float]]:
@@ -66,6 +83,12 @@ class ModelDoc:
             raise self.fail(key, expected)
         return [float(v) for v in value]
 
+    @overload
+    def strings(self, key: str, *, optional: Literal[False] = ..., non_empty: bool = ...) -> list[str]: ...
+
+    @overload
+    def strings(self, key: str, *, optional: bool = ..., non_empty: bool = ...) -> Optional[list[str]]: ...
+
     def strings(self, key: str, *, optional: bool = False, non_empty: bool = False) -> Optional[list[str]]:
         value = self.doc.get(key)
         if value is None and optional:
@@ -74,6 +97,12 @@ class ModelDoc:
                 or (non_empty and not value):
             raise self.fail(key, "a list of strings")
         return list(value)
+
+    @overload
+    def sub(self, key: str, optional: Literal[False] = ...) -> "ModelDoc": ...
+
+    @overload
+    def sub(self, key: str, optional: bool = ...) -> Optional["ModelDoc"]: ...
 
     def sub(self, key: str, optional: bool = False) -> Optional["ModelDoc"]:
         value = self.doc.get(key)

@@ -151,7 +151,7 @@ def frequent_itemsets(
         n_slots = compact[1]
     else:
         basket_codes = (ids.rank("dense") - 1).cast(pl.UInt32)
-        n_slots = int(basket_codes.max()) + 1  # type: ignore[arg-type]
+        n_slots = int(basket_codes.max()) + 1
     offsets, codes, counts, n_baskets = _core.basket_fpgrowth(
         basket_codes.to_numpy(),
         item_codes.to_numpy(),

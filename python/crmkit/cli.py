@@ -212,7 +212,7 @@ def _run(args: argparse.Namespace) -> int:
         path = getattr(args, table)
         tables[table] = None if path is None else _conform(_read(path, table), table, maps[table])
     out = Path(args.out)
-    orders = tables.pop("orders")
+    orders = tables["orders"]
     assert orders is not None  # --orders is a required argument
     ctx = Context(orders, customers=tables["customers"], items=tables["items"], events=tables["events"],
                   campaigns=tables["campaigns"], as_of=args.as_of)

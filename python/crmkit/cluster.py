@@ -400,8 +400,8 @@ class Scaler:
         if method not in _METHODS:
             raise d.fail("method", f"one of {list(_METHODS)}")
         columns = d.strings("columns", non_empty=True)
-        n = len(columns)  # type: ignore[arg-type]
-        return cls(method, columns, d.numbers("center", length=n), d.numbers("scale", length=n))  # type: ignore[arg-type]
+        n = len(columns)
+        return cls(method, columns, d.numbers("center", length=n), d.numbers("scale", length=n))
 
 
 def inverse_ok(df: pl.DataFrame, columns: list[str]) -> bool:

@@ -6,7 +6,7 @@ import json
 import math
 import warnings
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 import numpy as np
 import polars as pl
@@ -15,6 +15,9 @@ from crmkit import _core
 from crmkit._plugin import plugin_call
 from crmkit._validate import require_columns
 from crmkit.errors import CrmError, SchemaError, TooLargeError
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 #: Periods per month used by customer_lifetime_value (lifetimes' factors).
 #: Largest P(alive) / frequency-recency grid a matrix method builds (400 MB of floats).
@@ -130,6 +133,8 @@ class _BaseFitter:
     _model = ""
     _param_names: tuple[str, ...] = ()
     _label = ""
+    #: Set by fitting (and loading) a transaction model: the largest frequency and T seen.
+    data_extent_: dict[str, float]
 
     def __init__(self, penalizer_coef: float = 0.0) -> None:
         if not (isinstance(penalizer_coef, (int, float)) and penalizer_coef >= 0 and math.isfinite(penalizer_coef)):
@@ -222,14 +227,14 @@ class _BaseFitter:
         """lifetimes' name for ``save``; writes JSON, never a pickle (the data is not stored)."""
         self.save(path)
 
-    def load_model(self, path: Union[str, Path]) -> "_BaseFitter":
+    def load_model(self, path: Union[str, Path]) -> Self:
         """lifetimes' name for loading into this instance; reads a model written by ``save``."""
         model = type(self).load(path)
         self.__dict__.update(model.__dict__)
         return self
 
     @classmethod
-    def load(cls, path: Union[str, Path]) -> "_BaseFitter":
+    def load(cls, path: Union[str, Path]) -> Self:
         """Reads a model written by ``save``."""
         model = load(path)
         if not isinstance(model, cls):
@@ -256,7 +261,7 @@ class _TimeModel(_BaseFitter):
     _columns = ("frequency", "recency", "T")
 
     def fit(self, frequency: Any, recency: Any = None, T: Any = None, weights: Any = None,
-            initial_params: Any = None, *, max_iter: int = 500, **lifetimes_options: Any) -> "_TimeModel":
+            initial_params: Any = None, *, max_iter: int = 500, **lifetimes_options: Any) -> Self:
         """Fits by maximum likelihood. Pass three columns, or one frame with
         ``frequency``, ``recency`` and ``T`` columns (e.g. from ``clv.summary``)."""
         fn = f"{type(self).__name__}.fit"
@@ -336,11 +341,14 @@ class _TimeModel(_BaseFitter):
         True
         """
         fn = f"{type(self).__name__}.conditional_probability_alive_matrix"
-        extent = getattr(self, "data_extent_", None)
-        if (max_frequency is None or max_recency is None) and extent is None:
-            raise CrmError(f"{fn}: pass max_frequency and max_recency (this model was loaded without its data extent)")
-        mf = int(max_frequency if max_frequency is not None else extent["max_frequency"])
-        mr = int(max_recency if max_recency is not None else extent["max_T"])
+        extent: Optional[dict[str, float]] = getattr(self, "data_extent_", None)
+        if max_frequency is None or max_recency is None:
+            if extent is None:
+                raise CrmError(f"{fn}: pass max_frequency and max_recency (this model was loaded without its data extent)")
+            mf = int(extent["max_frequency"] if max_frequency is None else max_frequency)
+            mr = int(extent["max_T"] if max_recency is None else max_recency)
+        else:
+            mf, mr = int(max_frequency), int(max_recency)
         if mf < 0 or mr < 0:
             raise CrmError(f"{fn}: max_frequency and max_recency must be >= 0, found {mf} and {mr}")
         if (mf + 1) * (mr + 1) > _MAX_GRID_CELLS:
@@ -354,6 +362,10 @@ class _TimeModel(_BaseFitter):
 
 class _NoPurchaseMixin:
     """The BTYD churn score for the continuous-time models (BG/NBD, MBG/NBD, Pareto/NBD)."""
+
+    if TYPE_CHECKING:  # provided by _TimeModel, which every user of the mixin also derives from
+        _predict: Callable[..., Any]
+        _expr: Callable[..., pl.Expr]
 
     def conditional_probability_no_purchases_up_to_time(self, t: Any, frequency: Any, recency: Any, T: Any) -> Any:
         """P(no purchase in the next ``t`` periods | history): the churn score of a BTYD model,
@@ -487,8 +499,10 @@ class BetaGeoBetaBinomFitter(_TimeModel):
     _param_names = ("alpha", "beta", "gamma", "delta")
     _columns = ("frequency", "recency", "n_periods")
 
-    def fit(self, frequency: Any, recency: Any = None, n_periods: Any = None, weights: Any = None,
-            initial_params: Any = None, *, max_iter: int = 500, **lifetimes_options: Any) -> "BetaGeoBetaBinomFitter":
+    # lifetimes' BG/BB names the third column n_periods and adds m_periods_in_future to
+    # conditional_probability_alive; crmkit keeps its names (a deliberate override).
+    def fit(self, frequency: Any, recency: Any = None, n_periods: Any = None, weights: Any = None,  # type: ignore[override]
+            initial_params: Any = None, *, max_iter: int = 500, **lifetimes_options: Any) -> Self:
         """Fits by maximum likelihood on (frequency, recency, n_periods), or a frame with those columns."""
         return super().fit(frequency, recency, n_periods, weights, initial_params, max_iter=max_iter,
                            **lifetimes_options)
@@ -502,7 +516,7 @@ class BetaGeoBetaBinomFitter(_TimeModel):
         """Alias of ``conditional_expected_number_of_purchases_up_to_time``."""
         return self.conditional_expected_number_of_purchases_up_to_time(m_periods_in_future, frequency, recency, n_periods)
 
-    def conditional_probability_alive(self, m_periods_in_future: Any, frequency: Any, recency: Any,
+    def conditional_probability_alive(self, m_periods_in_future: Any, frequency: Any, recency: Any,  # type: ignore[override]
                                       n_periods: Any) -> Any:
         """Probability of being alive at opportunity n_periods + m_periods_in_future."""
         return self._predict("p_alive", m_periods_in_future, frequency, recency, n_periods, "p_alive")
@@ -666,11 +680,11 @@ def load(path: Union[str, Path]) -> _BaseFitter:
         raise CrmError(f"clv.load: {path}: model file version {doc['version']!r} is not supported (expects 1)")
     model = cls(d.number("penalizer_coef", lo=0.0, optional=True) or 0.0)
     params = d.sub("params")
-    missing = [p for p in cls._param_names if p not in params.doc]  # type: ignore[union-attr]
+    missing = [p for p in cls._param_names if p not in params.doc]
     if missing:
         raise CrmError(f"clv.load: {path} lacks parameter(s) {missing}")
-    values = [params.number(p, lo=0.0) for p in cls._param_names]  # type: ignore[union-attr]
-    if any(v <= 0 for v in values):  # type: ignore[operator]
+    values = [params.number(p, lo=0.0) for p in cls._param_names]
+    if any(v <= 0 for v in values):
         raise CrmError(f"clv.load: {path}: the model's parameters must be positive, found {values}")
     k = len(cls._param_names)
     ll = d.number("log_likelihood", optional=True)

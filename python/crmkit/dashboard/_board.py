@@ -105,7 +105,7 @@ class Board:
         if provider is None or not all(self.has(n) for n in provider[0]):
             return False
         # An optional third element says whether the inputs have what the result needs.
-        return len(provider) < 3 or bool(provider[2](self))  # type: ignore[misc]
+        return len(provider) < 3 or bool(provider[2](self))
 
     def get(self, name: str) -> pl.DataFrame:
         if name in ("orders", "customers", "items", "events", "surveys", "campaigns"):

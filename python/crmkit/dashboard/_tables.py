@@ -198,7 +198,7 @@ def sales_forecast(
     n, unit = parse_freq(freq, fn)
     group = by if by and by in df.columns else None
     stamp = pl.col(date)
-    if isinstance(df.schema[date], pl.Datetime) and df.schema[date].time_zone is not None:  # type: ignore[union-attr]
+    if isinstance(df.schema[date], pl.Datetime) and df.schema[date].time_zone is not None:
         stamp = stamp.dt.replace_time_zone(None)  # the wall clock of the data's own zone
     if as_of is not None:  # never read past the analysis date
         cut = naive_datetime(as_of, "as_of", fn)
