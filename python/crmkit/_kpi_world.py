@@ -45,8 +45,8 @@ def day_weights(start_day: int, end_day: int, *, seasonality: bool, spike_day: O
     if seasonality:
         weekday = (days + 3) % 7  # 1970-01-01 was a Thursday
         w *= np.asarray(WEEKDAY_WEIGHTS)[weekday]
-        dates = [_date(d) for d in (days[0], days[-1])]
-        doy = np.array([(_date(d) - dt.date(_date(d).year, 1, 1)).days for d in days])
+        dates = [_date(int(d)) for d in (days[0], days[-1])]
+        doy = np.array([(_date(d) - dt.date(_date(d).year, 1, 1)).days for d in days.tolist()])
         w *= 1.0 + YEARLY_AMPLITUDE * np.cos(2 * np.pi * (doy - 340) / 365.25)
         for year in range(dates[0].year, dates[1].year + 1):
             sf = (calendars.spring_festival(year) - _EPOCH).days
@@ -61,7 +61,8 @@ def day_weights(start_day: int, end_day: int, *, seasonality: bool, spike_day: O
                 w[(days >= a) & (days <= b)] *= f
     if spike_day is not None:
         w[days == spike_day] *= 3.0
-    return w / w.mean()
+    weights: np.ndarray = w / w.mean()
+    return weights
 
 
 def _days(y: int, m: int, d: int) -> int:
@@ -111,7 +112,7 @@ def _clear_monday(day: int, cal: pl.DataFrame, backwards: bool = False) -> int:
     return day
 
 
-def _month_start(day: int, avoid=(1, 2, 11, 12)) -> int:
+def _month_start(day: int, avoid: tuple[int, ...] = (1, 2, 11, 12)) -> int:
     d = _date(day)
     d = dt.date(d.year, d.month, 1)
     while d.month in avoid or (d.month - 1 or 12) in avoid:
@@ -193,7 +194,7 @@ def plant(
             "kpi_anomalies": kpi_anomalies, "day_weights": season}
 
 
-def _conversion_drop(events: pl.DataFrame, drop_day: int, n_customers: int, rng: np.random.Generator):
+def _conversion_drop(events: pl.DataFrame, drop_day: int, n_customers: int, rng: np.random.Generator) -> tuple[pl.DataFrame, Optional[float]]:
     """Reassigns the non-buying sessions from `drop_day` on to random customers (new
     visitors who do not buy; each session's own funnel is unchanged); returns the
     events and the realised relative change of the weekly conversion rate after it."""

@@ -78,7 +78,8 @@ def domain_step(module: str) -> Callable[[Context], StepOutput]:
     def run(ctx: Context) -> StepOutput:
         import importlib
 
-        return importlib.import_module(f"crmkit.{module}").demo_step(ctx)
+        out: StepOutput = importlib.import_module(f"crmkit.{module}").demo_step(ctx)
+        return out
 
     run.__name__ = f"{module}_demo_step"
     return run

@@ -21,7 +21,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, cast
 
 import numpy as np
 import polars as pl
@@ -37,6 +37,10 @@ from crmkit._validate import (
 )
 from crmkit.errors import CrmError, SchemaError
 
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
+    from crmkit._pipeline import StepOutput
+
 __all__ = ["frequent_itemsets", "association_rules", "recommend", "METRICS"]
 
 #: mlxtend's rule-metric columns, in its order.
@@ -50,7 +54,8 @@ _RECOMMEND_FN = "crmkit.basket.recommend"
 def _plain_items(series: pl.Series) -> pl.Series:
     """Categorical/Enum items become strings, so their order is lexical."""
     if isinstance(series.dtype, (pl.Categorical, pl.Enum)):
-        return series.cast(pl.String)
+        strings: pl.Series = series.cast(pl.String)
+        return strings
     return series
 
 
@@ -216,7 +221,7 @@ def association_rules(
     require_no_nulls(frame, ["support"], function=fn, argument="itemsets")
     inner = frame.schema["itemsets"].inner  # type: ignore[attr-defined]
     out_dtype = pl.String if isinstance(inner, (pl.Categorical, pl.Enum)) else inner
-    schema = {"antecedents": pl.List(out_dtype), "consequents": pl.List(out_dtype)}
+    schema: dict[str, PolarsDataType] = {"antecedents": pl.List(out_dtype), "consequents": pl.List(out_dtype)}
     schema.update({m: pl.Float64 for m in METRICS})
     if frame.height == 0:
         return pl.DataFrame(schema=schema)
@@ -345,7 +350,7 @@ def recommend(
     return cands.collect()
 
 
-def demo_step(ctx: Any):
+def demo_step(ctx: Any) -> "StepOutput":
     """The basket step of `crmkit demo`: itemsets, rules and top recommendations."""
     from crmkit._pipeline import StepOutput
 

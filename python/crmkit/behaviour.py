@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Any, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Optional, Sequence, Union, cast
 
 import numpy as np
 import polars as pl
@@ -33,6 +33,10 @@ from crmkit._validate import (
     require_positive_int,
 )
 from crmkit.errors import CrmError, SchemaError, TooLargeError
+
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
+    from crmkit._pipeline import StepOutput
 
 __all__ = [
     "funnel",
@@ -99,13 +103,13 @@ def _as_list(by: Union[None, str, Sequence[str]]) -> list[str]:
 def _check_steps(steps: Any, function: str) -> list[Any]:
     if isinstance(steps, (str, bytes)) or not isinstance(steps, Sequence) or len(steps) == 0:
         raise CrmError(f"{function}: steps must be a non-empty list of event values, found {steps!r}")
-    steps = list(steps)
-    if len(set(steps)) != len(steps):
-        dup = sorted({s for s in steps if steps.count(s) > 1}, key=str)
+    values: list[Any] = list(steps)
+    if len(set(values)) != len(values):
+        dup = sorted({s for s in values if values.count(s) > 1}, key=str)
         raise CrmError(f"{function}: steps must be distinct, found {dup} more than once")
-    if len(steps) > 10_000:
-        raise CrmError(f"{function}: at most 10,000 steps, found {len(steps)}")
-    return steps
+    if len(values) > 10_000:
+        raise CrmError(f"{function}: at most 10,000 steps, found {len(values)}")
+    return values
 
 
 def _levels(
@@ -643,11 +647,12 @@ def cohorts(
     ).collect()
     require_no_nulls(base, [customer, "_slot"], function=fn, argument="orders", names={"_slot": date})
     if base.height == 0:
-        schema = {"cohort": pl.Date, "period_index": pl.Int64, "customers": pl.UInt32, "cohort_size": pl.UInt32, "retention": pl.Float64}
+        empty: dict[str, PolarsDataType] = {"cohort": pl.Date, "period_index": pl.Int64, "customers": pl.UInt32,
+                                            "cohort_size": pl.UInt32, "retention": pl.Float64}
         if value:
-            schema.update({"value": pl.Float64, "value_per_customer": pl.Float64})
-        return pl.DataFrame(schema=schema)
-    return _cohort_table(base, customer, value, base.get_column("_slot").max())
+            empty.update({"value": pl.Float64, "value_per_customer": pl.Float64})
+        return pl.DataFrame(schema=empty)
+    return _cohort_table(base, customer, value, cast(int, base.get_column("_slot").max()))  # an integer column
 
 
 def _cohort_slot(schema: Any, date: str, every: int, unit: str) -> tuple[pl.Expr, pl.Expr]:
@@ -740,7 +745,7 @@ def cohort_matrix(
     return wide.select("cohort", "cohort_size", *periods).sort("cohort")
 
 
-def demo_step(ctx: Any):
+def demo_step(ctx: Any) -> "StepOutput":
     """The behaviour step of `crmkit demo`: funnel, top paths and monthly cohorts."""
     from crmkit._pipeline import StepOutput
 
@@ -772,6 +777,6 @@ def demo_step(ctx: Any):
     m1 = c.filter(pl.col("period_index") == 1)
     if m1.height:
         lines.append(
-            f"{c['cohort'].n_unique()} monthly cohorts; mean month-1 retention {m1['retention'].mean():.1%}"
+            f"{c['cohort'].n_unique()} monthly cohorts; mean month-1 retention {cast(float, m1['retention'].mean()):.1%}"
         )
     return StepOutput(tables, lines)

@@ -18,7 +18,7 @@ import json
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional, Sequence, Union
+from typing import Any, Iterable, Optional, Sequence, Union, cast
 
 import numpy as np
 import polars as pl
@@ -257,7 +257,8 @@ class KMeans:
         arr = self._matrix_for(X, "transform")
         c = self.cluster_centers_
         d2 = (arr * arr).sum(1)[:, None] - 2.0 * arr @ c.T + (c * c).sum(1)[None, :]
-        return np.sqrt(np.maximum(d2, 0.0))
+        dist: np.ndarray = np.sqrt(np.maximum(d2, 0.0))
+        return dist
 
     def fit_transform(self, X: Any, y: Any = None, sample_weight: Any = None) -> np.ndarray:
         return self.fit(X, sample_weight=sample_weight).transform(X)
@@ -309,7 +310,7 @@ class KMeans:
             raise CrmError(f"{fn}: 'params.n_clusters' must equal the number of cluster centres ({len(centers)})")
         km.cluster_centers_ = np.asarray(centers, dtype=np.float64)
         km.inertia_ = d.number("inertia_", lo=0.0)
-        km.n_iter_ = d.number("n_iter_", lo=0, integer=True)
+        km.n_iter_ = int(d.number("n_iter_", lo=0, integer=True))
         km.n_features_in_ = km.cluster_centers_.shape[1]
         names = d.strings("feature_names_in_", optional=True)
         if names is not None:
@@ -368,9 +369,9 @@ class Scaler:
 
     def transform(self, df: Any) -> pl.DataFrame:
         """Scales the fitted columns of ``df``; other columns pass through."""
-        df = as_frame(df, argument="df")
-        self._check(df, "transform")
-        return df.with_columns(self._exprs(inverse=False))
+        frame = as_frame(df, argument="df")
+        self._check(frame, "transform")
+        return frame.with_columns(self._exprs(inverse=False))
 
     def inverse_transform(self, data: Any) -> pl.DataFrame:
         """Undoes the scaling: a frame with the fitted columns, or an array of shape
@@ -405,7 +406,8 @@ class Scaler:
 
 
 def inverse_ok(df: pl.DataFrame, columns: list[str]) -> bool:
-    return all((df[c].min() is None) or df[c].min() >= -1 for c in columns)
+    lows = [cast(Optional[float], df[c].min()) for c in columns]  # numeric columns
+    return all(lo is None or lo >= -1 for lo in lows)
 
 
 def scale(df: Any, columns: Optional[Sequence[str]] = None, method: str = "standard") -> tuple[pl.DataFrame, Scaler]:
@@ -585,8 +587,8 @@ def choose_k(
         rows.append((kk, km.inertia_, sil))
     scores = pl.DataFrame(rows, schema={"k": pl.Int64, "inertia": pl.Float64, "silhouette": pl.Float64}, orient="row")
     if metric == "silhouette":
-        sil = np.array([r[2] for r in rows], dtype=float)
-        best = int(valid[int(np.nanargmax(sil))]) if np.isfinite(sil).any() else valid[0]
+        sils = np.array([r[2] for r in rows], dtype=float)
+        best = int(valid[int(np.nanargmax(sils))]) if np.isfinite(sils).any() else valid[0]
     else:
         best = _elbow(valid, [r[1] for r in rows])
     return KChoice(k=best, metric=metric, scores=scores)

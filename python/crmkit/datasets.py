@@ -43,11 +43,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, cast
 
 import polars as pl
 
 from crmkit import _core
+
+if TYPE_CHECKING:
+    import numpy as np
 from crmkit.errors import CrmError
 
 SOURCES = ["web", "app", "store", "wechat", "import"]
@@ -373,13 +376,17 @@ def _with_campaigns(world: CrmWorld, n_campaigns: int, seed: int, start_day: int
         raise CrmError("generate: campaigns need an observation window of at least 212 days (180 days of history, "
                        "then the send dates and a 30-day response window)")
     tc = world.truth.customers
-    us = lambda s: s.cast(pl.Datetime("us")).to_physical().to_numpy()  # noqa: E731
-    table, extra, truth = _core.generate_campaigns(
+
+    def us(s: pl.Series) -> "np.ndarray":
+        values: np.ndarray = s.cast(pl.Datetime("us")).to_physical().to_numpy()
+        return values
+
+    table, extra, campaign_truth = _core.generate_campaigns(
         tc["customer_id"].to_numpy(), tc["spend_rate"].to_numpy(), us(tc["first_purchase"]),
         world.orders["customer_id"].to_numpy(), us(world.orders["order_date"]),
         seed % 2**64, n_campaigns, start_day + 180, end_day - window - 1, float(window), 0.3, 0.8, float(p),
     )
-    first_id = (world.orders["order_id"].max() or 0) + 1
+    first_id = (cast(Optional[int], world.orders["order_id"].max()) or 0) + 1  # an Int64 column
     extra = extra.with_columns(pl.int_range(first_id, first_id + extra.height, dtype=pl.Int64).alias("order_id"))
     preferred = tc.select("customer_id", pl.col("preferred_channel").alias("channel"))
     new_orders = extra.join(preferred, on="customer_id", how="left").select(
@@ -389,7 +396,8 @@ def _with_campaigns(world: CrmWorld, n_campaigns: int, seed: int, start_day: int
     orders = pl.concat([world.orders, new_orders.select(world.orders.columns)], how="vertical").sort(
         "order_date", maintain_order=True
     )
-    truth = dataclasses.replace(world.truth, campaigns=truth, campaign_orders=extra.select("order_id", "campaign_id"))
+    truth = dataclasses.replace(world.truth, campaigns=campaign_truth,
+                                campaign_orders=extra.select("order_id", "campaign_id"))
     return dataclasses.replace(world, orders=orders, truth=truth, campaigns=table)
 
 

@@ -28,7 +28,7 @@ import itertools
 import json
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Union
 
 import polars as pl
 
@@ -36,6 +36,9 @@ from crmkit import _core
 from crmkit import clean as _clean
 from crmkit._validate import as_frame, require_columns, require_no_nulls, require_unique
 from crmkit.errors import CrmError, SchemaError, TooLargeError
+
+if TYPE_CHECKING:
+    from crmkit._pipeline import StepOutput
 
 __all__ = ["dedupe", "dedupe_pairs", "link", "golden_records", "infer_fields", "FIELD_KINDS"]
 
@@ -246,7 +249,7 @@ def _candidate_pairs(prep: _Prepared, blocking: Optional[Sequence[Blocking]], ma
     user = blocking is not None
     if blocking is None:
         distinct = dict(zip(fields, prep.reps.select([pl.col(f"_f{j}").n_unique() for j in range(len(fields))]).row(0)))
-        rules: list[Sequence[Union[str, pl.Expr]]] = _default_rules(fields, distinct)
+        rules: list[Sequence[Union[str, pl.Expr]]] = list(_default_rules(fields, distinct))
     else:
         if isinstance(blocking, (str, pl.Expr)):
             blocking = [blocking]
@@ -347,7 +350,8 @@ def _candidate_pairs(prep: _Prepared, blocking: Optional[Sequence[Blocking]], ma
             pair_q.append(
                 kk.join(kk.rename({"_r": "_r_b"}), on=cols).filter(pl.col("_r") < pl.col("_r_b")).select(pl.col("_r").alias("l"), pl.col("_r_b").alias("r"), broad)
             )
-        session_rules.append(list(rule) if all(isinstance(x, str) for x in rule) else None)
+        names_only = [x for x in rule if isinstance(x, str)]
+        session_rules.append(names_only if len(names_only) == len(rule) else None)
     frames = pl.collect_all(pair_q) if pair_q else []
     if not any(e["used"] for e in report):
         raise TooLargeError(f"{function}: every blocking key exceeds the pair limit ({report}); pass more selective blocking keys")
@@ -364,10 +368,10 @@ def _candidate_pairs(prep: _Prepared, blocking: Optional[Sequence[Blocking]], ma
     names_idx = {c: j for j, c in enumerate(fields)}
     prep.sessions = []
     positions = pairs.select("l", "r").with_row_index("_p")
-    for rule, frame in zip(session_rules, frames):
-        if rule is not None and frame.height and not frame["_broad"][0]:
+    for session_rule, frame in zip(session_rules, frames):
+        if session_rule is not None and frame.height and not frame["_broad"][0]:
             at = frame.select(pl.col("l").cast(pl.UInt32), pl.col("r").cast(pl.UInt32)).join(positions, on=["l", "r"])["_p"]
-            prep.sessions.append((at.cast(pl.UInt32), sorted({names_idx[c] for c in rule})))
+            prep.sessions.append((at.cast(pl.UInt32), sorted({names_idx[c] for c in session_rule})))
     return pairs, report
 
 
@@ -449,7 +453,9 @@ def _check_threshold(threshold: Optional[float], function: str) -> float:
     return float(threshold)
 
 
-def _run(df, id, fields, blocking, region, training_pairs, max_pairs_per_key, seed, term_frequency, function):
+def _run(df: Any, id: str, fields: Optional[Mapping[str, str]], blocking: Optional[Sequence[Blocking]], region: str,
+         training_pairs: Optional[pl.DataFrame], max_pairs_per_key: Optional[int], seed: int, term_frequency: bool,
+         function: str) -> tuple[pl.DataFrame, _Prepared, Optional[pl.DataFrame], Optional[dict[str, Any]], list[dict[str, Any]]]:
     frame = as_frame(df, argument="df")
     if not isinstance(id, str):
         raise CrmError(f"{function}: 'id' must be the name of the record id column, found {id!r}")
@@ -773,7 +779,7 @@ def golden_records(
     return out.sort("entity_id").select("entity_id", *cols, "record_ids", "n_records")
 
 
-def demo_step(ctx):
+def demo_step(ctx: Any) -> "StepOutput":
     """The `crmkit demo` step: cleaned customers, entity map, golden records, report."""
     from crmkit._pipeline import StepOutput
 

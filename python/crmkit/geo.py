@@ -17,13 +17,16 @@ boundary data (which in China needs an official map approval) is involved.
 from __future__ import annotations
 
 import warnings
-from typing import Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Optional, Sequence, Union, cast
 
 import polars as pl
 
 from crmkit._divisions import SOURCE_LICENSE, SOURCE_PACKAGE, divisions as _divisions
 from crmkit._validate import as_frame
 from crmkit.errors import CrmError, SchemaError
+
+if TYPE_CHECKING:
+    from crmkit._pipeline import StepOutput
 
 __all__ = ["divisions", "summary", "parse", "TILE_GRID", "province_tiles", "SOURCE_PACKAGE", "SOURCE_LICENSE"]
 
@@ -226,9 +229,9 @@ def summary(
     keys = ["province"] if level == "province" else ["province", "city"]
     out = df.group_by(keys).agg(aggs)
     first = names[0]
-    total = out[first].sum()
+    total = float(out[first].sum())
     out = out.with_columns(share=(pl.col(first) / total) if total else pl.lit(None, dtype=pl.Float64))
-    unknown = out.filter(pl.col(keys[-1]).is_null())[first].sum()
+    unknown = float(out.filter(pl.col(keys[-1]).is_null())[first].sum())
     if total and unknown / total > 0.05:
         warnings.warn(
             f"crmkit.geo.summary: {unknown / total:.1%} of {first} have no known {level} (kept in the null row)",
@@ -250,7 +253,7 @@ def summary(
     return out.sort([pl.col(keys[-1]).is_null(), first, *keys], descending=[False, True, False] + [False] * (len(keys) - 1))
 
 
-def demo_step(ctx) -> "object":
+def demo_step(ctx: Any) -> "StepOutput":
     """The geography step of `crmkit demo`/`crmkit run`: customer records by province and city."""
     from crmkit._pipeline import StepOutput
 

@@ -109,7 +109,7 @@ class Board:
 
     def get(self, name: str) -> pl.DataFrame:
         if name in ("orders", "customers", "items", "events", "surveys", "campaigns"):
-            value = getattr(self, name)
+            value: Optional[pl.DataFrame] = getattr(self, name)
             if value is None:
                 raise CrmError(f"crmkit.dashboard: no {name} table given")
             return value

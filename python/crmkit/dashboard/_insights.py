@@ -172,10 +172,10 @@ def _churn_section(b: Board) -> list[Any]:
         raise SchemaError(f"churn scores need {sorted(need)}; the table has {s.columns}")
     s = s.with_columns(pl.col("risk_band").cast(pl.String), pl.col("value_at_risk").cast(pl.Float64))
     high = s.filter(pl.col("risk_band").is_in(["high", "very high"]))
-    total_value = s["value_at_risk"].sum()
+    total_value = float(s["value_at_risk"].sum())
     tiles = [
         (b.t("at_risk"), f"{high.height:,}", f"{high.height / max(s.height, 1):.1%} / {s.height:,}"),
-        (b.t("at_risk_value"), _fmt(high["value_at_risk"].sum()), ""),
+        (b.t("at_risk_value"), _fmt(float(high["value_at_risk"].sum())), ""),
         (b.t("all_value"), _fmt(total_value), ""),
     ]
     out: list[Any] = [Html('<div class="tiles">' + "".join(

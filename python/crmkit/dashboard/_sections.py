@@ -367,7 +367,9 @@ def _surveys_section(b: Board) -> list[Any]:
     v = s.filter(pl.col(score).is_not_null() & pl.col(score).is_between(0, 10))
     if v.height < s.filter(pl.col(score).is_not_null()).height:
         b.notes.append(f"surveys: {s.height - v.height:,} answers outside 0-10 or null left out")
-    nps = lambda: ((pl.col(score) >= 9).mean() - (pl.col(score) <= 6).mean()) * 100  # noqa: E731
+    def nps() -> pl.Expr:
+        return ((pl.col(score) >= 9).mean() - (pl.col(score) <= 6).mean()) * 100
+
     overall = v.select(nps().alias("nps"), pl.len().alias("n")).row(0, named=True)
     out: list[Any] = [Html(f'<div class="tiles"><div class="tile"><div class="tlabel">NPS</div>'
                            f'<div class="tvalue">{_esc(_fmt(overall["nps"]))}</div>'
@@ -414,6 +416,8 @@ def _campaigns_section(b: Board) -> list[Any]:
         # order in the campaign's window, as crmkit.experiment.campaign counts it.
         c = b.get("experiments_campaigns").with_columns(pl.col("customers").cast(pl.Int64))
         camp = _first_col(c, ("campaign_id", "campaign"))
+        if camp is None:
+            raise SchemaError(f"campaign contacts need a 'campaign_id' column; the table has {c.columns}")
         users, conv = "customers", "responders"
     if conv is None:
         raise SchemaError(f"campaigns need a 'conversions' (or per-customer 'converted') column; the table has {c.columns}")

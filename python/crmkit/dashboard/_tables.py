@@ -198,7 +198,8 @@ def sales_forecast(
     n, unit = parse_freq(freq, fn)
     group = by if by and by in df.columns else None
     stamp = pl.col(date)
-    if isinstance(df.schema[date], pl.Datetime) and df.schema[date].time_zone is not None:
+    date_dtype = df.schema[date]
+    if isinstance(date_dtype, pl.Datetime) and date_dtype.time_zone is not None:
         stamp = stamp.dt.replace_time_zone(None)  # the wall clock of the data's own zone
     if as_of is not None:  # never read past the analysis date
         cut = naive_datetime(as_of, "as_of", fn)
@@ -233,4 +234,5 @@ def sales_forecast(
     # The forecast line starts at the last actual point (a band of zero width there).
     joint = actual.group_by("group").agg(pl.all().sort_by("period").last()).with_columns(
         pl.lit("forecast").alias("part"), pl.col("revenue").alias("lower"), pl.col("revenue").alias("upper"))
-    return pl.concat([actual, joint.select(actual.columns), ahead], how="vertical_relaxed").sort("group", "part", "period")
+    table: pl.DataFrame = pl.concat([actual, joint.select(actual.columns), ahead], how="vertical_relaxed")
+    return table.sort("group", "part", "period")

@@ -102,7 +102,9 @@ def campaign(
     sent_dtype = members.schema[sent]
     odtype = schema_of(ol)[date]
     # Compare instants on one time unit (dates count from midnight).
-    to_us = lambda e, d: (e.cast(pl.Datetime("us")) if d == pl.Date else e.cast(pl.Datetime("us")))  # noqa: E731
+    def to_us(e: pl.Expr, d: pl.DataType) -> pl.Expr:
+        return e.cast(pl.Datetime("us"))
+
     ords = ol.select(pl.col(customer), to_us(pl.col(date), odtype).alias("__t"), pl.col(amount).cast(pl.Float64).alias("__a"))
     mem = members.lazy().with_columns(to_us(pl.col(sent), sent_dtype).alias("__s"))
     per = (

@@ -46,7 +46,9 @@ def _effect_size(kind: str, baseline: float, target: float, sd: Optional[float],
     return 2.0 * math.asin(math.sqrt(p2)) - 2.0 * math.asin(math.sqrt(p1))
 
 
-def _common(baseline, mde, kind, sd, alpha, ratio, alternative, test, effect_size, function, *, need_mde=True):
+def _common(baseline: float, mde: Optional[float], kind: str, sd: Optional[float], alpha: float, ratio: float,
+            alternative: str, test: Optional[str], effect_size: str, function: str, *,
+            need_mde: bool = True) -> tuple[float, float, float, str, str]:
     if kind not in ("proportion", "mean"):
         raise CrmError(f"{function}: argument 'kind' must be 'proportion' or 'mean', found {kind!r}")
     if kind == "proportion":
@@ -184,7 +186,9 @@ def mde(
     else:
         sign = -1.0 if d < 0 else 1.0
         lo, hi = baseline, (1.0 if sign > 0 else 0.0)
-        f = lambda p2: _effect_size(kind, baseline, p2, sd, effect_size)  # noqa: E731
+        def f(p2: float) -> float:
+            return _effect_size(kind, baseline, p2, sd, effect_size)
+
         if abs(f(hi - sign * 1e-15)) < abs(d):
             raise CrmError(f"{fn}: even a conversion of {hi:g} is not detectable with n={n}")
         for _ in range(200):  # bisection on p2: |d(p2)| grows away from p1

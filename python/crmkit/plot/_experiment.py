@@ -67,7 +67,10 @@ def _experiment_rows(results: Any, value: str, fn: str) -> tuple[Any, ...]:
               for r in df.iter_rows(named=True)]
     sig = df["significant"].fill_null(False).to_list() if "significant" in df.columns else [False] * df.height
     colours = [_BOTTLENECK if s else _BAR for s in sig]
-    get = lambda c: df[c].cast(pl.Float64).fill_null(np.nan).to_numpy()  # noqa: E731
+    def get(c: str) -> np.ndarray:
+        values: np.ndarray = df[c].cast(pl.Float64).fill_null(np.nan).to_numpy()
+        return values
+
     return labels, get(value), get(f"{value}_lower"), get(f"{value}_upper"), colours
 
 
@@ -114,7 +117,10 @@ def _uplift_rows(campaign_result: Any, value: str, fn: str) -> tuple[Any, ...]:
     many_groups = "group" in df.columns and df["group"].n_unique() > 1
     labels = [" · ".join(str(r[k]) for k in keys) + (f" · {r['group']}" if many_groups else "")
               for r in df.iter_rows(named=True)]
-    get = lambda c: df[c].cast(pl.Float64).fill_null(np.nan).to_numpy()  # noqa: E731
+    def get(c: str) -> np.ndarray:
+        values: np.ndarray = df[c].cast(pl.Float64).fill_null(np.nan).to_numpy()
+        return values
+
     lo, hi = get(f"{value}_lower"), get(f"{value}_upper")
     colours = ["#55A868" if lo[i] > 0 else (_BOTTLENECK if hi[i] < 0 else _BAR) for i in range(df.height)]
     return labels, get(value), lo, hi, colours
@@ -122,7 +128,9 @@ def _uplift_rows(campaign_result: Any, value: str, fn: str) -> tuple[Any, ...]:
 
 def _i_forest(labels: list[Any], est: Any, lo: Any, hi: Any, colours: list[Any], title: str, xtitle: str, percent: bool) -> Any:
     alt = _alt()
-    nan = lambda v: None if not np.isfinite(v) else float(v)  # noqa: E731
+    def nan(v: float) -> Optional[float]:
+        return None if not np.isfinite(v) else float(v)
+
     df = pl.DataFrame({"row": labels, "estimate": [nan(v) for v in est], "lower": [nan(v) for v in lo],
                        "upper": [nan(v) for v in hi], "colour": colours},
                       schema={"row": pl.String, "estimate": pl.Float64, "lower": pl.Float64, "upper": pl.Float64,

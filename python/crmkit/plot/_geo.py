@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import numpy as np
 import polars as pl
@@ -48,7 +48,7 @@ def province_map(summary: pl.DataFrame, ax: Any = None, *, measure: Optional[str
         ).properties(title=title or measure, width=430, height=380)
     ax = _axes(ax, fn, (7, 6))
     cmap = __import__("matplotlib").colormaps["Blues"]
-    top = float(tiles[measure].max() or 0) or 1.0
+    top = float(cast(Optional[float], tiles[measure].max()) or 0) or 1.0  # a numeric column
     for row in tiles.iter_rows(named=True):
         v = float(row[measure]) / top
         ax.add_patch(__import__("matplotlib").patches.Rectangle((row["col"], -row["row"]), 0.94, 0.94,

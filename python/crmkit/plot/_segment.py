@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import numpy as np
 import polars as pl
@@ -66,7 +66,7 @@ def rfm_grid(rfm_table: pl.DataFrame, ax: Any = None, *, title: Optional[str] = 
     scored = df.drop_nulls(["r_score", "f_score"])
     if scored.height == 0:
         raise CrmError(f"{fn}: argument 'rfm': no customer has both an r_score and an f_score")
-    bins = int(max(scored["r_score"].max(), scored["f_score"].max()))  # type: ignore[arg-type]
+    bins = int(max(cast(int, scored["r_score"].max()), cast(int, scored["f_score"].max())))  # integer score columns
     cells = scored.group_by("f_score", "r_score").agg(pl.len().alias("n"), pl.col("monetary").mean().alias("m"))
     counts = np.zeros((bins, bins))
     money = np.full((bins, bins), np.nan)

@@ -127,11 +127,11 @@ def churn_features(
     # The single-machine checks of columns and types, on empty frames of the same
     # schemas, before any Spark job (an empty frame has no order before the cutoff:
     # that one refusal is expected).
-    empty = {"events": None if events is None else pl.DataFrame(schema=polars_schema(events)),
+    empty: dict[str, Any] = {"events": None if events is None else pl.DataFrame(schema=polars_schema(events)),
              "items": None if items is None else pl.DataFrame(schema=polars_schema(items))}
-    ev_opts = dict(event_customer=event_customer, event_time=event_time, event_name=event_name, session=session,
+    ev_opts: dict[str, Any] = dict(event_customer=event_customer, event_time=event_time, event_name=event_name, session=session,
                    cart_event=cart_event, purchase_event=purchase_event)
-    it_opts = dict(category=category, product=product, quantity=quantity)
+    it_opts: dict[str, Any] = dict(category=category, product=product, quantity=quantity)
     try:
         churn.features(pl.DataFrame(schema=schema), **options, **ev_opts, **it_opts, **empty)
     except CrmError as e:
@@ -140,7 +140,7 @@ def churn_features(
     if items is not None and order_id not in schema:
         raise SchemaError(f"churn.features: 'items' needs the orders' '{order_id}' column to link order lines to customers")
     has_channel = channel is not None and channel in schema
-    enum_channel = has_channel and isinstance(schema[channel], pl.Enum)
+    enum_channel = channel is not None and channel in schema and isinstance(schema[channel], pl.Enum)
 
     stats = _partition_stats(sdf, _work.churn_stats, {"kind": pl.String, "key": pl.String, "n": pl.Int64},
                              customer=customer, date=date, amount=amount,

@@ -27,6 +27,7 @@ import json
 import math
 import warnings
 from functools import reduce
+from types import ModuleType
 from typing import Any, Mapping, Optional, Sequence, Union
 
 import polars as pl
@@ -47,7 +48,7 @@ __all__ = ["dedupe", "dedupe_model"]
 _FN = "crmkit.dedupe"
 
 
-def _dd():
+def _dd() -> "ModuleType":
     """The crmkit.dedupe module (the package exports a function of the same name)."""
     import importlib
 
@@ -103,7 +104,7 @@ def _score_part(df: pl.DataFrame, *, model_json: str, kinds: list[Any], strong_f
 def _check_args(threshold: Any, max_cluster_size: Any, strong_link: Any) -> float:
     dd = _dd()
 
-    thr = dd._check_threshold(threshold, _FN)
+    thr: float = dd._check_threshold(threshold, _FN)
     if isinstance(max_cluster_size, bool) or not isinstance(max_cluster_size, int) or max_cluster_size < 2:
         raise CrmError(f"{_FN}: 'max_cluster_size' must be an integer >= 2, found {max_cluster_size!r}")
     if isinstance(strong_link, bool) or not isinstance(strong_link, (int, float)) or not 0 <= strong_link <= 1:
@@ -160,7 +161,9 @@ def dedupe_model(
                   train_sample, sdf.count())
 
 
-def _train(sdf, id, fields, blocking, region, training_pairs, max_pairs_per_key, term_frequency, seed, train_sample, n):
+def _train(sdf: Any, id: str, fields: dict[str, Any], blocking: Optional[Sequence[Any]], region: str,
+           training_pairs: Optional[pl.DataFrame], max_pairs_per_key: Optional[int], term_frequency: bool, seed: int,
+           train_sample: int, n: int) -> str:
     dd = _dd()
 
     data = sdf.select(id, *fields)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import warnings
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, cast
 
 import polars as pl
 
@@ -33,7 +33,7 @@ def _infer(steps: pl.DataFrame, dtype: pl.DataType, time_col: str) -> Any:
         raise CrmError(f"{_FN}: cannot infer the frequency of '{time_col}' (every series has a single point); pass freq=")
     if dtype.is_integer():
         positive = steps.filter(pl.col("key") > 0)
-        step = int(positive["key"].min()) if positive.height else 1
+        step = int(cast(int, positive["key"].min())) if positive.height else 1  # an integer column
         return step
     mode = steps.sort(["n", "key"], descending=[True, False])["key"][0]
     start = _dt.datetime(2001, 1, 1)

@@ -338,7 +338,7 @@ def forecast_bucket(df: pl.DataFrame, *, auto: bool, options: dict[str, Any], ou
         return pl.DataFrame(schema=out_schema)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        out = (fc.auto if auto else fc.forecast)(df, **options)
+        out: pl.DataFrame = (fc.auto if auto else fc.forecast)(df, **options)
     return out.select(list(out_schema))
 
 
