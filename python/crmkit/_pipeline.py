@@ -12,7 +12,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import polars as pl
 
@@ -33,7 +33,7 @@ class Context:
     #: What each step did, in order (for the printed summary and the HTML report).
     log: list["StepLog"] = field(default_factory=list)
     #: Rows read, dropped (by reason) and used (by step) per input table: see `prepare_inputs`.
-    accounting: list[dict] = field(default_factory=list)
+    accounting: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -158,7 +158,7 @@ def prepare_inputs(ctx: Context) -> list[str]:
         for why, n in dropped:
             _account(ctx, table, "input", f"dropped: {why}", n)
         column = TIME_COLUMN.get(table)
-        if ctx.as_of is not None and column in df.columns and df.height:
+        if ctx.as_of is not None and column is not None and column in df.columns and df.height:
             keep = _before(df, column, ctx.as_of)
             later = int((~keep).sum())
             if later:
@@ -248,8 +248,8 @@ def run_steps(ctx: Context, out: Path, *, steps: Optional[list[Step]] = None, pr
             else:
                 table.write_parquet(out / f"{key}.parquet")
             keys.append(key)
-        for table in step.needs:
-            _account(ctx, table, step.name, "used", getattr(ctx, table).height)
+        for need in step.needs:
+            _account(ctx, need, step.name, "used", getattr(ctx, need).height)
         ctx.log.append(StepLog(step.name, seconds, list(result.summary), keys))
         report.append(f"[{step.name}] {seconds:.2f}s")
         report.extend(f"    {line}" for line in result.summary)

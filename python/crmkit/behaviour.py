@@ -694,7 +694,7 @@ def _cohort_table(base: pl.DataFrame, customer: str, value: Optional[str], last:
     sizes = first.group_by("cohort", "_c0").agg(pl.len().cast(pl.UInt32).alias("cohort_size"))
     cells = int(sizes.select((last - pl.col("_c0") + 1).sum()).item() or 0)
     if cells > MAX_COHORT_CELLS:
-        span = (sizes["cohort"].min(), base["_start"].max())
+        span = (str(sizes["cohort"].min()), str(base["_start"].max()))
         raise TooLargeError(
             f"crmkit.cohorts: {sizes.height:,} cohorts from {span[0]} to {span[1]} make {cells:,} (cohort, period) "
             f"cells, over the limit of {MAX_COHORT_CELLS:,}; use a longer period (period='1mo' or '1q') or filter out "

@@ -9,7 +9,7 @@ and groups, ratios, previous and year-ago values) exactly as one machine does.
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union, cast
 
 import polars as pl
 
@@ -31,17 +31,17 @@ from crmkit.spark._base import (
 _FN = "crmkit.spark.kpi"
 
 
-def _with_groups(table: Any, name: str, by_cols: list[str], customers: Any, customer: str) -> tuple[Any, Optional[str]]:
+def _with_groups(table: Any, name: str, by_cols: list[str], customers: Any, customer: str) -> tuple[Any, str]:
     """The table with the ``by`` columns it lacks joined from ``customers`` (a Spark join)."""
     lacking = [b for b in by_cols if b not in table.columns]
     if not lacking:
-        return table, None
+        return table, ""
     if customers is None:
         return None, f"column(s) {lacking} are not in {name} and no customers table was given"
     absent = [b for b in lacking if b not in customers.columns]
     if absent:
         return None, f"column(s) {absent} are in neither {name} nor customers"
-    return table.join(customers.select(customer, *lacking), on=customer, how="left"), None
+    return table.join(customers.select(customer, *lacking), on=customer, how="left"), ""
 
 
 def kpi(
@@ -133,7 +133,7 @@ def kpi(
                                                               "last": pl.Datetime("us")},
                                  kwargs=dict(date=date, n=n, unit=unit)))
     if as_of_ts is None:
-        last = periods["last"].max() if periods.height else None
+        last = cast(Optional[_dt.datetime], periods["last"].max()) if periods.height else None  # a Datetime column
         if last is None:
             raise CrmError(f"{_FN}: 'orders' has no rows with a date; there is nothing to measure")
         as_of_ts = _dt.datetime.combine(last.date() + _dt.timedelta(days=1), _dt.time())

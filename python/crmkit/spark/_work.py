@@ -365,8 +365,8 @@ def kpi_periods(df: pl.DataFrame, *, date: str, n: int, unit: str) -> pl.DataFra
 
 
 def kpi_orders_bucket(df: pl.DataFrame, *, customer: str, date: str, amount: str, discount: Optional[str],
-                      by_cols: list, n: int, unit: str, as_of: Any, retained: bool, churn_days: Optional[int],
-                      ends: Optional[list], out_schema: dict) -> pl.DataFrame:
+                      by_cols: list[str], n: int, unit: str, as_of: Any, retained: bool, churn_days: Optional[int],
+                      ends: Optional[list[Any]], out_schema: dict[str, Any]) -> pl.DataFrame:
     """A customer bucket's order sums per (period, group) (``__part`` = "base") and, with
     ``churn_days``, its windowed churn counts (``__part`` = "churn"): additive over buckets."""
     from crmkit.kpi import _compute as kc
@@ -386,7 +386,7 @@ def kpi_orders_bucket(df: pl.DataFrame, *, customer: str, date: str, amount: str
 
 
 def kpi_events_bucket(df: pl.DataFrame, *, customer: str, timestamp: str, event: str, purchase_event: str,
-                      by_cols: list, n: int, unit: str, as_of: Any, out_schema: dict) -> pl.DataFrame:
+                      by_cols: list[str], n: int, unit: str, as_of: Any, out_schema: dict[str, Any]) -> pl.DataFrame:
     from crmkit.kpi import _compute as kc
 
     df = _in_input_order(df)
@@ -395,8 +395,8 @@ def kpi_events_bucket(df: pl.DataFrame, *, customer: str, timestamp: str, event:
     return out.select([pl.col(c).cast(t) for c, t in out_schema.items()])
 
 
-def kpi_surveys_part(df: pl.DataFrame, *, survey_date: str, nps_score: str, csat: str, by_cols: list, n: int,
-                     unit: str, as_of: Any, out_schema: dict) -> pl.DataFrame:
+def kpi_surveys_part(df: pl.DataFrame, *, survey_date: str, nps_score: str, csat: str, by_cols: list[str], n: int,
+                     unit: str, as_of: Any, out_schema: dict[str, Any]) -> pl.DataFrame:
     from crmkit.kpi import _compute as kc
 
     sv = _kpi_orders(df, date=survey_date, n=n, unit=unit, as_of=as_of)
