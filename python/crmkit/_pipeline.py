@@ -12,7 +12,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, cast, Optional
 
 import polars as pl
 
@@ -194,7 +194,8 @@ def _before(df: pl.DataFrame, column: str, as_of: object) -> pl.Series:
 
             raise CrmError(f"as_of: expected a date such as 2025-01-31, found {as_of!r}") from None
     if not isinstance(as_of, dt.datetime):
-        as_of = dt.datetime(as_of.year, as_of.month, as_of.day)  # type: ignore[attr-defined]
+        day = cast(dt.date, as_of)  # a date (text was parsed above)
+        as_of = dt.datetime(day.year, day.month, day.day)
     col = pl.col(column)
     dtype = df.schema[column]
     if dtype == pl.Date:

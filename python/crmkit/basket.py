@@ -63,7 +63,7 @@ def _compact_range(ids: pl.Series, n_rows: int) -> Optional[tuple[int, int]]:
     """(min, max - min + 1) for integer ids whose range is small enough to index."""
     if not ids.dtype.is_integer() or ids.len() == 0:
         return None
-    lo, hi = int(ids.min()), int(ids.max())  # type: ignore[arg-type]
+    lo, hi = int(cast(int, ids.min())), int(cast(int, ids.max()))  # an integer column
     span = hi - lo + 1
     return (lo, span) if span <= min(4 * n_rows + 1024, 2**32 - 2) else None
 
@@ -177,7 +177,7 @@ def frequent_itemsets(
     )
 
 
-def _plain_items_expr(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+def _plain_items_expr(expr: pl.Expr, dtype: PolarsDataType) -> pl.Expr:
     if isinstance(dtype, (pl.Categorical, pl.Enum)):
         return expr.cast(pl.String)
     return expr
@@ -219,7 +219,7 @@ def association_rules(
         raise CrmError(f"{fn}: min_threshold must be a number, found {min_threshold!r}")
     require_positive_int(max_rules, "max_rules", function=fn)
     require_no_nulls(frame, ["support"], function=fn, argument="itemsets")
-    inner = frame.schema["itemsets"].inner  # type: ignore[attr-defined]
+    inner = cast(pl.List, frame.schema["itemsets"]).inner  # checked to be a list column
     out_dtype = pl.String if isinstance(inner, (pl.Categorical, pl.Enum)) else inner
     schema: dict[str, PolarsDataType] = {"antecedents": pl.List(out_dtype), "consequents": pl.List(out_dtype)}
     schema.update({m: pl.Float64 for m in METRICS})
@@ -289,7 +289,7 @@ def recommend(
     rschema = require_columns(
         rules_lf, {"antecedents": "list", "consequents": "list", metric: "numeric"}, function=fn, argument="rules"
     )
-    inner = rschema["antecedents"].inner  # type: ignore[attr-defined]
+    inner = cast(pl.List, rschema["antecedents"]).inner  # checked to be a list column
     owned_schema = schema_of(owned_lf)
     owned = owned_lf.select(
         pl.col(customer),

@@ -30,6 +30,11 @@ from __future__ import annotations
 
 import sys as _sys
 import types as _types
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+if _TYPE_CHECKING:  # annotation-only names, kept out of the module's public namespace
+    from pathlib import Path
+    from typing import Any
 
 from crmkit.dashboard._board import MAX_CUSTOMER_ROWS, PROVIDERS, SECTIONS, Board, Section, dashboard, register_section  # noqa: F401
 from crmkit.dashboard._html import FONT, Html  # noqa: F401
@@ -52,7 +57,7 @@ class _CallableModule(_types.ModuleType):
     ``crmkit.dashboard(orders, ...)`` writes the page, ``crmkit.dashboard.SECTIONS`` and
     ``crmkit.dashboard.register_section`` reach the registry."""
 
-    def __call__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def __call__(self, *args: Any, **kwargs: Any) -> Path:
         return dashboard(*args, **kwargs)
 
 

@@ -110,7 +110,7 @@ def tiles_from(values: pl.DataFrame, *, freq: str = "1mo", spark: int = 24,
         .join(order, on="metric")
         .sort("_o").drop("_o")
         .with_columns(pl.col("alert").fill_null(0))
-        .cast(tile_schema)  # type: ignore[arg-type]
+        .cast(tile_schema)  # type: ignore[arg-type]  # polars types cast()'s mapping keys as str | selector | dtype; a dict[str, ...] is refused only because Mapping keys are invariant
         .select(list(tile_schema))
     )
     series = (

@@ -21,8 +21,8 @@ _US = {"w": 604_800_000_000, "d": 86_400_000_000, "h": 3_600_000_000, "m": 60_00
 def _window_us(window: Any, function: str) -> int:
     if isinstance(window, dt.timedelta):
         us = int(window / dt.timedelta(microseconds=1))
-    elif isinstance(window, str) and _DURATION.match(window):
-        num, unit = _DURATION.match(window).groups()  # type: ignore[union-attr]
+    elif isinstance(window, str) and (match := _DURATION.match(window)):
+        num, unit = match.groups()
         us = int(float(num) * _US[unit])
     elif isinstance(window, (int, float)) and not isinstance(window, bool):
         us = int(window * _US["d"])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import cast, Optional
 
 from crmkit import _core
 from crmkit.errors import CrmError
@@ -34,7 +34,7 @@ def _target(baseline: float, mde: float, relative: bool) -> float:
 
 def _effect_size(kind: str, baseline: float, target: float, sd: Optional[float], convention: str) -> float:
     if kind == "mean":
-        return (target - baseline) / float(sd)  # type: ignore[arg-type]
+        return (target - baseline) / float(cast(float, sd))  # _common requires sd for kind='mean'
     p1, p2 = baseline, target
     if convention == "average":
         return (p2 - p1) / math.sqrt((p1 * (1 - p1) + p2 * (1 - p2)) / 2.0)
@@ -182,7 +182,7 @@ def mde(
     if d is None:
         raise CrmError(f"{fn}: no effect size reaches power {power_} with n={n}")
     if kind == "mean":
-        delta = d * float(sd)  # type: ignore[arg-type]
+        delta = d * float(cast(float, sd))  # _common requires sd for kind='mean'
     else:
         sign = -1.0 if d < 0 else 1.0
         lo, hi = baseline, (1.0 if sign > 0 else 0.0)

@@ -591,7 +591,8 @@ def finish(small: dict[str, pl.DataFrame], *, by_cols: list[str], wanted: list[s
             covered = pl.col("period_start") >= pl.lit(first) if first is not None else pl.lit(False)
             for k in kpi_names:
                 if k in spec:
-                    spec[k] = tuple(pl.when(covered).then(e) for e in spec[k])  # type: ignore[assignment]
+                    value, num, den = spec[k]
+                    spec[k] = (pl.when(covered).then(value), pl.when(covered).then(num), pl.when(covered).then(den))
 
     kpi_parts = []
     for name in wanted:

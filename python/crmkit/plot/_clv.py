@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import numpy as np
 import polars as pl
@@ -74,9 +74,9 @@ def _history_grid(summary: Any, max_frequency: Optional[int], max_recency: Optio
         if df.height == 0:
             raise CrmError(f"{function}: argument 'summary' is empty; expected at least one customer")
         if max_frequency is None:
-            max_frequency = int(df["frequency"].max())  # type: ignore[arg-type]
+            max_frequency = int(cast(float, df["frequency"].max()))  # a numeric column
         if max_recency is None:
-            max_recency = float(df["T"].max())  # type: ignore[arg-type]
+            max_recency = float(cast(float, df["T"].max()))
     if max_frequency is None or max_recency is None:
         raise CrmError(f"{function}: give the customers' summary (clv.summary) or both max_frequency and max_recency")
     if max_frequency < 0 or not max_recency > 0:

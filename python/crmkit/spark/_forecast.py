@@ -79,7 +79,7 @@ def forecast(
         if col not in schema:
             raise SchemaError(f"{_FN}: column '{col}' ({kind}) not found in 'series_sdf'; it has columns {list(schema)}")
     auto = models is None
-    cands = None if auto else check_models(list(models), function=_FN)  # type: ignore[arg-type]
+    cands = None if models is None else check_models(list(models), function=_FN)
     # The single-machine checks (dtypes, freq against the ds type, levels) on a tiny
     # frame of the same schema: one series of two points is enough for them.
     dtype = schema[time_col]
