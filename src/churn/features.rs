@@ -516,12 +516,12 @@ mod tests {
         let disc: Vec<f64> = (0..n).map(|_| rng.below(3) as f64 / 10.0).collect();
         let valid: Vec<bool> = (0..n).map(|_| rng.below(5) > 0).collect();
         let ch: Vec<i32> = (0..n).map(|_| rng.below(4) as i32 - 1).collect();
-        let map = [1, -1, 0];
+        let map: [i32; 3] = [1, -1, 0];
         let windows = [30, 90];
         let input = OrderRows {
             n_codes: 3000,
-            discount: Some((&disc, &valid)),
-            channel: Some((&ch, &map)),
+            discount: Some((&disc[..], &valid[..])),
+            channel: Some((&ch[..], &map[..])),
             n_channels: 2,
             ..rows(&key, &us, &amount, &windows)
         };
