@@ -17,6 +17,7 @@ pub mod kpi;
 pub mod rng;
 pub mod segment;
 pub mod stats;
+pub mod churn;
 
 mod expressions;
 mod python;

@@ -83,6 +83,31 @@ def test_lazy_input_and_string_channels_give_the_same_features(small):
     assert_frame_equal(eager, lazy)
 
 
+def test_any_customer_id_type_and_row_order_give_the_same_features(small):
+    base = churn.features(small.orders, cutoff=CUT, btyd=False)
+    # Sparse integer ids and text ids take the dense-rank codes, not the id range;
+    # the rows shuffled out of time order are put back in time order per customer.
+    sparse = small.orders.with_columns(pl.col("customer_id") * 1_000_003 - 7)
+    text = small.orders.with_columns(pl.format("c{}", pl.col("customer_id").cast(pl.String).str.zfill(6))
+                                     .alias("customer_id"))
+    shuffled = small.orders.sample(fraction=1.0, shuffle=True, seed=5)
+    for orders, key in ((sparse, pl.col("customer_id") * 1_000_003 - 7),
+                        (text, pl.format("c{}", pl.col("customer_id").cast(pl.String).str.zfill(6))),
+                        (shuffled, pl.col("customer_id"))):
+        got = churn.features(orders, cutoff=CUT, btyd=False)
+        want = base.with_columns(key.alias("customer_id"))
+        assert got["customer_id"].to_list() == sorted(want["customer_id"].to_list())
+        assert got.columns == want.columns and got.dtypes == want.dtypes
+        for c in got.columns:
+            a, b = got[c], want[c]
+            assert a.is_null().to_list() == b.is_null().to_list(), c
+            if a.dtype.is_float():  # sums in another row order may differ in the last bit
+                np.testing.assert_allclose(a.drop_nulls().to_numpy(), b.drop_nulls().to_numpy(), rtol=1e-12,
+                                           atol=1e-12, err_msg=c)
+            else:
+                assert a.to_list() == b.to_list(), c
+
+
 # --------------------------------------------------------------------------- features vs pandas
 
 

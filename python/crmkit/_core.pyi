@@ -366,3 +366,20 @@ def _forecast_arima_run(
     h: int,
     levels: list[float],
 ) -> dict[str, Any]: ...
+
+# --- churn (per-customer order features of churn.features) ---
+def churn_order_features(
+    key: npt.NDArray[np.int64],
+    key_offset: int,
+    n_codes: int,
+    us: npt.NDArray[np.int64],
+    amount: npt.NDArray[np.float64],
+    discount: Optional[npt.NDArray[np.float64]],
+    discount_valid: Optional[npt.NDArray[np.bool_]],
+    channel: Optional[npt.NDArray[np.int32]],
+    channel_map: Optional[npt.NDArray[np.int32]],
+    n_channels: int,
+    cutoff_us: int,
+    windows: list[int],
+    with_time: bool,
+) -> pl.DataFrame: ...

@@ -23,6 +23,7 @@ pub mod kpi;
 pub mod forecast_arima;
 pub mod experiment;
 pub mod segment;
+pub mod churn;
 
 create_exception!(
     crmkit,
@@ -162,5 +163,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     kpi::register(m)?;
     forecast_arima::register(m)?;
     experiment::register(m)?;
+    churn::register(m)?;
     Ok(())
 }
