@@ -1,7 +1,8 @@
 """Per-customer contributions turned into words ("no order for 94 days, 3.1x the usual interval").
 
 Vectorised: the top contributions are picked with numpy, and each feature's phrase
-is formatted by polars for just the rows where that feature is among the top ones.
+is formatted by polars once, for just the rows where that feature is among the top ones
+(reading only the columns the phrase uses), then scattered into place.
 """
 
 from __future__ import annotations
@@ -134,28 +135,42 @@ def top_reasons(frame: pl.DataFrame, contributions: np.ndarray, names: list[str]
     k = max(0, min(k, m))
     if k == 0:
         return pl.Series("top_reasons", [""] * n, dtype=pl.String)
-    part = np.argpartition(-contributions, k - 1, axis=1)[:, :k] if k < m else np.tile(np.arange(m), (n, 1))
-    vals = np.take_along_axis(contributions, part, axis=1)
-    order = np.argsort(-vals, axis=1, kind="stable")
-    top = np.take_along_axis(part, order, axis=1)
-    top_vals = np.take_along_axis(vals, order, axis=1)
+    # The k largest per row by repeated argmax (each found one is masked, then restored):
+    # no temporary as large as the matrix.
+    if not contributions.flags.writeable:
+        contributions = contributions.copy()
     rows = np.arange(n)
-    columns = []
-    for rank in range(k):
-        idx, feat = rows, top[:, rank]
-        positive = top_vals[:, rank] > 0
-        pieces = []
-        for f in np.unique(feat[positive]):
-            sel = idx[positive & (feat == f)]
-            sub = frame[sel].select(pl.Series("__row", sel), _phrase(names[f], horizon).alias("__text"))
-            pieces.append(sub)
-        if pieces:
-            text = pl.concat(pieces).sort("__row")
-            full = pl.DataFrame({"__row": rows}).join(text, on="__row", how="left")["__text"]
-        else:
-            full = pl.Series("__text", [None] * n, dtype=pl.String)
-        columns.append(full.alias(f"r{rank}"))
-    out = pl.DataFrame(columns).select(
+    top = np.empty((n, k), dtype=np.int64)
+    top_vals = np.empty((n, k))
+    done = 0
+    try:
+        for r in range(k):
+            top[:, r] = np.argmax(contributions, axis=1)
+            top_vals[:, r] = contributions[rows, top[:, r]]
+            contributions[rows, top[:, r]] = -np.inf
+            done += 1
+    finally:
+        for r in reversed(range(done)):
+            contributions[rows, top[:, r]] = top_vals[:, r]
+    # Slot (row, rank) -> the feature explained there, or -1 (no positive contribution).
+    flat = np.where(top_vals > 0, top, -1).ravel()
+    order = np.argsort(flat, kind="stable")
+    feats, starts = np.unique(flat[order], return_index=True)
+    ends = np.append(starts[1:], len(order))
+    positions, texts = [], []
+    for f, s0, s1 in zip(feats.tolist(), starts.tolist(), ends.tolist()):
+        if f < 0:
+            continue
+        slots = order[s0:s1]
+        expr = _phrase(names[f], horizon)
+        # Each phrase is formatted once per row that needs it, from the columns it reads.
+        sub = frame.select(list(dict.fromkeys([names[f], *expr.meta.root_names()])))[slots // k]
+        texts.append(sub.select(expr.alias("__text")).to_series())
+        positions.append(slots)
+    slot_text = pl.Series("__text", [], dtype=pl.String).extend_constant(None, n * k)
+    if texts:
+        slot_text = slot_text.scatter(np.concatenate(positions), pl.concat(texts))
+    out = pl.DataFrame({f"r{i}": slot_text.gather(np.arange(i, n * k, k)) for i in range(k)}).select(
         pl.concat_str([pl.col(f"r{i}") for i in range(k)], separator=separator, ignore_nulls=True).alias("top_reasons"))
     return out["top_reasons"].fill_null("")
 
