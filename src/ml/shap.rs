@@ -2,6 +2,10 @@
 //! LightGBM's `pred_contrib` and shap's TreeExplainer compute it on the raw score:
 //! the contributions of a row plus the bias (the expected raw score under the training
 //! cover) add up to the row's raw prediction.
+//!
+//! Two exact methods: the recursion of Algorithm 2, and for large batches per-leaf
+//! tables over the subsets of each leaf's path features (see `TableTree`), chosen per
+//! tree by cost. They agree to rounding (tests below).
 
 use rayon::prelude::*;
 

@@ -477,7 +477,8 @@ class ChurnModel:
         names = self.feature_names_in_
         total = np.zeros((x.height, len(names)), order="F")
         has_lr = "lr" in self.models_ and self.blend_ < 1
-        # Exact TreeSHAP costs milliseconds per row; beyond EXACT_REASON_ROWS customers the
+        # Exact TreeSHAP costs tens of microseconds per row (about 60 us of CPU for 150
+        # trees of 15 leaves, with the per-leaf tables); beyond EXACT_REASON_ROWS customers the
         # reasons come from the regression's exact linear contributions alone (when the
         # blend has one), which keeps scoring a million customers in seconds.
         if exact is None:
