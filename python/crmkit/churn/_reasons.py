@@ -135,31 +135,34 @@ def top_reasons(frame: pl.DataFrame, contributions: np.ndarray, names: list[str]
     k = max(0, min(k, m))
     if k == 0:
         return pl.Series("top_reasons", [""] * n, dtype=pl.String)
-    # The k largest per row by repeated argmax (each found one is masked, then restored):
-    # no temporary as large as the matrix.
-    if not contributions.flags.writeable:
-        contributions = contributions.copy()
-    rows = np.arange(n)
-    top = np.empty((n, k), dtype=np.int64)
-    top_vals = np.empty((n, k))
-    done = 0
-    try:
+    # The k largest positive contributions per row, in one sweep over the columns
+    # (contiguous in the column-major matrix ChurnModel builds): a column's value enters
+    # a row's ranking only where it beats the row's k-th best so far, and an earlier
+    # column stays ahead of a later one with an equal value.
+    best = np.zeros((k, n))
+    top = np.full((k, n), -1, dtype=np.int64)
+    for j in range(m):
+        col = np.asarray(contributions[:, j], dtype=np.float64)
+        rows = np.flatnonzero(col > best[k - 1])
+        if rows.size == 0:
+            continue
+        val = col[rows]
+        feat = np.full(rows.size, j, dtype=np.int64)
         for r in range(k):
-            top[:, r] = np.argmax(contributions, axis=1)
-            top_vals[:, r] = contributions[rows, top[:, r]]
-            contributions[rows, top[:, r]] = -np.inf
-            done += 1
-    finally:
-        for r in reversed(range(done)):
-            contributions[rows, top[:, r]] = top_vals[:, r]
+            b, bf = best[r, rows], top[r, rows]
+            gt = val > b
+            best[r, rows] = np.where(gt, val, b)
+            top[r, rows] = np.where(gt, feat, bf)
+            val, feat = np.where(gt, b, val), np.where(gt, bf, feat)
     # Slot (row, rank) -> the feature explained there, or -1 (no positive contribution).
-    flat = np.where(top_vals > 0, top, -1).ravel()
-    order = np.argsort(flat, kind="stable")
-    feats, starts = np.unique(flat[order], return_index=True)
-    ends = np.append(starts[1:], len(order))
+    flat = top.T.ravel()
+    order = np.argsort(flat.astype(np.int16 if m < 32_000 else np.int64), kind="stable")
+    feats = np.arange(-1, m)
+    bounds = np.searchsorted(flat[order], np.arange(-1, m + 1))
+    starts, ends = bounds[:-1], bounds[1:]
     positions, texts = [], []
     for f, s0, s1 in zip(feats.tolist(), starts.tolist(), ends.tolist()):
-        if f < 0:
+        if f < 0 or s0 == s1:
             continue
         slots = order[s0:s1]
         expr = _phrase(names[f], horizon)
