@@ -375,3 +375,30 @@ def test_generated_world_dropouts_rank_above_live_customers(tmp_path):
     assert json.loads(path.read_text())["crmkit_model"] == "crmkit.churn.ChurnModel"
     again = churn.load(path).score(world.orders, as_of=as_of, items=world.items, events=world.events)
     assert_frame_equal(scores, again)
+
+
+def test_top_reasons_equal_a_row_by_row_reference():
+    from crmkit.churn._reasons import _phrase, top_reasons
+
+    rng = np.random.default_rng(3)
+    n = 400
+    frame = pl.DataFrame({
+        "recency": rng.integers(0, 400, n).astype(float),
+        "overdue_ratio": np.where(rng.random(n) < 0.2, np.nan, rng.random(n) * 5),
+        "frequency": rng.integers(1, 30, n).astype(float),
+        "spend_90d": rng.gamma(2, 40, n),
+        "interval_mean": np.where(rng.random(n) < 0.3, np.nan, rng.random(n) * 90),
+    }).with_columns(pl.all().fill_nan(None))
+    names = frame.columns
+    contrib = rng.normal(size=(n, len(names)))
+    contrib[rng.random(contrib.shape) < 0.3] *= -1
+    contrib[:5] = -1.0  # nothing pushes these toward churn
+    before = contrib.copy()
+    got = top_reasons(frame, contrib, names, horizon=180, k=3).to_list()
+    np.testing.assert_array_equal(contrib, before)  # the input is left as it was
+    # Reference: one row at a time, the positive contributions in decreasing order.
+    for i in range(n):
+        order = [j for j in np.argsort(-contrib[i], kind="stable")[:3] if contrib[i, j] > 0]
+        want = "; ".join(frame[i].select(_phrase(names[j], 180)).item() for j in order)
+        assert got[i] == want, (i, got[i], want)
+    assert got[:5] == [""] * 5

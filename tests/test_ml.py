@@ -200,8 +200,10 @@ def test_contributions_equal_brute_force_shapley_values():
     clf = ml.GradientBoostingClassifier(max_iter=4, max_leaf_nodes=10, min_samples_leaf=5, early_stopping=False,
                                         learning_rate=0.5, random_state=0).fit(X, y)
     trees = json.loads(clf._model.to_json())["trees"]
-    contrib = clf.contributions(X[:25])
-    assert contrib.shape == (25, d + 1)
+    # Few rows take the recursion, many rows the per-leaf tables: both are checked.
+    alone = clf.contributions(X[:25])
+    assert alone.shape == (25, d + 1)
+    batch = clf.contributions(X)[:25]
     fact = math.factorial
     for row in range(25):
         x = X[row]
@@ -214,7 +216,26 @@ def test_contributions_equal_brute_force_shapley_values():
                     for s in combinations(others, size):
                         w = fact(size) * fact(d - size - 1) / fact(d)
                         phi[j] += w * (_cond_exp(nodes, x, set(s) | {j}) - _cond_exp(nodes, x, set(s)))
-        np.testing.assert_allclose(contrib[row, :d], phi, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(alone[row, :d], phi, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(batch[row, :d], phi, rtol=0, atol=1e-9)
+
+
+def test_contributions_same_for_a_row_alone_or_in_a_batch():
+    # Categoricals (unseen and missing ones too), NaN and deep trees: the per-leaf tables
+    # used for large batches give the recursion's values for every row.
+    X, y = generated(4_000, seed=11)
+    X = X.with_columns(pl.col("spend").fill_nan(None))
+    clf = ml.GradientBoostingClassifier(max_iter=40, max_leaf_nodes=31, min_samples_leaf=5,
+                                        random_state=0).fit(X, y)
+    odd = pl.DataFrame({"recency": [None, 10.0, 400.0], "frequency": [2.0, None, 0.0], "spend": [None, 5.0, None],
+                        "channel": [None, "fax", "app"], "vip": [True, None, False]},
+                       schema=X.schema)
+    batch = clf.contributions(pl.concat([odd, X])).to_numpy()
+    for i in range(3):
+        np.testing.assert_allclose(clf.contributions(odd[i]).to_numpy()[0], batch[i], rtol=0, atol=1e-9)
+    for i in (0, 1, 2, 3, 500, 3999):
+        np.testing.assert_allclose(clf.contributions(X[i]).to_numpy()[0], batch[3 + i], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(batch.sum(axis=1), clf.decision_function(pl.concat([odd, X])), rtol=0, atol=1e-9)
 
 
 def test_contributions_sum_to_raw_score():

@@ -498,8 +498,11 @@ class _BaseGradientBoosting(_Estimator):
         """Exact TreeSHAP contributions on the raw score, one per feature plus ``bias``.
 
         Path-dependent TreeSHAP (Lundberg et al. 2018, Algorithm 2; LightGBM's
-        ``pred_contrib``): the bias is the expected raw score over the training data and
-        every row sums to :meth:`decision_function` (to about 1e-12). A polars DataFrame
+        ``pred_contrib``); for large batches each tree's leaves are tabulated once over
+        the subsets of their path features, so a row costs a pass over the leaves (the
+        same values to rounding, several times faster). The bias is the expected raw
+        score over the training data and every row sums to :meth:`decision_function`
+        (to about 1e-12). A polars DataFrame
         in gives a DataFrame out (feature columns, then ``bias``), numpy gives an
         ``(n, n_features + 1)`` array. For the classifier the raw score is the log-odds;
         for Poisson/Tweedie regressors it is the log of the prediction.

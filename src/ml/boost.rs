@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::binning::{bin_matrix, fit_bins, FeatureBins};
 use super::loss::Loss;
-use super::tree::{Node, Tree};
+use super::tree::{FlatTree, Node, Tree};
 use super::{ordered_sum, Matrix};
 use crate::error::{CrmError, Result};
 use crate::rng::Rng;
@@ -725,12 +725,10 @@ impl Model {
         let mut out = vec![base; x.n_rows()];
         const BLOCK: usize = 2048;
         let trees = &self.trees[start.min(end)..end];
+        let flat: Vec<FlatTree> = trees.iter().map(FlatTree::new).collect();
         out.par_chunks_mut(BLOCK).enumerate().for_each(|(b, chunk)| {
-            let s = b * BLOCK;
-            for t in trees {
-                for (i, o) in chunk.iter_mut().enumerate() {
-                    *o += t.predict_row(x, s + i);
-                }
+            for t in &flat {
+                t.add_to(x, b * BLOCK, chunk);
             }
         });
         Ok(out)

@@ -163,3 +163,107 @@ impl Tree {
         Ok(())
     }
 }
+
+/// A tree laid out for fast prediction of many rows: 24-byte nodes, leaves pointing at
+/// themselves, so several rows can step down together without a branch per node.
+pub struct FlatTree<'a> {
+    tree: &'a Tree,
+    nodes: Vec<FlatNode>,
+    /// Steps from the root to the deepest leaf.
+    depth: usize,
+}
+
+#[derive(Clone, Copy)]
+struct FlatNode {
+    /// Threshold (numeric split) or value (leaf).
+    thr: f64,
+    feature: u32,
+    left: u32,
+    right: u32,
+    categorical: bool,
+    missing_left: bool,
+}
+
+/// Rows stepped down a tree together (independent loads overlap).
+const LANES: usize = 8;
+
+impl<'a> FlatTree<'a> {
+    pub fn new(tree: &'a Tree) -> FlatTree<'a> {
+        let nodes = tree
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, nd)| FlatNode {
+                thr: if nd.is_leaf { nd.value } else { nd.threshold },
+                feature: if nd.is_leaf { 0 } else { nd.feature },
+                left: if nd.is_leaf { i as u32 } else { nd.left },
+                right: if nd.is_leaf { i as u32 } else { nd.right },
+                categorical: nd.categorical,
+                missing_left: nd.missing_left,
+            })
+            .collect();
+        // Children come after their parent (checked when a model is read).
+        let mut d = vec![0usize; tree.nodes.len()];
+        for (i, nd) in tree.nodes.iter().enumerate() {
+            if !nd.is_leaf {
+                for c in [nd.left as usize, nd.right as usize] {
+                    if c < d.len() {
+                        d[c] = d[i] + 1;
+                    }
+                }
+            }
+        }
+        let depth = d.into_iter().max().unwrap_or(0);
+        FlatTree { tree, nodes, depth }
+    }
+
+    #[inline]
+    fn step<G: Fn(usize, usize) -> f64>(&self, get: &G, row: usize, i: u32) -> u32 {
+        let nd = &self.nodes[i as usize];
+        let v = get(row, nd.feature as usize);
+        let left = if nd.categorical {
+            self.tree.nodes[i as usize].goes_left(v)
+        } else {
+            (v <= nd.thr) | (nd.missing_left & v.is_nan())
+        };
+        if left { nd.left } else { nd.right }
+    }
+
+    /// Adds the tree's output for rows `start..start + out.len()` to `out` (the value of
+    /// `Tree::predict_row`).
+    pub fn add_to(&self, x: &Matrix, start: usize, out: &mut [f64]) {
+        let end = start + out.len();
+        // Contiguous columns (polars, Fortran-ordered numpy) cut to this block's rows.
+        let cols: Option<Vec<&[f64]>> = (0..x.n_cols()).map(|j| x.col(j).as_slice().map(|c| &c[start..end])).collect();
+        match cols {
+            Some(c) => self.add_rows(&|r: usize, f: usize| c[f][r], out),
+            None => self.add_rows(&|r: usize, f: usize| x.get(start + r, f), out),
+        }
+    }
+
+    fn add_rows<G: Fn(usize, usize) -> f64>(&self, get: &G, out: &mut [f64]) {
+        let mut chunks = out.chunks_exact_mut(LANES);
+        let mut row0 = 0;
+        for chunk in &mut chunks {
+            let mut idx = [0u32; LANES];
+            // Leaves point at themselves: `depth` steps bring every row to its leaf.
+            for _ in 0..self.depth {
+                for (l, i) in idx.iter_mut().enumerate() {
+                    *i = self.step(get, row0 + l, *i);
+                }
+            }
+            for (o, &i) in chunk.iter_mut().zip(&idx) {
+                *o += self.nodes[i as usize].thr;
+            }
+            row0 += LANES;
+        }
+        for (l, o) in chunks.into_remainder().iter_mut().enumerate() {
+            let mut i = 0u32;
+            for _ in 0..self.depth {
+                i = self.step(get, row0 + l, i);
+            }
+            *o += self.nodes[i as usize].thr;
+        }
+    }
+}
+

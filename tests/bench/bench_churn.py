@@ -150,6 +150,7 @@ def cases(quick: bool) -> list[Case]:
         return out
     try:
         from crmkit import ml  # noqa: F401
+        from crmkit.churn._model import EXACT_REASON_ROWS
     except ImportError:
         return out
     train = churn.training_set(orders, cutoffs=[dt.datetime(2024, 7, 1)], horizon=180)
@@ -157,7 +158,16 @@ def cases(quick: bool) -> list[Case]:
     model = churn.ChurnModel(horizon=180).fit(orders.filter(pl.col("customer_id").is_in(sample["customer_id"].implode())),
                                               cutoffs=["2024-07-01"])
     out.append(Case(f"ChurnModel.score_features {feats.height / 1e6:.2f}M customers with reasons",
-                    lambda: model.score_features(feats), repeat=3, note="bar: < 5 s absolute"))
+                    lambda: model.score_features(feats), repeat=3,
+                    note=f"bar: < 5 s absolute; reasons from exact TreeSHAP up to {EXACT_REASON_ROWS:,} customers, "
+                         "from the regression's linear contributions above"))
+    part = feats.head(min(feats.height, 100_000))
+    out.append(Case(f"ChurnModel.score_features {part.height:,} customers, exact TreeSHAP reasons",
+                    lambda: model.score_features(part, exact_reasons=True), repeat=3,
+                    note="trees explained exactly for every customer"))
+    out.append(Case(f"ChurnModel.score {feats.height / 1e6:.2f}M customers (features + scoring + reasons)",
+                    lambda: model.score(orders, as_of=cutoff), repeat=1,
+                    note="end to end from the orders table"))
     if importlib.util.find_spec("lifetimes") is not None and importlib.util.find_spec("sklearn") is not None:
         note, _ = cdnow_report()
         out.append(Case("CDNOW ChurnModel fit + evaluate", lambda: cdnow_report(), repeat=1, note=note))

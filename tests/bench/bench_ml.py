@@ -6,7 +6,8 @@ crmkit uses rayon's default (all cores). Timings in this process alternate crmki
 the peer (harness); thread scaling, peak memory (RSS) and AUC come from one fresh
 subprocess per (tool, threads), so allocations of one tool never count for another.
 
-Run: `python tests/bench/run.py --only ml` (or `python tests/bench/bench_ml.py [--quick]`).
+Run: `python tests/bench/run.py --only ml` (or `python tests/bench/bench_ml.py [--quick]`);
+`CRMKIT_BENCH_ML=contributions` runs only the TreeSHAP cases.
 """
 
 from __future__ import annotations
@@ -168,11 +169,32 @@ def subprocess_summary(n: int) -> str:
     return "\n".join(lines)
 
 
+def contribution_cases(X, y, quick: bool) -> list:
+    """Exact contributions of 100k rows (10k quick) of the bench model against LightGBM's
+    ``pred_contrib`` at 1 and at 2 threads (crmkit at rayon's default)."""
+    nc = 10_000 if quick else 100_000
+    ours = fit_crmkit(X, y)
+    theirs = fit_lgbm(X, y, 2)
+    Xc = np.ascontiguousarray(X[:nc])
+    out = []
+    for threads in (1, 2):
+        # Bar: crmkit <= 0.5x LightGBM's time, i.e. a peer/crmkit ratio >= 2.
+        out.append(Case(f"ml contributions {nc:,} rows (TreeSHAP) vs LightGBM {threads} thread(s)",
+                        crmkit=lambda: ours.contributions(Xc),
+                        peer=lambda t=threads: theirs.booster_.predict(Xc, pred_contrib=True, num_threads=t),
+                        peer_name=f"lightgbm pred_contrib ({threads} thr)", repeat=3, target_ratio=2.0,
+                        note="exact path-dependent TreeSHAP, 100 trees x 31 leaves"))
+    return out
+
+
 def cases(quick: bool) -> list:
     from crmkit import ml  # noqa: F401  (fail early when the extension is missing)
 
     n = N_QUICK if quick else N_FULL
     X, y = make_data(n)
+    if os.environ.get("CRMKIT_BENCH_ML") == "contributions":
+        # Only the contributions cases (they still fit both models on the full data).
+        return contribution_cases(X, y, quick)
     out = [
         Case(f"ml GBDT fit {n:,} x {D} vs HGB 1 thread", crmkit=lambda: fit_crmkit(X, y),
              peer=lambda: fit_hgb(X, y, 1), peer_name="sklearn HGB (1 thr)", repeat=3,
@@ -189,14 +211,7 @@ def cases(quick: bool) -> list:
             Case(f"ml GBDT fit {n:,} x {D} vs LightGBM 2 threads", crmkit=lambda: fit_crmkit(X, y),
                  peer=lambda: fit_lgbm(X, y, 2), peer_name="lightgbm (2 thr)", repeat=3, target_ratio=1.2),
         ]
-        nc = 10_000 if quick else 100_000
-        ours = fit_crmkit(X, y)
-        theirs = fit_lgbm(X, y, 2)
-        Xc = X[:nc]
-        # Bar: crmkit <= 0.5x LightGBM's time, i.e. a peer/crmkit ratio >= 2.
-        out.append(Case(f"ml contributions {nc:,} rows (TreeSHAP)", crmkit=lambda: ours.contributions(Xc),
-                        peer=lambda: theirs.predict(Xc, pred_contrib=True), peer_name="lightgbm pred_contrib",
-                        repeat=3, target_ratio=2.0, note="exact path-dependent TreeSHAP, 100 trees x 31 leaves"))
+        out += contribution_cases(X, y, quick)
     except ImportError:
         print("bench_ml: lightgbm not installed, LightGBM cases skipped", file=sys.stderr)
     out[0].note += "\n" + subprocess_summary(n)
