@@ -13,14 +13,14 @@ import numpy as np
 import polars as pl
 
 from crmkit import metrics
-from crmkit._blend import CHURN_GBDT_PARAMS
-from crmkit._blend import LinearPrep as _LinearPrep
-from crmkit._blend import logit as _logit
-from crmkit._blend import model_doc as _model_json
-from crmkit._blend import model_from_doc as _model_from_json
-from crmkit._blend import platt as _platt
-from crmkit._blend import sigmoid as _sigmoid
-from crmkit._blend import tree_frame as _tree_frame
+from crmkit.ml._blend import CHURN_GBDT_PARAMS
+from crmkit.ml._blend import LinearPrep as _LinearPrep
+from crmkit.ml._blend import logit as _logit
+from crmkit.ml._blend import model_doc as _model_json
+from crmkit.ml._blend import model_from_doc as _model_from_json
+from crmkit.ml._blend import platt as _platt
+from crmkit.ml._blend import sigmoid as _sigmoid
+from crmkit.ml._blend import tree_frame as _tree_frame
 from crmkit._validate import as_lazy
 from crmkit.churn._features import (_DAY_US, _check_horizon, _check_windows, _cutoff, _date_us, _orders_base, features,
                                     labels, training_set)

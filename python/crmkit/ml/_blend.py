@@ -199,8 +199,10 @@ def check_table(X: Any, fn: str) -> pl.DataFrame:
 
 # --------------------------------------------------------------------------- the estimator
 
-from crmkit.ml import (_Estimator, _binary_target, _float_vector, _jsonable, _write_json,  # noqa: E402
-                       GradientBoostingClassifier, LogisticRegression, _FILE_VERSION, _FORMAT)
+from crmkit.ml._boosting import GradientBoostingClassifier  # noqa: E402
+from crmkit.ml._estimator import (_FILE_VERSION, _FORMAT, _binary_target, _Estimator, _float_vector,  # noqa: E402
+                                  _jsonable, _write_json)
+from crmkit.ml._logistic import LogisticRegression  # noqa: E402
 
 
 class AutoClassifier(_Estimator):
