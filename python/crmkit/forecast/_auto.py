@@ -40,7 +40,7 @@ def default_candidates(season_length: int) -> list[_Model]:
 #: taken (level 95 -> quantile 0.925, 80 -> 0.775). The cross-validation fits see h to
 #: n_windows * h fewer points than the final fit, so their errors overstate its errors;
 #: 2.5 points were measured on M3 and Tourism (coverage of the 95% interval 0.93-0.96 per
-#: data set with it, 0.95-0.98 without; of the 80% interval 0.79-0.87).
+#: data set with it, 0.95-0.98 without; of the 80% interval 0.78-0.86).
 QUANTILE_OFFSET = 0.025
 
 
