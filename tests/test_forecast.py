@@ -352,9 +352,41 @@ def test_auto_chooses_per_series_and_beats_a_bad_single_model(ref_series):
     regular = [s for s in ref_series if s["kind"] == "regular" and s["m"] == 12][:6]
     df = panel(regular, "regular")
     out, scores = fc.auto(df, h=12, season_length=12, details=True)
-    assert set(out["model"]) <= {"AutoETS", "AutoTheta", "CES", "Naive", "SeasonalNaive", "combination"}
+    assert set(out["model"]) <= {"AutoETS", "AutoTheta", "CES", "Naive", "SeasonalNaive", "combination", "median", "AutoETS+AutoTheta"}
     assert scores.height == len(regular)
     assert (scores["mase_combination"].is_not_null()).all()
+    # The panel's choice is the option with the lowest mean cross-validated MASE, and a
+    # series leaves it only for a single model better by more than the margin (70%).
+    opts = [c for c in scores.columns if c.startswith("mase_")]
+    panel_opts = [c for c in opts if c[5:] in ("AutoETS", "AutoTheta", "CES", "combination", "median", "AutoETS+AutoTheta")]
+    means = {c[5:]: scores[c].mean() for c in panel_opts}
+    default = min(means, key=means.get)
+    for row in scores.iter_rows(named=True):
+        if row["model"] != default:
+            assert row[f"mase_{row['model']}"] < 0.3 * row[f"mase_{default}"], row
+
+
+def test_auto_conformal_intervals_are_calibrated_on_cv_errors(ref_series):
+    regular = [s for s in ref_series if s["kind"] == "regular" and s["m"] == 12]
+    df = panel(regular, "regular")
+    h = 12
+    conf = fc.auto(df, h=h, season_length=12, level=[80, 95])
+    own = fc.auto(df, h=h, season_length=12, level=[80, 95], intervals="model")
+    assert conf["auto"].equals(own["auto"]) and conf["model"].equals(own["model"])
+    lo95, hi95, lo80, hi80 = (conf[c].to_numpy() for c in ("auto-lo-95", "auto-hi-95", "auto-lo-80", "auto-hi-80"))
+    mid = conf["auto"].to_numpy()
+    assert np.all(lo95 <= lo80) and np.all(lo80 <= mid) and np.all(mid <= hi80) and np.all(hi80 <= hi95)
+    # Symmetric around the forecast, half-width = quantile(step) x the series' MASE scale:
+    # the ratio of half-widths of two series is the ratio of their scales at every step.
+    half = (hi95 - mid).reshape(len(regular), h)
+    np.testing.assert_allclose(half, (mid - lo95).reshape(len(regular), h), rtol=1e-9)
+    by_key = {s["key"]: s["y"] for s in regular}
+    keys = conf["unique_id"].to_list()[::h]
+    scales = np.array([np.mean(np.abs(by_key[k][12:] - by_key[k][:-12])) for k in keys])
+    np.testing.assert_allclose(half / scales[:, None], np.broadcast_to(half[:1] / scales[0], half.shape), rtol=1e-9)
+    assert not np.allclose(half, (own["auto-hi-95"].to_numpy() - mid).reshape(len(regular), h))
+    with pytest.raises(CrmError, match="intervals"):
+        fc.auto(df, h=h, season_length=12, level=[95], intervals="bootstrap")
 
 
 def test_trend_directions_and_strengths():

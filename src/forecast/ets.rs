@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use super::decompose::{seasonal_component, Decomposition};
 use super::model::{ForecastOutput, Forecaster};
-use super::nm::NelderMead;
+use super::nm::{Machine, NelderMead};
 use crate::error::{CrmError, Result};
 use crate::rng::Rng;
 
@@ -311,6 +311,161 @@ fn calc_g<const E: u8, const T: u8, const S: u8>(y: &[f64], m: usize, p: &Par, i
         k.seasonal = if seasonal { (0..m).map(|j| ring[(pos + m - 1 - j) % m]).collect() } else { Vec::new() };
     }
     lik
+}
+
+/// Evaluations per pass of `calc_lanes` (candidate models optimised side by side).
+const LANES: usize = 4;
+
+/// One candidate's likelihood evaluation in a pass of `calc_lanes`.
+#[derive(Clone, Copy)]
+struct LaneIn<'a> {
+    spec: Spec,
+    m: usize,
+    p: Par,
+    init: &'a [f64],
+}
+
+/// LANES likelihood evaluations in one pass, one per lane, each possibly of a different
+/// candidate model of the same series with the season type `S` (0 none, 1 additive, 2
+/// multiplicative) and multiplicative errors when `EM`, each lane with no or an additive
+/// (damped or not) trend. The types are constants so that a pass computes only the
+/// divisions its models need (the divider, not the chain, limits a pass).
+/// Lane k performs exactly the floating-point operations `calc` performs for its model,
+/// parameters and initial state (the per-lane type tests become selects), so its value is
+/// bit-identical to `calc`'s. The filter is a chain of dependent operations: one
+/// evaluation keeps the processor waiting on latencies, independent ones overlap (and
+/// share vector instructions).
+fn calc_lanes<const S: u8, const EM: bool>(y: &[f64], lanes: &[LaneIn<'_>; LANES], ring: &mut Vec<[f64; LANES]>) -> [f64; LANES] {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the processor supports AVX2 (checked just above).
+            return unsafe { calc_lanes_avx2::<S, EM>(y, lanes, ring) };
+        }
+    }
+    calc_lanes_g::<S, EM>(y, lanes, ring)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn calc_lanes_avx2<const S: u8, const EM: bool>(y: &[f64], lanes: &[LaneIn<'_>; LANES], ring: &mut Vec<[f64; LANES]>) -> [f64; LANES] {
+    calc_lanes_g::<S, EM>(y, lanes, ring)
+}
+
+#[inline(always)]
+fn calc_lanes_g<const S: u8, const EM: bool>(y: &[f64], lanes: &[LaneIn<'_>; LANES], ring: &mut Vec<[f64; LANES]>) -> [f64; LANES] {
+    let has_b: [bool; LANES] = std::array::from_fn(|k| lanes[k].spec.trend != Comp::N);
+    let s_add = [S == 1; LANES];
+    let s_mul = [S == 2; LANES];
+    let e_mul = [EM; LANES];
+    let alpha: [f64; LANES] = std::array::from_fn(|k| lanes[k].p.alpha);
+    let gamma: [f64; LANES] = std::array::from_fn(|k| lanes[k].p.gamma);
+    let phi: [f64; LANES] = std::array::from_fn(|k| lanes[k].p.phi);
+    let ba: [f64; LANES] = std::array::from_fn(|k| lanes[k].p.beta / lanes[k].p.alpha);
+    let mut l: [f64; LANES] = std::array::from_fn(|k| lanes[k].init[0]);
+    let mut b: [f64; LANES] = std::array::from_fn(|k| if has_b[k] { lanes[k].init[1] } else { 0.0 });
+    // Seasonal lanes all have the same m; ring[j] = s[m-1-j], the oldest first.
+    let big_m = if S == 0 { 1 } else { lanes[0].m };
+    ring.clear();
+    for j in 0..big_m {
+        ring.push(std::array::from_fn(|k| {
+            let ln = &lanes[k];
+            if S != 0 {
+                ln.init[1 + has_b[k] as usize + ln.m - 1 - j]
+            } else {
+                0.0
+            }
+        }));
+    }
+    let mut pos = 0usize;
+    let mut sse = [0.0f64; LANES];
+    let mut sum_log = [0.0f64; LANES];
+    let mut prod = [1.0f64; LANES];
+    let any_mult = e_mul.iter().any(|v| *v);
+    for &yi in y {
+        let s = ring[pos];
+        let mut ns = [0.0f64; LANES];
+        let mut fv = [0.0f64; LANES];
+        for k in 0..LANES {
+            // one_step
+            let pb = phi[k] * b[k];
+            let q = if has_b[k] { l[k] + pb } else { l[k] };
+            let f = if s_add[k] {
+                q + s[k]
+            } else if s_mul[k] {
+                q * s[k]
+            } else {
+                q
+            };
+            let e_a = yi - f;
+            let f0 = if f.abs() < TOL { f + TOL } else { f };
+            let e = if e_mul[k] { (yi - f) / f0 } else { e_a };
+            // update
+            let pp = if s_add[k] {
+                yi - s[k]
+            } else if s_mul[k] {
+                if s[k].abs() < TOL {
+                    HUGE_N
+                } else {
+                    yi / s[k]
+                }
+            } else {
+                yi
+            };
+            let nl = q + alpha[k] * (pp - q);
+            let phi_b = if has_b[k] { pb } else { 0.0 };
+            let nb = if has_b[k] { phi_b + ba[k] * ((nl - l[k]) - phi_b) } else { b[k] };
+            let t = if s_mul[k] {
+                if q.abs() < TOL {
+                    HUGE_N
+                } else {
+                    yi / q
+                }
+            } else {
+                yi - q
+            };
+            ns[k] = if s_add[k] || s_mul[k] { s[k] + gamma[k] * (t - s[k]) } else { 0.0 };
+            l[k] = nl;
+            b[k] = nb;
+            fv[k] = f;
+            sse[k] += e * e;
+        }
+        ring[pos] = ns;
+        pos += 1;
+        if pos == big_m {
+            pos = 0;
+        }
+        if any_mult {
+            // calc's running product of |f|, flushed into the log sum before it leaves
+            // [1e-150, 1e150]; the rare flush is the only branch.
+            let mut v = [0.0f64; LANES];
+            let mut flush = [false; LANES];
+            for k in 0..LANES {
+                let a = fv[k].abs();
+                v[k] = if a > 0.0 { a } else { a + 1e-8 };
+                flush[k] = e_mul[k] & (!(prod[k] < 1e150 && prod[k] > 1e-150) | !(v[k] < 1e150 && v[k] > 1e-150));
+            }
+            if flush.iter().any(|f| *f) {
+                for k in 0..LANES {
+                    if flush[k] {
+                        sum_log[k] += prod[k].ln();
+                        prod[k] = 1.0;
+                    }
+                }
+            }
+            for k in 0..LANES {
+                prod[k] = if e_mul[k] { prod[k] * v[k] } else { prod[k] };
+            }
+        }
+    }
+    let n = y.len() as f64;
+    std::array::from_fn(|k| {
+        let mut lik = if sse[k] > 0.0 { n * sse[k].ln() } else { n * (sse[k] + 1e-8).ln() };
+        if e_mul[k] {
+            lik += 2.0 * (sum_log[k] + prod[k].ln());
+        }
+        lik
+    })
 }
 
 struct Filtered {
@@ -1058,18 +1213,94 @@ pub fn forecast_from(spec: &Spec, l: f64, b: f64, s: &[f64], m: usize, phi: f64,
 /// 12-season model still falls by more than 100 between iteration 250 and 1,000, so any
 /// early cut changed the chosen model on ~5% of series.
 fn select(y: &[f64], cands: &[Prepared]) -> Option<EtsFit> {
+    let fits: Vec<EtsFit> = if cands.iter().any(|c| c.spec.trend == Comp::M) {
+        let (mut full, mut ring) = (Vec::new(), Vec::new());
+        cands
+            .iter()
+            .map(|c| {
+                let mut f = |x: &[f64]| c.objective(y, x, &mut full, &mut ring);
+                let mut nm = NelderMead::new(&mut f, &c.x0, &c.lo, &c.hi, NM_TOL);
+                nm.run(&mut f, NM_MAX_ITER);
+                c.finish(y, &nm.result())
+            })
+            .collect()
+    } else {
+        fit_pooled(y, cands)
+    };
     let mut best: Option<EtsFit> = None;
-    let (mut full, mut ring) = (Vec::new(), Vec::new());
-    for c in cands {
-        let mut f = |x: &[f64]| c.objective(y, x, &mut full, &mut ring);
-        let mut nm = NelderMead::new(&mut f, &c.x0, &c.lo, &c.hi, NM_TOL);
-        nm.run(&mut f, NM_MAX_ITER);
-        let fit = c.finish(y, &nm.result());
+    for fit in fits {
         if !fit.aicc.is_nan() && best.as_ref().is_none_or(|b| fit.aicc < b.aicc) {
             best = Some(fit);
         }
     }
     best
+}
+
+/// Optimises the candidates LANES at a time, those of one (error, season) type together
+/// (AutoETS has up to three of each: trend none, damped, additive): each runs its own Nelder–Mead (a `Machine`, the same steps as
+/// `NelderMead::run`), and one pass of `calc_lanes` evaluates the next point of each. A
+/// lane whose candidate has converged takes the next candidate, those with the most
+/// parameters first. Every fit is the one the sequential optimiser finds; the fits come
+/// back in candidate order.
+fn fit_pooled(y: &[f64], cands: &[Prepared]) -> Vec<EtsFit> {
+    let mut fits: Vec<Option<EtsFit>> = (0..cands.len()).map(|_| None).collect();
+    let mut full: [Vec<f64>; LANES] = Default::default();
+    let mut ring: Vec<[f64; LANES]> = Vec::new();
+    const CLASSES: [(Comp, Comp); 6] =
+        [(Comp::M, Comp::M), (Comp::M, Comp::A), (Comp::A, Comp::A), (Comp::M, Comp::N), (Comp::A, Comp::N), (Comp::A, Comp::M)];
+    for (error, season) in CLASSES {
+        let mut queue: Vec<usize> =
+            (0..cands.len()).filter(|&i| cands[i].spec.error == error && cands[i].spec.season == season).collect();
+        // Longest first (most parameters); stable, so ties keep candidate order.
+        queue.sort_by_key(|&i| std::cmp::Reverse(cands[i].x0.len()));
+        let mut queue = queue.into_iter();
+        let mut slots: [Option<(usize, Machine)>; LANES] = Default::default();
+        loop {
+            for slot in slots.iter_mut() {
+                if slot.is_none() {
+                    if let Some(i) = queue.next() {
+                        let c = &cands[i];
+                        *slot = Some((i, Machine::new(&c.x0, &c.lo, &c.hi, NM_TOL, NM_MAX_ITER)));
+                    }
+                }
+            }
+            let Some(first) = slots.iter().position(|s| s.is_some()) else { break };
+            let mut pars = [Par { alpha: 0.0, beta: 0.0, gamma: 0.0, phi: 1.0 }; LANES];
+            let mut infeasible = [false; LANES];
+            for k in 0..LANES {
+                let (i, mach) = slots[k].as_ref().or(slots[first].as_ref()).expect("an active slot");
+                let c = &cands[*i];
+                let x = mach.point().expect("an active machine has a point");
+                pars[k] = c.unpack(x, &mut full[k]);
+                let start = 1 + (c.spec.trend != Comp::N) as usize;
+                infeasible[k] = c.spec.season == Comp::M && full[k][start..].iter().any(|v| *v < 0.0);
+            }
+            let lane = |k: usize| {
+                let (i, _) = slots[k].as_ref().or(slots[first].as_ref()).expect("an active slot");
+                let c = &cands[*i];
+                LaneIn { spec: c.spec, m: c.m, p: pars[k], init: &full[k] }
+            };
+            let lanes: [LaneIn<'_>; LANES] = std::array::from_fn(lane);
+            let liks = match (error, season) {
+                (Comp::A, Comp::N) => calc_lanes::<0, false>(y, &lanes, &mut ring),
+                (Comp::A, Comp::A) => calc_lanes::<1, false>(y, &lanes, &mut ring),
+                (Comp::A, Comp::M) => calc_lanes::<2, false>(y, &lanes, &mut ring),
+                (_, Comp::N) => calc_lanes::<0, true>(y, &lanes, &mut ring),
+                (_, Comp::A) => calc_lanes::<1, true>(y, &lanes, &mut ring),
+                (_, Comp::M) => calc_lanes::<2, true>(y, &lanes, &mut ring),
+            };
+            for k in 0..LANES {
+                let Some((i, mach)) = slots[k].as_mut() else { continue };
+                let v = if infeasible[k] || liks[k].is_nan() { f64::INFINITY } else { liks[k].max(-1e10) };
+                mach.tell(v);
+                if mach.done() {
+                    fits[*i] = Some(cands[*i].finish(y, &mach.result()));
+                    slots[k] = None;
+                }
+            }
+        }
+    }
+    fits.into_iter().flatten().collect()
 }
 
 impl Forecaster for AutoEts {
@@ -1111,6 +1342,44 @@ mod tests {
     }
 
     #[test]
+    fn pooled_fits_equal_sequential_fits() {
+        // Seasonal, trended, noisy: every candidate runs many iterations and shrinks.
+        let y: Vec<f64> = (0..60)
+            .map(|t| {
+                let t = t as f64;
+                (200.0 + 3.0 * t) * (1.0 + 0.3 * (2.0 * std::f64::consts::PI * t / 12.0).sin()) + 15.0 * (t * 1.7).sin()
+            })
+            .collect();
+        let mut bounds = Bounds { lower: [1e-4, 1e-4, 1e-4, PHI_LOWER], upper: [0.9999, 0.9999, 0.9999, PHI_UPPER] };
+        let mut cands = Vec::new();
+        for e in [Comp::A, Comp::M] {
+            for (t, d) in [(Comp::N, false), (Comp::A, true), (Comp::A, false)] {
+                for s in [Comp::N, Comp::A, Comp::M] {
+                    let spec = Spec { error: e, trend: t, season: s, damped: d };
+                    if let Some(prep) = prepare(&y, 12, spec, None, &mut bounds).unwrap() {
+                        cands.push(prep);
+                    }
+                }
+            }
+        }
+        assert!(cands.len() >= 15, "{}", cands.len());
+        let pooled = fit_pooled(&y, &cands);
+        assert_eq!(pooled.len(), cands.len());
+        for (c, got) in cands.iter().zip(&pooled) {
+            let (mut full, mut ring) = (Vec::new(), Vec::new());
+            let mut f = |x: &[f64]| c.objective(&y, x, &mut full, &mut ring);
+            let plain = super::super::nm::nelder_mead(&mut f, &c.x0, &c.lo, &c.hi, NM_MAX_ITER, NM_TOL);
+            let want = c.finish(&y, &plain);
+            let d = c.spec.describe();
+            assert_eq!(got.spec.describe(), d);
+            assert_eq!(got.iterations, want.iterations, "{d}");
+            assert_eq!(got.aicc.to_bits(), want.aicc.to_bits(), "{d}");
+            assert_eq!((got.alpha, got.beta.to_bits(), got.gamma.to_bits(), got.level, got.seasonal.clone()), (want.alpha, want.beta.to_bits(), want.gamma.to_bits(), want.level, want.seasonal.clone()), "{d}");
+            assert!(want.iterations > 10, "{d}");
+        }
+    }
+
+    #[test]
     fn constant_series_forecasts_the_constant() {
         let out = AutoEts::new(4, "ZZZ", None, None, "AutoETS").unwrap().forecast(&[5.0; 12], 2, &[80.0]).unwrap();
         assert_eq!(out.mean, vec![5.0, 5.0]);
@@ -1121,6 +1390,90 @@ mod tests {
 #[cfg(test)]
 mod timing {
     use super::*;
+
+    /// CPU time of this thread (Linux), else wall time: the machine may be shared.
+    fn cpu_seconds() -> f64 {
+        std::fs::read_to_string("/proc/thread-self/schedstat")
+            .ok()
+            .and_then(|t| t.split_whitespace().next().and_then(|v| v.parse::<f64>().ok()))
+            .map(|ns| ns * 1e-9)
+            .unwrap_or_else(|| std::time::UNIX_EPOCH.elapsed().map(|d| d.as_secs_f64()).unwrap_or(0.0))
+    }
+
+    /// `CRMKIT_ETS_SERIES=file cargo test --release --lib ets_pooled_timing -- --ignored
+    /// --nocapture`: AutoETS (season 12) on the series of `file` (one per line, values
+    /// separated by spaces), candidates optimised one after the other against side by
+    /// side; the chosen fits must agree bit for bit.
+    #[test]
+    #[ignore]
+    fn ets_pooled_timing() {
+        let Ok(path) = std::env::var("CRMKIT_ETS_SERIES") else { return };
+        let text = std::fs::read_to_string(path).unwrap();
+        let series: Vec<Vec<f64>> =
+            text.lines().map(|l| l.split_whitespace().map(|v| v.parse().unwrap()).collect()).collect();
+        let ets = AutoEts::new(12, "ZZZ", None, None, "AutoETS").unwrap();
+        let prepared: Vec<Vec<Prepared>> = series
+            .iter()
+            .map(|y| {
+                let mut bounds = Bounds { lower: [1e-4, 1e-4, 1e-4, PHI_LOWER], upper: [0.9999, 0.9999, 0.9999, PHI_UPPER] };
+                let mut cands = Vec::new();
+                for e in [Comp::A, Comp::M] {
+                    for t in [Comp::N, Comp::A] {
+                        for s in [Comp::N, Comp::A, Comp::M] {
+                            for d in [true, false] {
+                                let spec = Spec { error: e, trend: t, season: s, damped: d };
+                                if (t == Comp::N && d) || (e == Comp::A && s == Comp::M) {
+                                    continue;
+                                }
+                                if let Ok(Some(p)) = prepare(y, 12, spec, None, &mut bounds) {
+                                    cands.push(p);
+                                }
+                            }
+                        }
+                    }
+                }
+                cands
+            })
+            .collect();
+        let start = cpu_seconds();
+        let seq: Vec<Vec<EtsFit>> = series
+            .iter()
+            .zip(&prepared)
+            .map(|(y, cands)| {
+                cands
+                    .iter()
+                    .map(|c| {
+                        let (mut full, mut ring) = (Vec::new(), Vec::new());
+                        let mut f = |x: &[f64]| c.objective(y, x, &mut full, &mut ring);
+                        let res = super::super::nm::nelder_mead(&mut f, &c.x0, &c.lo, &c.hi, NM_MAX_ITER, NM_TOL);
+                        c.finish(y, &res)
+                    })
+                    .collect()
+            })
+            .collect();
+        let t_seq = cpu_seconds() - start;
+        let start = cpu_seconds();
+        let pooled: Vec<Vec<EtsFit>> = series.iter().zip(&prepared).map(|(y, cands)| fit_pooled(y, cands)).collect();
+        let t_pool = cpu_seconds() - start;
+        for (a, b) in seq.iter().flatten().zip(pooled.iter().flatten()) {
+            assert_eq!(a.aicc.to_bits(), b.aicc.to_bits());
+            assert_eq!(a.level.to_bits(), b.level.to_bits());
+        }
+        let start = cpu_seconds();
+        for y in &series {
+            let _ = ets.fit(y);
+        }
+        let t_fit = cpu_seconds() - start;
+        let k = series.len() as f64;
+        println!(
+            "{} series: sequential {:.2} ms/series, side by side {:.2} ms/series ({:.2}x); AutoEts::fit {:.2} ms/series",
+            series.len(),
+            1e3 * t_seq / k,
+            1e3 * t_pool / k,
+            t_seq / t_pool,
+            1e3 * t_fit / k
+        );
+    }
 
     /// `cargo test --release --lib ets_timing -- --ignored --nocapture`: time per candidate.
     #[test]

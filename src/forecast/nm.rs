@@ -21,6 +21,53 @@ fn population_std(v: &[f64]) -> f64 {
     (v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n).sqrt()
 }
 
+/// Mean of the rows other than `skip`, each coordinate summed over the rows in index
+/// order. For the usual sizes the running sums live in a fixed-size array the compiler
+/// keeps in registers (the generic loop went through memory for every row).
+fn centroid_of(centroid: &mut [f64], simplex: &[Vec<f64>], skip: usize, nf: f64) {
+    macro_rules! fixed {
+        ($($n:literal)*) => {
+            match centroid.len() {
+                $($n => return centroid_fixed::<$n>(centroid, simplex, skip, nf),)*
+                _ => {}
+            }
+        };
+    }
+    fixed!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20);
+    centroid.fill(0.0);
+    for (k, row) in simplex.iter().enumerate() {
+        if k != skip {
+            for (c, v) in centroid.iter_mut().zip(row) {
+                *c += v;
+            }
+        }
+    }
+    for c in centroid.iter_mut() {
+        *c /= nf;
+    }
+}
+
+fn centroid_fixed<const N: usize>(centroid: &mut [f64], simplex: &[Vec<f64>], skip: usize, nf: f64) {
+    let mut acc = [0.0f64; N];
+    for (k, row) in simplex.iter().enumerate() {
+        if k != skip {
+            let r: &[f64; N] = row[..N].try_into().expect("rows have N coordinates");
+            for j in 0..N {
+                acc[j] += r[j];
+            }
+        }
+    }
+    for j in 0..N {
+        centroid[j] = acc[j] / nf;
+    }
+}
+
+/// `fs[a]` against `fs[b]` as the optimiser orders vertices: by value, NaN last.
+#[inline]
+fn vertex_cmp(fs: &[f64], a: usize, b: usize) -> std::cmp::Ordering {
+    fs[a].partial_cmp(&fs[b]).unwrap_or_else(|| fs[a].is_nan().cmp(&fs[b].is_nan()))
+}
+
 /// A Nelder–Mead run that can be paused and resumed: `run(f, k)` continues until `k`
 /// iterations in total (or convergence). Running to 250 and then to 1,000 visits exactly
 /// the points a single run to 1,000 visits, which lets AutoETS stop candidates that are
@@ -111,15 +158,7 @@ impl NelderMead {
             let best = self.best;
             let worst = self.order[n];
             let second = self.order[n - 1];
-            for (j, c) in centroid.iter_mut().enumerate() {
-                let mut s = 0.0;
-                for (k, row) in simplex.iter().enumerate() {
-                    if k != worst {
-                        s += row[j];
-                    }
-                }
-                *c = s / nf;
-            }
+            centroid_of(centroid, simplex, worst, nf);
             for j in 0..n {
                 xr[j] = centroid[j] + alpha * (centroid[j] - simplex[worst][j]);
             }
@@ -183,6 +222,238 @@ impl NelderMead {
     }
 }
 
+/// Where a `Machine` stands: which point it waits to have evaluated.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Phase {
+    /// Initial vertex k.
+    Init(usize),
+    Reflect,
+    Expand(f64),
+    Outside(f64),
+    Inside,
+    /// Shrunk vertex j (1..=n).
+    Shrink(usize),
+    Done,
+}
+
+/// `NelderMead::run` turned inside out: instead of calling the objective, the machine
+/// hands out the next point (`point`) and is told its value (`tell`). It takes the same
+/// steps as `run` and visits the same points in the same order, so `result` is the same,
+/// bit for bit. This lets a caller evaluate the points of several independent runs
+/// together (AutoETS evaluates four candidate models' likelihoods in one pass).
+pub struct Machine {
+    simplex: Vec<Vec<f64>>,
+    fs: Vec<f64>,
+    order: Vec<usize>,
+    best: usize,
+    worst: usize,
+    second: usize,
+    it: usize,
+    max_iter: usize,
+    lower: Vec<f64>,
+    upper: Vec<f64>,
+    tol_std: f64,
+    centroid: Vec<f64>,
+    xr: Vec<f64>,
+    xt: Vec<f64>,
+    phase: Phase,
+    /// True when `order` is sorted for every vertex but `order[n]` (the worst, just
+    /// replaced): one insertion then gives what the stable sort gives.
+    only_last_changed: bool,
+}
+
+impl Machine {
+    pub fn new(x0: &[f64], lower: &[f64], upper: &[f64], tol_std: f64, max_iter: usize) -> Self {
+        let n = x0.len();
+        let mut start = x0.to_vec();
+        clamp_into(&mut start, lower, upper);
+        let mut simplex: Vec<Vec<f64>> = vec![start; n + 1];
+        for (i, row) in simplex.iter_mut().enumerate().take(n) {
+            let v = row[i];
+            let v = if v == 0.0 { 1.0e-4 } else { v * (1.0 + 0.05) };
+            row[i] = v.max(lower[i]).min(upper[i]);
+        }
+        Machine {
+            simplex,
+            fs: vec![0.0; n + 1],
+            order: (0..=n).collect(),
+            best: 0,
+            worst: 0,
+            second: 0,
+            it: 0,
+            max_iter,
+            lower: lower.to_vec(),
+            upper: upper.to_vec(),
+            tol_std,
+            centroid: vec![0.0; n],
+            xr: vec![0.0; n],
+            xt: vec![0.0; n],
+            phase: Phase::Init(0),
+            only_last_changed: false,
+        }
+    }
+
+    /// The point to evaluate next; None once the run is over.
+    pub fn point(&self) -> Option<&[f64]> {
+        match self.phase {
+            Phase::Init(k) => Some(&self.simplex[k]),
+            Phase::Reflect => Some(&self.xr),
+            Phase::Expand(_) | Phase::Outside(_) | Phase::Inside => Some(&self.xt),
+            Phase::Shrink(j) => Some(&self.simplex[j]),
+            Phase::Done => None,
+        }
+    }
+
+    pub fn done(&self) -> bool {
+        self.phase == Phase::Done
+    }
+
+    /// As `NelderMead::result`.
+    pub fn result(&self) -> NmResult {
+        NmResult { x: self.simplex[self.best].clone(), fx: self.fs[self.best], iterations: self.it }
+    }
+
+    /// Records the value of `point()` and moves to the next point.
+    pub fn tell(&mut self, f: f64) {
+        let n = self.centroid.len();
+        let nf = n as f64;
+        match self.phase {
+            Phase::Init(k) => {
+                self.fs[k] = f;
+                if k < n {
+                    self.phase = Phase::Init(k + 1);
+                } else {
+                    self.begin_iteration();
+                }
+            }
+            Phase::Reflect => {
+                let fr = f;
+                self.it += 1;
+                let (best, worst, second) = (self.best, self.worst, self.second);
+                let fs = &self.fs;
+                if fs[best] <= fr && fr < fs[second] {
+                    self.simplex[worst].copy_from_slice(&self.xr);
+                    self.fs[worst] = fr;
+                    self.begin_iteration();
+                    return;
+                }
+                let (c, xr, xt) = (&self.centroid, &self.xr, &mut self.xt);
+                if fr < fs[best] {
+                    let gamma = 1.0 + 2.0 / nf;
+                    for j in 0..n {
+                        xt[j] = c[j] + gamma * (xr[j] - c[j]);
+                    }
+                    self.phase = Phase::Expand(fr);
+                } else {
+                    let rho = 0.75 - 1.0 / (2.0 * nf);
+                    if fs[second] <= fr && fr < fs[worst] {
+                        for j in 0..n {
+                            xt[j] = c[j] + rho * (xr[j] - c[j]);
+                        }
+                        self.phase = Phase::Outside(fr);
+                    } else {
+                        for j in 0..n {
+                            xt[j] = c[j] - rho * (xr[j] - c[j]);
+                        }
+                        self.phase = Phase::Inside;
+                    }
+                }
+                clamp_into(&mut self.xt, &self.lower, &self.upper);
+            }
+            Phase::Expand(fr) => {
+                let w = self.worst;
+                if f < fr {
+                    self.simplex[w].copy_from_slice(&self.xt);
+                    self.fs[w] = f;
+                } else {
+                    self.simplex[w].copy_from_slice(&self.xr);
+                    self.fs[w] = fr;
+                }
+                self.begin_iteration();
+            }
+            Phase::Outside(fr) => {
+                if f <= fr {
+                    let w = self.worst;
+                    self.simplex[w].copy_from_slice(&self.xt);
+                    self.fs[w] = f;
+                    self.begin_iteration();
+                } else {
+                    self.shrink_row(1);
+                }
+            }
+            Phase::Inside => {
+                let w = self.worst;
+                if f < self.fs[w] {
+                    self.simplex[w].copy_from_slice(&self.xt);
+                    self.fs[w] = f;
+                    self.begin_iteration();
+                } else {
+                    self.shrink_row(1);
+                }
+            }
+            Phase::Shrink(j) => {
+                self.fs[j] = f;
+                if j < n {
+                    self.shrink_row(j + 1);
+                } else {
+                    self.begin_iteration();
+                }
+            }
+            Phase::Done => {}
+        }
+    }
+
+    /// Shrinks vertex j towards the best vertex (as `run`: rows 1..=n, one at a time).
+    fn shrink_row(&mut self, j: usize) {
+        let n = self.centroid.len();
+        let sigma = 1.0 - 1.0 / n as f64;
+        if j == 1 {
+            self.xt.copy_from_slice(&self.simplex[self.best]);
+            self.only_last_changed = false;
+        }
+        let xt = &self.xt;
+        let row = &mut self.simplex[j];
+        for k in 0..n {
+            row[k] = xt[k] + sigma * (row[k] - xt[k]);
+        }
+        clamp_into(row, &self.lower, &self.upper);
+        self.phase = Phase::Shrink(j);
+    }
+
+    /// The head of `run`'s loop: stop, or order the vertices and reflect the worst.
+    fn begin_iteration(&mut self) {
+        if self.it >= self.max_iter || population_std(&self.fs) < self.tol_std {
+            self.phase = Phase::Done;
+            return;
+        }
+        let n = self.centroid.len();
+        let fs = &self.fs;
+        if self.only_last_changed {
+            let order = &mut self.order;
+            let cur = order[n];
+            let mut pos = n;
+            while pos > 0 && vertex_cmp(fs, order[pos - 1], cur) == std::cmp::Ordering::Greater {
+                order[pos] = order[pos - 1];
+                pos -= 1;
+            }
+            order[pos] = cur;
+        } else {
+            self.order.sort_by(|&a, &b| vertex_cmp(fs, a, b));
+        }
+        self.only_last_changed = true;
+        self.best = self.order[0];
+        self.worst = self.order[n];
+        self.second = self.order[n - 1];
+        centroid_of(&mut self.centroid, &self.simplex, self.worst, n as f64);
+        let (c, xr, w) = (&self.centroid, &mut self.xr, &self.simplex[self.worst]);
+        for j in 0..n {
+            xr[j] = c[j] + 1.0 * (c[j] - w[j]);
+        }
+        clamp_into(xr, &self.lower, &self.upper);
+        self.phase = Phase::Reflect;
+    }
+}
+
 /// Minimises `f` from `x0` within `[lower, upper]` (a complete `NelderMead` run).
 pub fn nelder_mead<F>(mut f: F, x0: &[f64], lower: &[f64], upper: &[f64], max_iter: usize, tol_std: f64) -> NmResult
 where
@@ -207,6 +478,24 @@ mod tests {
         nm.run(&mut f, 300);
         assert_eq!(nm.result().x, whole.x);
         assert_eq!(nm.iterations(), whole.iterations);
+    }
+
+    #[test]
+    fn the_machine_visits_the_points_of_run() {
+        let f = |x: &[f64]| (x[0] - 0.3).powi(2) + (x[0] * x[1] - 1.0).powi(2) + 0.1 * x[2].abs() + (x[3] - x[4]).powi(2);
+        let (lo, hi) = ([-5.0; 5], [5.0; 5]);
+        let x0 = [1.0, 2.0, 0.5, 0.0, -1.0];
+        for iters in [0, 3, 40, 500] {
+            let whole = nelder_mead(f, &x0, &lo, &hi, iters, 1e-12);
+            let mut m = Machine::new(&x0, &lo, &hi, 1e-12, iters);
+            while let Some(x) = m.point() {
+                let v = f(x);
+                m.tell(v);
+            }
+            assert_eq!(m.result().x, whole.x);
+            assert_eq!(m.result().fx, whole.fx);
+            assert_eq!(m.result().iterations, whole.iterations);
+        }
     }
 
     #[test]
