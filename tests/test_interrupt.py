@@ -92,6 +92,32 @@ def test_ctrl_c_stops_kmeans():
     assert waited < 1.0, waited
 
 
+def test_ctrl_c_stops_a_gradient_boosting_fit():
+    setup = """
+    import numpy as np
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1_000_000, 10))
+    y = (X[:, 0] + rng.normal(size=1_000_000) > 0).astype(int)
+    """
+    waited, _ = _interrupt_after(
+        "crmkit.ml.GradientBoostingClassifier(max_iter=2000, early_stopping=False).fit(X, y)", setup=setup, delay=3.0)
+    assert waited < 1.0, waited
+
+
+def test_ctrl_c_stops_forecasting_many_series():
+    setup = """
+    import numpy as np, polars as pl
+    from crmkit import forecast
+    rng = np.random.default_rng(1)
+    n, t = 20_000, 104
+    df = pl.DataFrame({"unique_id": np.repeat(np.arange(n), t), "ds": np.tile(np.arange(t), n),
+                       "y": rng.gamma(5.0, 20.0, n * t)})
+    """
+    waited, _ = _interrupt_after(
+        "forecast.forecast(df, models=[forecast.AutoETS(season_length=52)], h=13)", setup=setup, delay=2.0)
+    assert waited < 1.0, waited
+
+
 def _calls() -> dict:
     world = crmkit.datasets.generate(n_customers=1_500, seed=21)
     orders = world.orders

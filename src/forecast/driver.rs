@@ -82,10 +82,15 @@ pub fn run(panel: &Panel<'_>, tasks: &[(usize, usize)], models: &[Box<dyn Foreca
         .par_iter()
         .with_min_len(1)
         .map(|&(s, len)| {
+            // An interrupted call discards the results: skip the remaining series.
+            if crate::interrupt::requested() {
+                return Vec::new();
+            }
             let y = &panel.series(s)[..len];
             models.iter().map(|m| run_one(m.as_ref(), y, h, levels)).collect()
         })
         .collect();
+    crate::interrupt::check()?;
     Ok(per_task.into_iter().flatten().collect())
 }
 

@@ -424,6 +424,10 @@ fn grow_tree(
     }];
     let mut n_leaves = 1;
     while n_leaves < gp.max_leaf_nodes {
+        // An interrupted fit stops growing; `fit` then returns the interrupt.
+        if crate::interrupt::requested() {
+            break;
+        }
         // Best gain first; the earlier leaf wins ties.
         let mut pick: Option<usize> = None;
         for (i, lf) in leaves.iter().enumerate() {
@@ -633,6 +637,7 @@ pub fn fit(
     }
     const BLOCK: usize = 8192;
     for _ in 0..params.max_iter {
+        crate::interrupt::check()?;
         grad.par_chunks_mut(BLOCK).zip(hess.par_chunks_mut(BLOCK)).enumerate().for_each(|(b, (gc, hc))| {
             let s = b * BLOCK;
             for i in 0..gc.len() {

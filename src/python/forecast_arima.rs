@@ -59,6 +59,7 @@ fn _forecast_arima_run<'py>(
             .par_iter()
             .zip(lengths.par_iter())
             .map(|(&s, &l)| {
+                crate::interrupt::check()?;
                 let y = &values[s..s + l];
                 if y.is_empty() {
                     return Err(CrmError::invalid("empty series"));
