@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import warnings
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union, cast
 
 import numpy as np
 import polars as pl
@@ -81,11 +81,12 @@ def _customer_codes(ids: pl.Series) -> tuple[np.ndarray, int, int]:
     the order of the sorted ids. Integer ids in a range about as large as the row count
     are their own codes (no hashing, no sort); other ids take their dense rank."""
     if ids.dtype in _DENSE_ID_TYPES:
-        lo, hi = ids.min(), ids.max()
-        if hi - lo + 1 <= 2 * len(ids) + 1024:  # type: ignore[operator]
-            return _contiguous(ids.cast(pl.Int64), np.int64), int(lo), int(hi - lo + 1)  # type: ignore[operator]
+        # An integer column's min and max are ints (polars types them as any scalar).
+        lo, hi = cast(int, ids.min()), cast(int, ids.max())
+        if hi - lo + 1 <= 2 * len(ids) + 1024:
+            return _contiguous(ids.cast(pl.Int64), np.int64), int(lo), int(hi - lo + 1)
     codes = ids.rank("dense").cast(pl.Int64)
-    return _contiguous(codes, np.int64), 1, int(codes.max())  # type: ignore[arg-type]
+    return _contiguous(codes, np.int64), 1, int(codes.max())
 
 
 def feature_table(windows: Sequence[int] = (30, 90, 180, 365), horizon: int = 180) -> pl.DataFrame:
@@ -235,20 +236,22 @@ def features(
     lazy, schema = _orders_base(orders, customer, date, amount, fn)
     has_discount = discount is not None and discount in schema
     has_channel = channel is not None and channel in schema
+    # The optional column names as plain strings (only read where they are present).
+    discount_col, channel_col = discount or "", channel or ""
     if has_discount:
-        require_columns(lazy, {discount: "numeric"}, function=fn, argument="orders")  # type: ignore[dict-item]
+        require_columns(lazy, {discount_col: "numeric"}, function=fn, argument="orders")
     if has_channel:
-        require_columns(lazy, {channel: "id"}, function=fn, argument="orders")  # type: ignore[dict-item]
+        require_columns(lazy, {channel_col: "id"}, function=fn, argument="orders")
     with_time = isinstance(schema[date], pl.Datetime)
 
     cols = [pl.col(customer), _date_us(date, schema[date]).alias("__us"), pl.col(amount).cast(pl.Float64).alias("__a")]
     if has_discount:
-        cols.append(pl.col(discount).cast(pl.Float64).alias("__disc"))
+        cols.append(pl.col(discount_col).cast(pl.Float64).alias("__disc"))
     if has_channel:
-        if isinstance(schema[channel], pl.Enum):
-            cols.append(pl.col(channel).to_physical().cast(pl.Int32).alias("__ch"))
+        if isinstance(schema[channel_col], pl.Enum):
+            cols.append(pl.col(channel_col).to_physical().cast(pl.Int32).alias("__ch"))
         else:
-            cols.append(pl.col(channel).cast(pl.String).alias("__ch"))
+            cols.append(pl.col(channel_col).cast(pl.String).alias("__ch"))
     if items is not None:
         if order_id not in schema:
             raise SchemaError(f"{fn}: 'items' needs the orders' '{order_id}' column to link order lines to customers")
@@ -265,7 +268,7 @@ def features(
     channels: list[str] = []
     ch_codes = ch_map = None
     if has_channel:
-        dtype = schema[channel]
+        dtype = schema[channel_col]
         # Enum categories are fixed by the dtype; other channels are those seen before the
         # cutoff (never after: a channel first used later must not add a column).
         seen = dtype.categories.to_list() if isinstance(dtype, pl.Enum) else pre["__ch"].unique().to_list()

@@ -675,15 +675,15 @@ def _from_text(text: str, fn: str, source: str) -> ChurnModel:
     except (TypeError, ValueError) as e:
         raise CrmError(f"{fn}: {source}: bad model parameters ({e})") from None
     names = d.strings("feature_names_in", non_empty=True)
-    m.feature_names_in_ = list(names)  # type: ignore[arg-type]
+    m.feature_names_in_ = list(names)
     m.feature_options_ = dict(d.get("feature_options", dict, "a JSON object"))
-    m.blend_ = d.number("blend", lo=0.0, hi=1.0)  # type: ignore[assignment]
+    m.blend_ = d.number("blend", lo=0.0, hi=1.0)
     cal = d.numbers("calibration", length=2)
-    m.calibration_ = (cal[0], cal[1])  # type: ignore[index]
-    m.spend_blend_ = d.number("spend_blend", lo=0.0, hi=1.0)  # type: ignore[assignment]
-    m.btyd_weight_ = d.number("btyd_weight", lo=0.0, hi=1.0)  # type: ignore[assignment]
+    m.calibration_ = (cal[0], cal[1])
+    m.spend_blend_ = d.number("spend_blend", lo=0.0, hi=1.0)
+    m.btyd_weight_ = d.number("btyd_weight", lo=0.0, hi=1.0)
     try:
-        m.cutoffs_ = [_dt.datetime.fromisoformat(c) for c in d.strings("cutoffs")]  # type: ignore[union-attr]
+        m.cutoffs_ = [_dt.datetime.fromisoformat(c) for c in d.strings("cutoffs")]
         val_cut = d.get("validation_cutoff", str, "an ISO date", optional=True)
         m.validation_cutoff_ = _dt.datetime.fromisoformat(val_cut) if val_cut else None
     except ValueError as e:
@@ -697,37 +697,37 @@ def _from_text(text: str, fn: str, source: str) -> ChurnModel:
         raise CrmError(f"{fn}: {source}: field 'validation' is not a table of evaluation rows ({e})") from None
     m.n_training_rows_ = d.number("n_training_rows", lo=0, integer=True)  # type: ignore[assignment]
     models_doc = d.sub("models")
-    unknown = sorted(set(models_doc.doc) - {"gbdt", "lr", "reg"})  # type: ignore[union-attr]
-    if unknown or not models_doc.doc:  # type: ignore[union-attr]
+    unknown = sorted(set(models_doc.doc) - {"gbdt", "lr", "reg"})
+    if unknown or not models_doc.doc:
         raise CrmError(f"{fn}: {source}: field 'models' must hold 'gbdt', 'lr' or 'reg' models, found {unknown}")
-    models: dict = {k: _model_from_json(v) for k, v in models_doc.doc.items()}  # type: ignore[union-attr]
+    models: dict = {k: _model_from_json(v) for k, v in models_doc.doc.items()}
     for k, v in models.items():
-        if k != "lr" and getattr(v, "n_features_in_", len(names)) != len(names):  # type: ignore[arg-type]
+        if k != "lr" and getattr(v, "n_features_in_", len(names)) != len(names):
             raise CrmError(f"{fn}: {source}: the '{k}' model takes {v.n_features_in_} features, the file names "
-                           f"{len(names)}")  # type: ignore[arg-type]
+                           f"{len(names)}")
     if ("lr" in models) != d.has("prep"):
         raise CrmError(f"{fn}: {source}: a logistic model and its input preparation ('prep') come together")
     if d.has("prep"):
         prep = d.sub("prep")
-        cols = prep.sub("columns")  # type: ignore[union-attr]
-        if list(cols.doc) != names:  # type: ignore[union-attr]
+        cols = prep.sub("columns")
+        if list(cols.doc) != names:
             raise CrmError(f"{fn}: {source}: 'prep' must describe the model's features in order")
         n_inputs = 0
-        for name in names:  # type: ignore[union-attr]
-            c = cols.sub(name)  # type: ignore[union-attr]
-            c.get("flag", bool, "true or false")  # type: ignore[union-attr]
-            c.get("log", bool, "true or false")  # type: ignore[union-attr]
-            c.number("median")  # type: ignore[union-attr]
-            n_inputs += 1 + bool(c.doc["flag"])  # type: ignore[union-attr]
-        models["prep"] = _LinearPrep(prep.doc)  # type: ignore[union-attr]
+        for name in names:
+            c = cols.sub(name)
+            c.get("flag", bool, "true or false")
+            c.get("log", bool, "true or false")
+            c.number("median")
+            n_inputs += 1 + bool(c.doc["flag"])
+        models["prep"] = _LinearPrep(prep.doc)
         if getattr(models["lr"], "n_features_in_", n_inputs) != n_inputs:
             raise CrmError(f"{fn}: {source}: the logistic model takes {models['lr'].n_features_in_} inputs, "
                            f"'prep' makes {n_inputs}")
         m._lr_means = np.asarray(d.numbers("lr_means", length=n_inputs), dtype=np.float64)
         source_names = d.strings("lr_source")
-        if len(source_names) != n_inputs or not set(source_names) <= set(names):  # type: ignore[arg-type]
+        if len(source_names) != n_inputs or not set(source_names) <= set(names):
             raise CrmError(f"{fn}: {source}: 'lr_source' must name a feature for each of the {n_inputs} inputs")
-        m._lr_source = list(source_names)  # type: ignore[arg-type]
+        m._lr_source = list(source_names)
     centre = d.number("btyd_centre", optional=True)
     if centre is not None:
         m._btyd_centre = centre

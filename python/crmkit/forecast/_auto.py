@@ -175,7 +175,7 @@ def auto(
     _check_intermittent(panel, cands, function=function)
     aliases = [c.alias for c in cands]
     if combine is None:
-        combo = [a for a in ("AutoETS", "AutoTheta", "CES") if a in aliases]
+        combo: list[str] = [a for a in ("AutoETS", "AutoTheta", "CES") if a in aliases]
     else:
         combo = list(combine)
         unknown = [c for c in combo if c not in aliases]

@@ -66,7 +66,7 @@ class _Model:
         return f"{type(self).__name__}({', '.join(args)})"
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.params == self.params and other.alias == self.alias  # type: ignore[attr-defined]
+        return type(other) is type(self) and other.params == self.params and other.alias == self.alias
 
     def __hash__(self) -> int:
         return hash((self.name, self.alias, json.dumps(self.params, sort_keys=True)))

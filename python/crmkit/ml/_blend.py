@@ -449,17 +449,17 @@ class AutoClassifier(_Estimator):
         names = d.strings("features", non_empty=True)
         self.blend_ = d.number("blend", lo=0.0, hi=1.0)
         cal = d.numbers("calibration", length=2)
-        self.calibration_ = (cal[0], cal[1])  # type: ignore[index]
+        self.calibration_ = (cal[0], cal[1])
         models: dict = {}
         if d.has("gbdt"):
             models["gbdt"] = model_from_doc(d.get("gbdt", dict, "a crmkit.ml model"))
-            if models["gbdt"].n_features_in_ != len(names):  # type: ignore[arg-type]
+            if models["gbdt"].n_features_in_ != len(names):
                 raise CrmError(f"{fn}: {source}: the trees take {models['gbdt'].n_features_in_} features, the file "
-                               f"names {len(names)}")  # type: ignore[arg-type]
+                               f"names {len(names)}")
         if d.has("prep"):
             prep = d.get("prep", dict, "a JSON object")
             cols = prep.get("columns")
-            if not isinstance(cols, dict) or list(cols) != list(names):  # type: ignore[arg-type]
+            if not isinstance(cols, dict) or list(cols) != list(names):
                 raise CrmError(f"{fn}: {source}: 'prep' must describe the model's features in order")
             for name, s in cols.items():
                 c = ModelDoc(s, fn, f"{source} [prep {name}]")
@@ -482,7 +482,7 @@ class AutoClassifier(_Estimator):
         self._model = True
         self.classes_ = np.asarray(doc["fitted"]["classes"])
         self.feature_names_in_ = np.asarray(names, dtype=object)
-        self.n_features_in_ = len(names)  # type: ignore[arg-type]
+        self.n_features_in_ = len(names)
         self._schema = dict(d.get("schema", dict, "a JSON object"))
         self.cv_results_ = pl.DataFrame(d.get("cv_results", list, "a list of rows"),
                                         schema={"gbdt_weight": pl.Float64, "roc_auc": pl.Float64,

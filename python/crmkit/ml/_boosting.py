@@ -22,6 +22,21 @@ from crmkit.ml._estimator import (_Estimator, _as_frame_or_array, _as_vector, _f
 
 class _BaseGradientBoosting(_Estimator):
     _loss_default = "log_loss"
+    # Parameters, set by the subclasses' constructors (scikit-learn's convention).
+    learning_rate: float
+    max_iter: int
+    max_leaf_nodes: Optional[int]
+    max_depth: Optional[int]
+    min_samples_leaf: int
+    l2_regularization: float
+    max_bins: int
+    early_stopping: Any
+    scoring: Any
+    validation_fraction: Optional[float]
+    n_iter_no_change: int
+    tol: float
+    random_state: Any
+    verbose: int
 
     def _fit(self, X: Any, y_float: np.ndarray, sample_weight: Optional[np.ndarray], loss: str, power: float,
              feats: _Features, cols: list[np.ndarray]) -> None:
