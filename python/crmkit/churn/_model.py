@@ -22,7 +22,8 @@ from crmkit.ml._blend import platt as _platt
 from crmkit.ml._blend import sigmoid as _sigmoid
 from crmkit.ml._blend import tree_frame as _tree_frame
 from crmkit._validate import as_lazy
-from crmkit.churn._features import (_DAY_US, _check_horizon, _check_windows, _cutoff, _date_us, _orders_base, features,
+from crmkit._history import naive_datetime as _cutoff
+from crmkit.churn._features import (_DAY_US, _check_horizon, _check_windows, _date_us, _orders_base, features,
                                     labels, training_set)
 from crmkit.churn._reasons import top_reasons
 from crmkit.errors import CrmError
@@ -43,7 +44,7 @@ def _ml() -> Any:
 def _btyd_column(frame: pl.DataFrame) -> Optional[np.ndarray]:
     if "btyd_p_no_purchase" not in frame.columns:
         return None
-    return frame["btyd_p_no_purchase"].cast(pl.Float64).fill_null(float("nan")).to_numpy()
+    return np.asarray(frame["btyd_p_no_purchase"].cast(pl.Float64).fill_null(float("nan")).to_numpy(), dtype=np.float64)
 
 
 def _hedge(p: np.ndarray, btyd: Optional[np.ndarray], beta: float) -> np.ndarray:
@@ -101,8 +102,8 @@ class ChurnModel:
         spend_model: str = "auto",
         bands: Sequence[float] = (0.3, 0.6, 0.8),
         n_reasons: int = 3,
-        gbdt_params: Optional[dict] = None,
-        logistic_params: Optional[dict] = None,
+        gbdt_params: Optional[dict[str, Any]] = None,
+        logistic_params: Optional[dict[str, Any]] = None,
         random_state: int = 0,
         customer: str = "customer_id",
         date: str = "order_date",
@@ -157,8 +158,8 @@ class ChurnModel:
         return _ml().LogisticRegression(**params)
 
     def _fit_all(self, x: pl.DataFrame, y: np.ndarray, spend: np.ndarray, *, want_gbdt: bool, want_lr: bool,
-                 want_reg: bool) -> dict:
-        out: dict = {}
+                 want_reg: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {}
         if want_gbdt:
             out["gbdt"] = self._classifier().fit(_tree_frame(x), y)
         if want_lr:
@@ -171,7 +172,7 @@ class ChurnModel:
         return out
 
     @staticmethod
-    def _raw(models: dict, x: pl.DataFrame, cache: Optional[dict] = None) -> dict:
+    def _raw(models: dict[str, Any], x: pl.DataFrame, cache: Optional[dict[str, Any]] = None) -> dict[str, Any]:
         """Raw outputs of the fitted models; ``cache`` keeps the trees' frame and the
         regression's matrix for a later ``_contributions`` on the same rows."""
         cache = {} if cache is None else cache
@@ -189,7 +190,7 @@ class ChurnModel:
 
     # ------------------------------------------------------------------ fit
 
-    def _default_cutoffs(self, first: _dt.datetime, end: _dt.datetime) -> tuple[list, Optional[_dt.datetime]]:
+    def _default_cutoffs(self, first: _dt.datetime, end: _dt.datetime) -> tuple[list[Any], Optional[_dt.datetime]]:
         """Monthly training cutoffs whose label windows end by the validation cutoff (the
         latest month start with a full horizon before the data end)."""
         def month_start(d: _dt.datetime) -> _dt.datetime:
@@ -351,12 +352,12 @@ class ChurnModel:
         return self
 
     def _cross_fit(self, data: pl.DataFrame, names: list[str], want_gbdt: bool, want_lr: bool,
-                   want_reg: bool, k: int = 5) -> dict:
+                   want_reg: bool, k: int = 5) -> dict[str, Any]:
         ids = data[self.customer].unique().sort()
         rng = np.random.default_rng(self.random_state)
         fold_of = pl.DataFrame({self.customer: ids, "__fold": rng.permutation(len(ids)) % k})
         folds = data.select(self.customer).join(fold_of, on=self.customer, how="left")["__fold"].to_numpy()
-        held: dict = {}
+        held: dict[str, Any] = {}
         for f in range(k):
             tr, te = folds != f, folds == f
             if not te.any():
@@ -378,7 +379,7 @@ class ChurnModel:
         if not hasattr(self, "models_"):
             raise CrmError(f"{fn}: the model has not been fitted yet; call .fit(orders) first")
 
-    def _logits(self, x: pl.DataFrame, cache: Optional[dict] = None) -> tuple[np.ndarray, dict]:
+    def _logits(self, x: pl.DataFrame, cache: Optional[dict[str, Any]] = None) -> tuple[np.ndarray, dict[str, Any]]:
         raw = self._raw(self.models_, x, cache)
         z = self.blend_ * raw.get("gbdt", 0.0) + (1 - self.blend_) * raw.get("lr", 0.0)
         return np.asarray(z, dtype=np.float64) * np.ones(x.height), raw
@@ -392,7 +393,7 @@ class ChurnModel:
         return f
 
     def _contributions(self, x: pl.DataFrame, exact: Optional[bool] = None,
-                       cache: Optional[dict] = None) -> np.ndarray:
+                       cache: Optional[dict[str, Any]] = None) -> np.ndarray:
         """Per-feature contributions to the blended log-odds (TreeSHAP for the trees,
         coefficient x centred input for the regression, summed back onto features)."""
         names = self.feature_names_in_
@@ -449,7 +450,7 @@ class ChurnModel:
         self._check_fitted(fn)
         f = self._align(f)
         x = f.select(self.feature_names_in_)
-        cache: dict = {}
+        cache: dict[str, Any] = {}
         z, raw = self._logits(x, cache)
         p = _hedge(_sigmoid(self.calibration_[0] * z + self.calibration_[1]), _btyd_column(f), self.btyd_weight_)
         btyd = f["btyd_expected_spend"].fill_null(0.0).to_numpy() if "btyd_expected_spend" in f.columns \
@@ -495,7 +496,7 @@ class ChurnModel:
 
     # ------------------------------------------------------------------ evaluation
 
-    def _comparison(self, fold: pl.DataFrame, p_model: np.ndarray, raw: dict,
+    def _comparison(self, fold: pl.DataFrame, p_model: np.ndarray, raw: dict[str, Any],
                     spend_pred: Any) -> pl.DataFrame:
         y = fold["churned"].cast(pl.Float64).to_numpy()
         rows = []
@@ -700,7 +701,7 @@ def _from_text(text: str, fn: str, source: str) -> ChurnModel:
     unknown = sorted(set(models_doc.doc) - {"gbdt", "lr", "reg"})
     if unknown or not models_doc.doc:
         raise CrmError(f"{fn}: {source}: field 'models' must hold 'gbdt', 'lr' or 'reg' models, found {unknown}")
-    models: dict = {k: _model_from_json(v) for k, v in models_doc.doc.items()}
+    models: dict[str, Any] = {k: _model_from_json(v) for k, v in models_doc.doc.items()}
     for k, v in models.items():
         if k != "lr" and getattr(v, "n_features_in_", len(names)) != len(names):
             raise CrmError(f"{fn}: {source}: the '{k}' model takes {v.n_features_in_} features, the file names "

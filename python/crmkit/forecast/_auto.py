@@ -90,7 +90,7 @@ def _options(aliases: list[str], combo: list[str]) -> list[tuple[str, list[int],
 def _apply(arr: np.ndarray, members: list[int], how: str) -> np.ndarray:
     """Combines model axis 1 of ``arr`` (task, model, ...)."""
     sub = arr[:, members]
-    return np.median(sub, axis=1) if how == "median" else sub.mean(axis=1)
+    return np.asarray(np.median(sub, axis=1) if how == "median" else sub.mean(axis=1), dtype=np.float64)
 
 
 def auto(

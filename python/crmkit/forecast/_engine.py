@@ -22,7 +22,8 @@ def check_models(models: Any, *, function: str) -> list[_Model]:
         models = [models]
     if isinstance(models, (str, bytes)) or not hasattr(models, "__iter__"):
         raise CrmError(f"{function}: argument 'models' must be a list of model instances such as [AutoETS(season_length=12)], found {models!r}")
-    models = list(models)
+    listed: list[_Model] = list(models)
+    models = listed
     if not models:
         raise CrmError(f"{function}: argument 'models' is empty; pass at least one model, e.g. [AutoETS(season_length=12)]")
     for m in models:
@@ -34,7 +35,7 @@ def check_models(models: Any, *, function: str) -> list[_Model]:
     dup = sorted({a for a in aliases if aliases.count(a) > 1})
     if dup:
         raise CrmError(f"{function}: two models share the output column {dup}; give each an alias=")
-    return models
+    return listed
 
 
 def _check_intermittent(panel: Panel, models: list[_Model], *, function: str) -> None:

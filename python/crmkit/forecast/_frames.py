@@ -106,7 +106,8 @@ class Panel:
         ``series``, computed from the series' first ds so month ends stay month ends."""
         first = self.first_ds.gather(pl.Series(series, dtype=pl.UInt32))
         if self.freq.is_int:
-            return (first + pl.Series(index * self.freq.step)).cast(first.dtype).alias("ds")
+            out: pl.Series = (first + pl.Series(index * self.freq.step)).cast(first.dtype).alias("ds")
+            return out
         frame = pl.DataFrame({"first": first, "k": pl.Series(index * self.freq.step, dtype=pl.Int64)})
         return frame.select(
             pl.col("first").dt.offset_by(pl.col("k").cast(pl.String) + pl.lit(self.freq.unit)).alias("ds")

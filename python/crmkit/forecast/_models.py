@@ -495,9 +495,9 @@ class ARIMA(_Model):
 
     def __init__(
         self,
-        order: tuple = (0, 0, 0),
+        order: tuple[Any, ...] = (0, 0, 0),
         season_length: int = 1,
-        seasonal_order: tuple = (0, 0, 0),
+        seasonal_order: tuple[Any, ...] = (0, 0, 0),
         include_mean: Optional[bool] = None,
         include_drift: Optional[bool] = None,
         include_constant: Optional[bool] = None,

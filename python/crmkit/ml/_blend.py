@@ -40,7 +40,7 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
 
 def logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-12, 1 - 1e-12)
-    return np.log(p) - np.log1p(-p)
+    return np.asarray(np.log(p) - np.log1p(-p), dtype=np.float64)
 
 
 def platt(z: np.ndarray, y: np.ndarray, w: Optional[np.ndarray] = None) -> tuple[float, float]:
@@ -77,11 +77,11 @@ class LinearPrep:
     level seen in training (unseen levels and nulls are all zeros; the L2 penalty makes a
     reference level unnecessary). The state is plain JSON."""
 
-    def __init__(self, state: Optional[dict] = None) -> None:
+    def __init__(self, state: Optional[dict[str, Any]] = None) -> None:
         self.state = state or {}
 
     def fit(self, x: pl.DataFrame) -> "LinearPrep":
-        cols: dict[str, dict] = {}
+        cols: dict[str, dict[str, Any]] = {}
         for name, dtype in x.schema.items():
             if _is_category(dtype):
                 levels = x[name].cast(pl.String).drop_nulls().unique().sort().to_list()
@@ -127,7 +127,7 @@ class LinearPrep:
         return x.select(exprs).to_numpy().astype(np.float64, copy=False), names, source
 
     @staticmethod
-    def n_inputs(state: dict) -> int:
+    def n_inputs(state: dict[str, Any]) -> int:
         return sum(len(s["levels"]) if "levels" in s else 1 + bool(s["flag"]) for s in state["columns"].values())
 
 
@@ -194,7 +194,8 @@ def check_table(X: Any, fn: str) -> pl.DataFrame:
         if not (_is_category(dtype) or dtype.is_numeric() or dtype == pl.Boolean):
             raise SchemaError(f"{fn}: column {name!r}: expected a numeric, boolean, text or categorical column, "
                               f"found {dtype} (turn dates into numbers such as days since an event first)")
-    return X
+    frame: pl.DataFrame = X
+    return frame
 
 
 # --------------------------------------------------------------------------- the estimator
@@ -249,7 +250,7 @@ class AutoClassifier(_Estimator):
     _estimator_type = "classifier"
 
     def __init__(self, model: str = "auto", cv: int = 5, calibrate: bool = True,
-                 gbdt_params: Optional[dict] = None, logistic_params: Optional[dict] = None,
+                 gbdt_params: Optional[dict[str, Any]] = None, logistic_params: Optional[dict[str, Any]] = None,
                  random_state: Optional[int] = 0) -> None:
         self.model = model
         self.cv = cv
@@ -292,8 +293,8 @@ class AutoClassifier(_Estimator):
         return LogisticRegression(**{"C": 1.0, "max_iter": 1000, **(self.logistic_params or {})})
 
     def _fit_pair(self, x: pl.DataFrame, y: np.ndarray, w: Optional[np.ndarray], seed: int, gbdt: bool,
-                  linear: bool) -> dict:
-        out: dict = {}
+                  linear: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {}
         if gbdt:
             out["gbdt"] = self._trees(seed).fit(tree_frame(x), y, sample_weight=w)
         if linear:
@@ -305,7 +306,7 @@ class AutoClassifier(_Estimator):
         return out
 
     @staticmethod
-    def _raw(models: dict, x: pl.DataFrame) -> dict:
+    def _raw(models: dict[str, Any], x: pl.DataFrame) -> dict[str, Any]:
         raw = {}
         if "gbdt" in models:
             raw["gbdt"] = np.asarray(models["gbdt"].decision_function(tree_frame(x)), dtype=np.float64)
@@ -422,7 +423,7 @@ class AutoClassifier(_Estimator):
 
     # ------------------------------------------------------------------ files
 
-    def save(self, path: Union[str, os.PathLike]) -> None:
+    def save(self, path: Union[str, os.PathLike[str]]) -> None:
         """Writes the fitted model as JSON (read it back with :func:`crmkit.ml.load`)."""
         self._check_fitted()
         m = self._models
@@ -450,7 +451,7 @@ class AutoClassifier(_Estimator):
         self.blend_ = d.number("blend", lo=0.0, hi=1.0)
         cal = d.numbers("calibration", length=2)
         self.calibration_ = (cal[0], cal[1])
-        models: dict = {}
+        models: dict[str, Any] = {}
         if d.has("gbdt"):
             models["gbdt"] = model_from_doc(d.get("gbdt", dict, "a crmkit.ml model"))
             if models["gbdt"].n_features_in_ != len(names):

@@ -144,7 +144,7 @@ class _BaseGradientBoosting(_Estimator):
             "model": json.loads(self._model.to_json()),
         }
 
-    def save(self, path: Union[str, os.PathLike]) -> None:
+    def save(self, path: Union[str, os.PathLike[str]]) -> None:
         """Writes the fitted model as JSON (read it back with :func:`crmkit.ml.load`)."""
         _write_json(path, self._to_doc())
 

@@ -238,7 +238,7 @@ def _category_codes(X: Union[pl.DataFrame, np.ndarray], j: int, name: str, level
         codes = s.cast(pl.String).replace_strict(
             levels, list(range(len(levels))), default=None, return_dtype=pl.Float64
         )
-        return codes.fill_null(np.nan).to_numpy()
+        return np.asarray(codes.fill_null(np.nan).to_numpy(), dtype=np.float64)
     col = np.asarray(X[:, j], dtype=np.float64)
     lv = np.asarray(levels, dtype=np.float64)
     if lv.size == 0:
@@ -343,7 +343,7 @@ def _seed(random_state: Any) -> int:
     raise CrmError(f"random_state must be None or an int, found {random_state!r}")
 
 
-def _write_json(path: Union[str, os.PathLike], doc: dict[str, Any]) -> None:
+def _write_json(path: Union[str, os.PathLike[str]], doc: dict[str, Any]) -> None:
     with open(path, "w", encoding="utf-8") as fh:
         json.dump(doc, fh, allow_nan=False)
 

@@ -22,7 +22,7 @@ _ESTIMATORS = {
 }
 
 
-def load(path: Union[str, os.PathLike]) -> Any:
+def load(path: Union[str, os.PathLike[str]]) -> Any:
     """Reads a model written by ``save`` (format and version are checked).
 
     >>> import numpy as np, tempfile, os

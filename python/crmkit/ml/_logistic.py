@@ -118,7 +118,7 @@ class LogisticRegression(_Estimator):
 
     def decision_function(self, X: Any) -> np.ndarray:
         cols = self._cols(X)
-        return self._model.decision_function(cols)
+        return np.asarray(self._model.decision_function(cols), dtype=np.float64)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         p = 1.0 / (1.0 + np.exp(-self.decision_function(X)))
@@ -131,7 +131,7 @@ class LogisticRegression(_Estimator):
     def score(self, X: Any, y: Any, sample_weight: Optional[ArrayLike] = None) -> float:
         return GradientBoostingClassifier.score(self, X, y, sample_weight)  # type: ignore[arg-type]
 
-    def save(self, path: Union[str, os.PathLike]) -> None:
+    def save(self, path: Union[str, os.PathLike[str]]) -> None:
         """Writes the fitted model as JSON (read it back with :func:`crmkit.ml.load`)."""
         self._check_fitted()
         doc = {

@@ -107,7 +107,8 @@ def churn_features(
     >>> scored = crmkit.spark.score(f, churn_model)  # doctest: +SKIP
     """
     from crmkit import churn
-    from crmkit.churn._features import _check_horizon, _check_windows, _cutoff, _us
+    from crmkit._history import naive_datetime as _cutoff
+    from crmkit.churn._features import _check_horizon, _check_windows, _us
     from crmkit.spark._customers import _partition_stats, _with_row_order
 
     _pyspark()
