@@ -153,6 +153,34 @@ def auto(
     >>> fc.height
     4
     """
+    return _auto(df, h=h, season_length=season_length, freq=freq, level=level, models=models, combine=combine,
+                 n_windows=n_windows, margin=margin, intervals=intervals, id_col=id_col, time_col=time_col,
+                 target_col=target_col, details=details)
+
+
+def _auto(
+    df: Any,
+    *,
+    h: int,
+    season_length: Optional[int] = None,
+    freq: Any = None,
+    level: Optional[Sequence[float]] = None,
+    models: Optional[Sequence[_Model]] = None,
+    combine: Optional[Sequence[str]] = None,
+    n_windows: int = 2,
+    margin: float = 0.7,
+    intervals: str = "conformal",
+    id_col: str = "unique_id",
+    time_col: str = "ds",
+    target_col: str = "y",
+    details: bool = False,
+    fixed: Optional[dict[str, Any]] = None,
+    stats: Optional[dict[str, Any]] = None,
+) -> Any:
+    """auto's work. ``fixed`` imposes the panel's choice (``default``, an option name)
+    and the conformal quantiles (``quantiles``: level -> one per step) decided over a
+    larger panel (crmkit.spark.forecast: the buckets' figures added up on the driver);
+    ``stats`` receives this panel's figures for those decisions."""
     function = "auto"
     h = optional_int(h, "h", function=function)  # type: ignore[assignment]
     if h is None:
@@ -218,7 +246,16 @@ def auto(
     # The panel's choice: the lowest mean score over the series scored by every option.
     pool_scores = score[:, panel_pool]
     rows = np.isfinite(pool_scores).all(axis=1)
-    if rows.any():
+    if stats is not None:
+        stats["pool"] = [names[i] for i in panel_pool]
+        stats["pool_sum"] = pool_scores[rows].sum(axis=0) if rows.any() else np.zeros(len(panel_pool))
+        stats["pool_n"] = int(rows.sum())
+        stats["fallback"] = COMBINATION if COMBINATION in names else names[0]
+    if fixed is not None and fixed.get("default") is not None:
+        if fixed["default"] not in names:
+            raise CrmError(f"auto: the panel's choice {fixed['default']!r} is not among the options {names}")
+        default = names.index(fixed["default"])
+    elif rows.any():
         default = panel_pool[int(np.argmin(pool_scores[rows].mean(axis=0)))]
     else:
         default = names.index(COMBINATION) if COMBINATION in names else 0
@@ -245,11 +282,12 @@ def auto(
         z = np.abs(scaled[np.arange(ncv), choice[cv_series]]) if ncv else np.empty((0, h))
         final_scale = _prefix_scales(panel, np.arange(ns), panel.lengths, m)
         per_step = [col[np.isfinite(col)] for col in z.T]
-        pooled = np.concatenate(per_step) if per_step else np.empty(0)
-        if pooled.size >= 10:
+        if stats is not None:
+            stats["errors"] = per_step
+        quantiles = fixed.get("quantiles") if fixed is not None else conformal_quantiles(per_step, levels)
+        if quantiles:
             for li, lv in enumerate(levels):
-                q_level = max(lv / 100 - QUANTILE_OFFSET, lv / 200)
-                qs = np.array([_conformal_quantile(c if c.size >= 20 else pooled, q_level) for c in per_step])
+                qs = np.asarray(quantiles[lv], dtype=np.float64)
                 half = qs[None, :] * final_scale[:, None]
                 ok_s = np.isfinite(final_scale)
                 auto_lo[ok_s, li] = auto_mean[ok_s] - half[ok_s]
@@ -276,6 +314,19 @@ def auto(
         scores = scores.with_columns([pl.Series(f"mase_{n}", score[:, i]) for i, n in enumerate(names)])
         return frame, scores
     return frame
+
+
+def conformal_quantiles(per_step: list[np.ndarray], levels: Sequence[float]) -> Optional[dict[float, np.ndarray]]:
+    """Per level, the conformal quantile of the scaled absolute errors of each horizon step
+    (all steps pooled for a step with fewer than 20 errors); None with fewer than 10."""
+    pooled = np.concatenate(per_step) if per_step else np.empty(0)
+    if pooled.size < 10:
+        return None
+    out = {}
+    for lv in levels:
+        q_level = max(lv / 100 - QUANTILE_OFFSET, lv / 200)
+        out[lv] = np.array([_conformal_quantile(c if c.size >= 20 else pooled, q_level) for c in per_step])
+    return out
 
 
 def _conformal_quantile(values: np.ndarray, q: float) -> float:

@@ -62,7 +62,10 @@ def forecast(
     (plus ``-lo-``/``-hi-`` bounds per ``level``). Without, it is
     :func:`crmkit.forecast.auto`'s per-series choice or combination (``auto`` and
     ``model`` columns; ``season_length`` as there). Each series is fitted on its own,
-    so the values equal the single-machine ones exactly.
+    so the values equal the single-machine ones exactly. ``auto``'s two decisions that
+    involve every series (the panel's option, the conformal interval quantiles) are made
+    on the driver from every bucket's figures, as on one machine: that costs one more
+    pass over the series for each (the cross-validation fits run again).
 
     >>> fc = crmkit.spark.forecast(series_sdf, h=8, freq="1w")  # doctest: +SKIP
     >>> fc = crmkit.spark.forecast(series_sdf, h=8, models=[AutoETS(season_length=52)])  # doctest: +SKIP
@@ -116,5 +119,38 @@ def forecast(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         out_schema = dict((fc.auto if auto else fc.forecast)(sample, **options).schema)
+    fixed = _auto_decisions(series_sdf, options, h, level, id_col, n_buckets) if auto else None
     return map_customers(series_sdf, _work.forecast_bucket, out_schema, customer=id_col, n_buckets=n_buckets,
-                         kwargs=dict(auto=auto, options=options, out_schema=out_schema))
+                         kwargs=dict(auto=auto, options=options, out_schema=out_schema, fixed=fixed))
+
+
+def _auto_decisions(series_sdf: Any, options: dict[str, Any], h: int, level: Any, id_col: str,
+                    n_buckets: Optional[int]) -> dict[str, Any]:
+    """auto's two panel-wide decisions, made as on one machine from every bucket's figures:
+    the panel's option (lowest mean cross-validated MASE over the series every pool option
+    scored) and, with ``level``, the conformal quantiles of the pooled scaled errors. Each
+    is one pass over the series (the cross-validation fits run again in each pass)."""
+    from crmkit.forecast._auto import conformal_quantiles
+    from crmkit.forecast._frames import check_levels
+
+    pool = to_polars(map_customers(
+        series_sdf, _work.forecast_auto_stats,
+        {"name": pl.String, "order": pl.Int64, "sum": pl.Float64, "n": pl.Int64, "fallback": pl.String},
+        customer=id_col, n_buckets=n_buckets, kwargs=dict(options=options, default=None)))
+    totals = pool.group_by("name", "order").agg(pl.col("sum").sum(), pl.col("n").sum()).sort("order")
+    n = int(cast(int, totals["n"].max()) or 0) if totals.height else 0  # an Int64 column
+    if n > 0:
+        means = totals.with_columns((pl.col("sum") / pl.col("n")).alias("mean"))
+        default = str(means.sort(["mean", "order"])["name"][0])
+    else:
+        default = str(pool["fallback"][0]) if pool.height else "combination"
+    # The pool's count is per bucket; the buckets' series are disjoint, so they add up.
+    fixed: dict[str, Any] = {"default": default, "quantiles": None}
+    levels = check_levels(level, function=_FN)
+    if levels and options.get("intervals", "conformal") == "conformal":
+        errors = to_polars(map_customers(
+            series_sdf, _work.forecast_auto_stats, {"step": pl.Int64, "value": pl.Float64},
+            customer=id_col, n_buckets=n_buckets, kwargs=dict(options=options, default=default)))
+        per_step = [errors.filter(pl.col("step") == i)["value"].to_numpy() for i in range(h)]
+        fixed["quantiles"] = conformal_quantiles(per_step, levels)
+    return fixed

@@ -329,17 +329,47 @@ def forecast_stats(df: pl.DataFrame, *, id_col: str, time_col: str, target_col: 
     return pl.concat([counts, steps.select("kind", "key", "n")])
 
 
-def forecast_bucket(df: pl.DataFrame, *, auto: bool, options: dict[str, Any], out_schema: dict[str, Any]) -> pl.DataFrame:
+def forecast_bucket(df: pl.DataFrame, *, auto: bool, options: dict[str, Any], out_schema: dict[str, Any],
+                    fixed: Optional[dict[str, Any]] = None) -> pl.DataFrame:
     """crmkit.forecast.forecast (or auto) on a bucket's whole series, with the driver's
-    frequency and candidate models fixed."""
+    frequency and candidate models fixed (and, for auto, the panel's choice and conformal
+    quantiles decided over every bucket)."""
     from crmkit import forecast as fc
+    from crmkit.forecast import _auto
 
     if df.height == 0:
         return pl.DataFrame(schema=out_schema)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        out: pl.DataFrame = (fc.auto if auto else fc.forecast)(df, **options)
+        out: pl.DataFrame = _auto._auto(df, **options, fixed=fixed) if auto else fc.forecast(df, **options)
     return out.select(list(out_schema))
+
+
+def forecast_auto_stats(df: pl.DataFrame, *, options: dict[str, Any], default: Optional[str]) -> pl.DataFrame:
+    """A bucket's figures for auto's panel decisions: without ``default``, each pool
+    option's summed cross-validated MASE over the series every pool option scored (and
+    their count); with it, the scaled absolute errors of the series' chosen options per
+    horizon step (for the conformal quantiles)."""
+    from crmkit.forecast import _auto
+
+    stats: dict[str, Any] = {}
+    if df.height:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _auto._auto(df, **options, fixed={"default": default, "quantiles": {}} if default else None, stats=stats)
+    if default is None:
+        pool = stats.get("pool", [])
+        return pl.DataFrame({"name": pool, "order": list(range(len(pool))),
+                             "sum": [float(v) for v in stats.get("pool_sum", [])],
+                             "n": [int(stats.get("pool_n", 0))] * len(pool),
+                             "fallback": [stats.get("fallback", "")] * len(pool)},
+                            schema={"name": pl.String, "order": pl.Int64, "sum": pl.Float64, "n": pl.Int64,
+                                    "fallback": pl.String})
+    errors = stats.get("errors", [])
+    return pl.DataFrame({"step": np.concatenate([np.full(len(e), i, dtype=np.int64) for i, e in enumerate(errors)])
+                         if errors else np.empty(0, dtype=np.int64),
+                         "value": np.concatenate(errors) if errors else np.empty(0)},
+                        schema={"step": pl.Int64, "value": pl.Float64})
 
 
 # --- kpi ------------------------------------------------------------------------------
