@@ -172,7 +172,10 @@ def top_reasons(frame: pl.DataFrame, contributions: np.ndarray, names: list[str]
         positions.append(slots)
     slot_text = pl.Series("__text", [], dtype=pl.String).extend_constant(None, n * k)
     if texts:
-        slot_text = slot_text.scatter(np.concatenate(positions), pl.concat(texts))
+        # polars before 1.32 scatters only at increasing indices.
+        where = np.concatenate(positions)
+        by_slot = np.argsort(where, kind="stable")
+        slot_text = slot_text.scatter(where[by_slot], pl.concat(texts).gather(by_slot))
     out = pl.DataFrame({f"r{i}": slot_text.gather(np.arange(i, n * k, k)) for i in range(k)}).select(
         pl.concat_str([pl.col(f"r{i}") for i in range(k)], separator=separator, ignore_nulls=True).alias("top_reasons"))
     return out["top_reasons"].fill_null("")
