@@ -23,7 +23,7 @@ import pytest
 
 import crmkit
 from crmkit.errors import CrmError, SchemaError
-from crmkit.segment import _segment_expr
+from crmkit.segment._rfm import _segment_expr
 
 
 # --------------------------------------------------------------------------------------
@@ -123,7 +123,7 @@ def test_rfm_on_generated_orders_equals_pandas():
 
 
 def test_rank_bins_match_qcut_exhaustively():
-    from crmkit.segment import _score_by_rank
+    from crmkit.segment._rfm import _score_by_rank
 
     for n in range(2, 130):
         for b in range(2, min(n, 12) + 1):
@@ -946,7 +946,7 @@ def test_dense_id_kernel_equals_polars_group_by():
         "uint32 ids": o.with_columns(pl.col("customer_id").cast(pl.UInt32)),
         "int amounts": o.with_columns((pl.col("amount") * 100).round().cast(pl.Int64)),
     }
-    from crmkit.segment import _dense_agg
+    from crmkit.segment._rfm import _dense_agg
 
     for name, frame in variants.items():
         assert _dense_agg(frame, "customer_id", "order_date", "amount", frame.schema["order_date"], True) is not None

@@ -141,7 +141,7 @@ def rfm(
 
     >>> scores = crmkit.spark.rfm(orders_sdf, bins=5)  # doctest: +SKIP
     """
-    from crmkit import segment as seg
+    from crmkit.segment import _rfm as seg
 
     _pyspark()
     require_spark_frame(sdf, function="crmkit.spark.rfm", argument="sdf")
@@ -296,7 +296,7 @@ def profile(
     >>> p = crmkit.spark.profile(orders_sdf)  # doctest: +SKIP
     """
     from crmkit import profiles as pr
-    from crmkit import segment as seg
+    from crmkit.segment import _rfm as seg
 
     _pyspark()
     fn = pr._FUNC

@@ -29,7 +29,7 @@ def rfm_bucket(df: pl.DataFrame, *, customer: str, date: str, amount: str, order
                monetary: str, as_of: Any) -> pl.DataFrame:
     """recency_days, frequency, monetary per customer, as crmkit.rfm aggregates them
     (the rows arrive filtered as rfm filters them)."""
-    from crmkit import segment as seg
+    from crmkit.segment import _rfm as seg
 
     df = _in_input_order(df)
     dtype = df.schema[date]
@@ -71,7 +71,7 @@ def rfm_bucket(df: pl.DataFrame, *, customer: str, date: str, amount: str, order
 def rfm_scores(df: pl.DataFrame, *, n: int, bins: Any, cuts: Any, segments: Any, levels: Any,
                out_schema: dict[str, Any]) -> pl.DataFrame:
     """Scores, rfm_score and segment for rows holding their global ranks (row-local)."""
-    from crmkit import segment as seg
+    from crmkit.segment import _rfm as seg
 
     seg_expr = seg._segment_expr(segments, levels) if segments is not None else None
     cut_arrays = {k: np.asarray(v, dtype=np.float64) for k, v in cuts.items()} if cuts is not None else None
