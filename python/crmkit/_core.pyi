@@ -267,6 +267,13 @@ def forecast_trend_stats(
     values: npt.NDArray[np.float64], offsets: npt.NDArray[np.int64], m: int
 ) -> dict[str, npt.NDArray[np.float64]]: ...
 # --- kpi ---
+def kpi_cell_sums(
+    keys: npt.NDArray[np.int64],
+    amount: npt.NDArray[np.float64],
+    discounted: npt.NDArray[np.bool_],
+    n_groups: int,
+    n_periods: int,
+) -> dict[str, npt.NDArray[Any]]: ...
 def kpi_bands(
     offsets: npt.NDArray[np.uint64],
     y: npt.NDArray[np.float64],

@@ -8,7 +8,9 @@ use pyo3_polars::PyDataFrame;
 
 use crate::datagen::{opportunities, surveys};
 use crate::kpi::baseline::{self, Batch, Settings};
-use crate::python::run_detached;
+use crate::kpi::cells;
+use crate::error::CrmError;
+use crate::python::{run_detached, to_pyerr};
 
 /// Bands for many series at once; `crmkit.kpi.bands` documents the method.
 /// `method` is "auto" or "zscore"; returns a dict of numpy arrays.
@@ -100,6 +102,33 @@ fn kpi_bands<'py>(
     Ok(out)
 }
 
+/// Per-(group, period) order sums of packed (customer, group, period) keys; see
+/// `crate::kpi::cells`. Returns a dict of numpy arrays of length `n_groups * n_periods`.
+#[pyfunction]
+fn kpi_cell_sums<'py>(
+    py: Python<'py>,
+    keys: PyReadonlyArray1<'py, i64>,
+    amount: PyReadonlyArray1<'py, f64>,
+    discounted: PyReadonlyArray1<'py, bool>,
+    n_groups: u64,
+    n_periods: u64,
+) -> PyResult<Bound<'py, PyDict>> {
+    let contiguous = |what: &str| to_pyerr(CrmError::invalid(format!("kpi cell sums: {what} must be a contiguous array")));
+    let keys = keys.as_slice().map_err(|_| contiguous("keys"))?;
+    let amount = amount.as_slice().map_err(|_| contiguous("amounts"))?;
+    let discounted = discounted.as_slice().map_err(|_| contiguous("discount flags"))?;
+    let sums = run_detached(py, || cells::cell_sums(keys, amount, discounted, n_groups, n_periods))?;
+    let out = PyDict::new(py);
+    out.set_item("revenue", sums.revenue.into_pyarray(py))?;
+    out.set_item("orders", sums.orders.into_pyarray(py))?;
+    out.set_item("active_customers", sums.active.into_pyarray(py))?;
+    out.set_item("new_customers", sums.new.into_pyarray(py))?;
+    out.set_item("__repeaters", sums.repeaters.into_pyarray(py))?;
+    out.set_item("__disc", sums.discounted.into_pyarray(py))?;
+    out.set_item("__retained", sums.retained.into_pyarray(py))?;
+    Ok(out)
+}
+
 /// The generated world's surveys (`crmkit.datasets.generate` documents them).
 #[pyfunction]
 fn generate_surveys(
@@ -133,6 +162,7 @@ fn generate_opportunities(
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(kpi_bands, m)?)?;
+    m.add_function(wrap_pyfunction!(kpi_cell_sums, m)?)?;
     m.add_function(wrap_pyfunction!(generate_surveys, m)?)?;
     m.add_function(wrap_pyfunction!(generate_opportunities, m)?)?;
     Ok(())
