@@ -360,6 +360,25 @@ def test_alerts_on_simulated_daily_series_beat_the_zscore_baseline():
     assert zp < precision and zfa > fa
 
 
+@pytest.mark.parametrize("cut", [400, 700, 1000])
+def test_bands_use_only_trailing_data(cut):
+    # the band of a period is the same whatever comes after it: cutting the series there
+    # (or replacing the later values by wild ones) changes nothing up to the cut
+    table, _ = _simulate(3, 3 * 365, seed=4)
+    dates = table["period_start"].unique().sort()
+    last = dates[cut]
+    full = kpi.bands(table)
+    head = kpi.bands(table.filter(pl.col("period_start") <= last))
+    wild = table.with_columns(pl.when(pl.col("period_start") > last).then(pl.col("value") * 5 + 17)
+                              .otherwise(pl.col("value")).alias("value"))
+    cols = ["series", "period_start", "expected", "lower", "upper", "score"]
+    a = full.filter(pl.col("period_start") <= last).select(cols).sort("series", "period_start")
+    b = head.select(cols).sort("series", "period_start")
+    c = kpi.bands(wild).filter(pl.col("period_start") <= last).select(cols).sort("series", "period_start")
+    assert a["expected"].null_count() < a.height // 2
+    assert a.equals(b) and a.equals(c)
+
+
 def test_a_level_shift_is_flagged_once_at_its_start():
     rng = np.random.default_rng(5)
     days = [dt.date(2023, 3, 1) + dt.timedelta(days=i) for i in range(300)]
