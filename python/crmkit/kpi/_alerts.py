@@ -81,6 +81,7 @@ def _holiday_codes(periods: pl.Series, unit: str, calendar: Optional[pl.DataFram
                              "__b": [v[1] for v in _WEEKLY_CORE.values()]})
         calendar = calendar.join(core, on="name", how="inner").select(
             "name",
+            "day",
             (pl.col("day") + pl.duration(days=pl.col("__a"))).alias("start"),
             (pl.col("day") + pl.duration(days=pl.col("__b"))).alias("end"),
         )
@@ -94,6 +95,17 @@ def _holiday_codes(periods: pl.Series, unit: str, calendar: Optional[pl.DataFram
             pl.when(pl.lit(unit == "d" and "day" in calendar.columns) & (pl.col("period_start") == pl.col("day")
                                                                        if "day" in calendar.columns else pl.lit(False)))
             .then(pl.col("name") + "@day")
+            # weeks: counted from the week holding the event's own day, so that the week
+            # of 11 November has the same code every year whatever weekday it falls on
+            # (counted from the window's first day, it would share a code with the week
+            # after the peak in other years)
+            .when(pl.lit(unit == "w" and "day" in calendar.columns))
+            .then(
+                pl.col("name") + "@w" + (
+                    (pl.col("period_start") - (pl.col("day") if "day" in calendar.columns else pl.col("start")).dt.truncate("1w"))
+                    .dt.total_days() // 7
+                ).cast(pl.String)
+            )
             .otherwise(
                 pl.col("name")
                 + "+"
