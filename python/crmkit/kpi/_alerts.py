@@ -274,7 +274,7 @@ def bands(
             method=method, sensitivity=float(sensitivity) * (_SENS_SCALE.get(unit, 1.0) if method == "auto" else 1.0),
             min_history=int(min_history), level_window=level_w,
             season_cycles=cycles, error_window=err_w, shift_run=shift_run, critical=float(critical),
-            models=0b1111, zscore_window=z_w, **_TUNING.get(unit, {}), **_TUNING["all"],
+            models=0b1111, zscore_window=z_w, **{**_TUNING["all"], **_TUNING.get(unit, {})},
         )
     if method == "auto" and min_change > 0:
         # the minimum-effect-size rule (amounts, counts and rates; not scores such as NPS)
