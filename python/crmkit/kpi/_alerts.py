@@ -30,7 +30,21 @@ _SETTINGS = {
 #: than the band, which the 3-in-a-row rule misses, is found after a few days and dated
 #: at its first clear move). Measured on simulated series (tests/bench/bench_kpi.py
 #: --alerts): on weekly series the same CUSUM raised false alarms around holidays.
-_TUNING: dict[str, Any] = {"all": {}, "d": {"cusum_k": 1.0, "cusum_h": 7.0}}
+#: For every frequency: counts get a noise model with a Poisson part at each period's own
+#: expected level plus an over-dispersion estimated from the trailing one-step errors
+#: (level_noise), and are judged on the square-root scale of value / expected
+#: (count_lambda 0.5: Poisson-like noise is symmetric there, where the log scale makes a
+#: +40% day look smaller than a -40% one); levels and seasons are 25%-trimmed means
+#: (nearly as robust as the median, with less variance). Chosen on simulated series of
+#: seeds 11 and 12 (tests/bench/bench_kpi.py --alerts) and reported on others. Two more
+#: options of src/kpi/baseline.rs stay off: re-scaling an event's learnt effect from the
+#: earlier days of its current occurrence (event_scale_widen: more false alarms than it
+#: saved) and a shorter burn-in before one-step errors count (burn_in: a series'
+#: first weeks then widened its bands).
+_TUNING: dict[str, Any] = {
+    "all": {"level_noise": True, "level_trim": 0.25, "count_lambda": 0.5},
+    "d": {"cusum_k": 1.0, "cusum_h": 7.0},
+}
 #: Monthly and quarterly series have few one-step errors, and those of the first cycles
 #: (before the season is known) widen their noise estimate: the band is drawn this much
 #: narrower so that "sensitivity" means about the same false-alarm rate at every frequency
@@ -423,19 +437,25 @@ def alerts(
     Methods:
 
     - ``"auto"`` (default): per series and period, from earlier data only, a robust
-      baseline — the median level of recent clean periods, plus a season (same
-      weekday for daily data, same week/month of the year for weekly/monthly; season
-      length inferred from the frequency or given as ``season_length``) and a
-      Theil–Sen trend when they predict the recent past better. The band is
-      ``sensitivity`` × 1.4826 × the median absolute one-step error (MAD), so one
-      outlier does not widen it. Amounts and counts are judged on a log scale (a
-      +50% spike is the same size at any level) with at least Poisson noise for
-      counts; rates with a denominator (churn, conversion, repeat rate...) with
+      baseline — the level of recent clean periods (a 25%-trimmed mean, estimated on
+      the log scale for amounts and counts), plus a season (same weekday for daily
+      data, same week/month of the year for weekly/monthly; season length inferred
+      from the frequency or given as ``season_length``) and a Theil–Sen trend when
+      they predict the recent past better. The band is ``sensitivity`` × the robust
+      spread of the one-step errors (1.4826 × their median absolute value, or more
+      when their tails are heavier than a normal's), so one outlier does not widen
+      it. Amounts are judged on a log scale (a +50% spike is the same size at any
+      level). Counts (orders, customers...) are judged on the square-root scale of
+      value / expected, with a noise made of a Poisson part at the period's own
+      expected level and an over-dispersion learnt from the one-step errors: a quiet
+      day (a Sunday, a holiday dip) gets a relatively wider band than a busy one.
+      Rates with a denominator (churn, conversion, repeat rate...) are judged with
       their binomial standard error, so a churn rate over 3 customers is not judged
       as if exact. Known events (``holidays``: ``"cn"`` for
       :func:`crmkit.kpi.calendars.cn`, ``"none"``, or a table ``name, start, end``)
       never enter the baseline; they are judged against the same event's deviation
-      in earlier years, and not judged at all the first time. A step that lasts
+      in earlier years (for weekly KPIs, the weeks are counted from the week holding
+      the event's own day), and not judged at all the first time. A step that lasts
       (3 daily or weekly periods, 2 monthly ones beyond the band on the same side)
       is flagged once, at its start, as ``kind = "level_shift"``, and the baseline
       restarts there; daily series also keep a CUSUM of their scores, so that a step
