@@ -39,8 +39,9 @@ _SETTINGS = {
 #: seeds 11 and 12 (tests/bench/bench_kpi.py --alerts) and reported on others. Two more
 #: options of src/kpi/baseline.rs stay off: re-scaling an event's learnt effect from the
 #: earlier days of its current occurrence (event_scale_widen: more false alarms than it
-#: saved) and a shorter burn-in before one-step errors count (burn_in: a series'
-#: first weeks then widened its bands).
+#: saved), a shorter burn-in before one-step errors count (burn_in: a series' first
+#: weeks then widened its bands) and choosing the candidate predictor on a clipped mean
+#: |error| (choice_clip: no measurable change).
 _TUNING: dict[str, Any] = {
     "all": {"level_noise": True, "level_trim": 0.25, "count_lambda": 0.5},
     "d": {"cusum_k": 1.0, "cusum_h": 7.0},
