@@ -348,16 +348,59 @@ def _score(alerts: pl.DataFrame, truth: set, n_series: int, days: int):
     return tp / max(len(found), 1), tp / max(len(truth), 1), fp / (n_series * days / 365.25)
 
 
-def test_alerts_on_simulated_daily_series_beat_the_zscore_baseline():
-    table, truth = _simulate(40, 3 * 365, seed=1)
+@pytest.mark.parametrize("seed", [1, 2])
+def test_alerts_on_simulated_daily_series_beat_the_zscore_baseline(seed):
+    # planted +-40-60% one-day anomalies on 40 daily series of 3 years
+    table, truth = _simulate(40, 3 * 365, seed=seed)
     ours = kpi.alerts(table)
     precision, recall, fa = _score(ours, truth, 40, 3 * 365)
-    # measured 2026-11-30 on this set: about 0.8 / 0.65 / 0.5 (the bar, 0.85 /
-    # 0.70 / 0.5, is reported by tests/bench/bench_kpi.py --alerts, not asserted here)
-    assert precision >= 0.7 and recall >= 0.55 and fa <= 0.7, (precision, recall, fa)
+    # measured 2026-12-01: seed 1 0.81 / 0.64 / 0.31, seed 2 0.79 / 0.73 / 0.38 (the
+    # issue's bar, 0.85 / 0.70 / 0.5, is reported by tests/bench/bench_kpi.py --alerts)
+    assert precision >= 0.75 and recall >= 0.6 and fa <= 0.45, (precision, recall, fa)
     z = kpi.alerts(table, method="zscore", sensitivity=3.0)
     zp, zr, zfa = _score(z, truth, 40, 3 * 365)
-    assert zp < precision and zfa > fa
+    assert zp < precision and zr < recall and zfa > 5 * fa
+
+
+def test_count_bands_scale_with_the_expected_level():
+    # orders fall through the week, Sundays bring a fifth of a Monday's: their Poisson
+    # noise is relatively larger, so their band is relatively wider (one log-scale
+    # width for every day would alarm on quiet days and miss on busy ones)
+    rng = np.random.default_rng(8)
+    days = [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(300)]
+    week = [200.0, 180.0, 160.0, 120.0, 80.0, 50.0, 40.0]
+    mu = np.array([week[d.weekday()] for d in days])
+    y = rng.poisson(mu * rng.gamma(200, 1 / 200, 300)).astype(float)
+    b = kpi.bands(pl.DataFrame({"period_start": days, "kpi": "orders", "value": y}), holidays="none")
+    b = b.filter(pl.col("expected").is_not_null() & pl.col("upper").is_not_null())
+    width = b.select(pl.col("period_start").dt.weekday().alias("wd"),
+                     (pl.col("upper") / pl.col("expected") - 1).alias("up"),
+                     (1 - pl.col("lower") / pl.col("expected")).alias("down"))
+    sunday = width.filter(pl.col("wd") == 7).median()
+    weekday = width.filter(pl.col("wd") == 1).median()
+    assert sunday["up"][0] > 1.3 * weekday["up"][0] and sunday["down"][0] > 1.3 * weekday["down"][0], (sunday, weekday)
+    # 3.5 x sqrt(1/40 + 1/200) is a ~60% band on the square-root scale
+    assert 0.35 < sunday["down"][0] < 0.8 and 0.2 < weekday["up"][0] < 0.6, (sunday, weekday)
+    assert kpi.alerts(pl.DataFrame({"period_start": days, "kpi": "orders", "value": y}), holidays="none").height <= 1
+
+
+@pytest.mark.parametrize("cut", [400, 700, 1000])
+def test_bands_use_only_trailing_data(cut):
+    # the band of a period is the same whatever comes after it: cutting the series there
+    # (or replacing the later values by wild ones) changes nothing up to the cut
+    table, _ = _simulate(3, 3 * 365, seed=4)
+    dates = table["period_start"].unique().sort()
+    last = dates[cut]
+    full = kpi.bands(table)
+    head = kpi.bands(table.filter(pl.col("period_start") <= last))
+    wild = table.with_columns(pl.when(pl.col("period_start") > last).then(pl.col("value") * 5 + 17)
+                              .otherwise(pl.col("value")).alias("value"))
+    cols = ["series", "period_start", "expected", "lower", "upper", "score"]
+    a = full.filter(pl.col("period_start") <= last).select(cols).sort("series", "period_start")
+    b = head.select(cols).sort("series", "period_start")
+    c = kpi.bands(wild).filter(pl.col("period_start") <= last).select(cols).sort("series", "period_start")
+    assert a["expected"].null_count() < a.height // 2
+    assert a.equals(b) and a.equals(c)
 
 
 def test_a_level_shift_is_flagged_once_at_its_start():
@@ -387,7 +430,7 @@ def test_a_step_smaller_than_the_band_is_one_level_shift_at_its_start(seed):
     assert near.select("period_start", "kind", "direction").rows() == [(days[200], "level_shift", "down")]
 
 
-@pytest.mark.parametrize("traffic", [30, 300, 30_000])
+@pytest.mark.parametrize("traffic", [30, 300, 3_000, 30_000])
 def test_a_conversion_rate_without_change_raises_at_most_one_false_alarm_a_year(traffic):
     rng = np.random.default_rng(traffic)
     n = 3 * 365
@@ -452,6 +495,22 @@ def test_holidays_are_modelled_not_alerted():
     without = kpi.alerts(table, holidays="none")
     # 20 series x 3 years without anomalies: at most 0.5 false alarms per series-year
     assert with_cal.height <= 30 and without.height > 5 * with_cal.height, (with_cal.height, without.height)
+
+
+def test_weekly_event_weeks_line_up_across_years():
+    # weekly totals of daily series with a Double-11 peak and a Spring Festival dip, no
+    # anomalies: in 2024 11 November is a Monday, so its week holds the peak but not the
+    # presale ramp's last days; it is still the "week of Double 11" learnt from 2022 and
+    # 2023, and is not a surprise in most series (counted from the window's first day,
+    # it was judged against the quiet week after the peak: 13 of these 30 alarmed)
+    table, _ = _simulate(30, 3 * 365, seed=21, anomalies=False)
+    weekly = (table.with_columns(pl.col("period_start").dt.truncate("1w"))
+              .group_by("series", "period_start", "kpi").agg(pl.col("value").sum()))
+    weekly = weekly.filter(pl.col("period_start") < dt.date(2024, 12, 30))
+    a = kpi.alerts(weekly)
+    peak_week = a.filter(pl.col("period_start") == dt.date(2024, 11, 11))
+    assert peak_week.height <= 6, peak_week.select("series", "value", "expected", "score")
+    assert a.height <= 30 * 3 * 0.5, a.height
 
 
 def test_planted_world_anomalies_are_found():

@@ -302,6 +302,13 @@ def kpi_bands(
     learn_after: int = 0,
     cusum_k: float = 0.0,
     cusum_h: float = 0.0,
+    count_lambda: float = 0.0,
+    amount_lambda: float = 0.0,
+    level_trim: float = 0.5,
+    burn_in: int = 0,
+    event_scale_widen: float = 0.0,
+    level_noise: bool = False,
+    choice_clip: float = 0.0,
 ) -> dict[str, npt.NDArray[Any]]: ...
 def generate_surveys(
     seed: int,

@@ -17,6 +17,16 @@
 //! standard error first, so a day with 20 visitors gets a wide band and a day with
 //! 20,000 a narrow one; the robust scale then estimates the over-dispersion (≥ 1).
 //!
+//! Options (Settings; crmkit.kpi sets them per frequency): the level and season may
+//! be trimmed means instead of medians (`level_trim`); counts may be judged on a
+//! Box-Cox power of value / expected instead of its log (`count_lambda`, 0.5: the
+//! square root, where Poisson-like noise is symmetric) with a band of
+//! sqrt(over-dispersion + 1 / expected count) (`level_noise`: the over-dispersion is
+//! the robust one-step error variance less the recent periods' typical 1 / mu); an
+//! event's learnt effect may be re-scaled from the earlier days of its current
+//! occurrence (`event_scale_widen`). The baseline itself always lives on the scale
+//! above; only the one-step errors, the band and the score use the judged scale.
+//!
 //! Known events (holiday codes ≥ 0) never enter the baseline. Their effect is
 //! modelled as the median deviation of the same event-day in earlier years; without
 //! an earlier occurrence the period is not judged. A flagged point is left out of
@@ -75,6 +85,31 @@ pub struct Settings {
     /// shift starting at the excursion's first score beyond 2 x `cusum_k` (0: off).
     pub cusum_k: f64,
     pub cusum_h: f64,
+    /// Scale on which counts (`count_lambda`) and other amounts (`amount_lambda`) are
+    /// judged, as a Box-Cox power of value / expected: 0 the log (a lognormal noise),
+    /// 0.5 the square root (Poisson-like noise), 1 the relative change. The baseline
+    /// is always estimated on the log scale; only the one-step errors, the band and
+    /// the score use this scale.
+    pub count_lambda: f64,
+    pub amount_lambda: f64,
+    /// Share trimmed from each side when the level and the season are averaged
+    /// (0.5: the median; 0.2: a 20% trimmed mean, nearly as robust and with a third
+    /// less variance on normal noise).
+    pub level_trim: f64,
+    /// Clean points before one-step errors are recorded (0: `level_window`).
+    pub burn_in: usize,
+    /// Extra width on an event day whose effect this year has been re-scaled from the
+    /// earlier days of the same occurrence (0: no re-scaling).
+    pub event_scale_widen: f64,
+    /// Counts: the noise has a Poisson part that scales with the expected level (1 / mu
+    /// on the log scale) and an over-dispersion part that does not. When on, the band
+    /// at t is sqrt(over-dispersion + 1 / mu_t), the over-dispersion being the robust
+    /// one-step error variance less the recent periods' typical 1 / mu: a quiet day (a
+    /// Sunday, a holiday dip) gets a wider band, a busy one a narrower band.
+    pub level_noise: bool,
+    /// The candidate predictors are compared on the mean |one-step error| with each
+    /// clipped at this many times their median (0: on the median |error|).
+    pub choice_clip: f64,
 }
 
 impl Settings {
@@ -109,6 +144,13 @@ impl Settings {
             learn_after: 0,
             cusum_k: 0.0,
             cusum_h: 0.0,
+            count_lambda: 0.0,
+            amount_lambda: 0.0,
+            level_trim: 0.5,
+            burn_in: 0,
+            event_scale_widen: 0.0,
+            level_noise: false,
+            choice_clip: 0.0,
         }
     }
 }
@@ -162,6 +204,39 @@ fn median(v: &mut [f64]) -> f64 {
     } else {
         let lower = v[..mid].iter().copied().fold(f64::NEG_INFINITY, f64::max);
         (lower + m) / 2.0
+    }
+}
+
+/// The mean of `v` without the `trim` share at each end (0.5 or more: the median).
+fn trimmed_mean(v: &mut [f64], trim: f64) -> f64 {
+    let n = v.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    let k = (n as f64 * trim).floor() as usize;
+    if trim >= 0.5 || 2 * k >= n {
+        return median(v);
+    }
+    v.sort_unstable_by(|a, b| a.total_cmp(b));
+    let kept = &v[k..n - k];
+    kept.iter().sum::<f64>() / kept.len() as f64
+}
+
+/// Box-Cox map of a log-scale deviation x = ln(value / expected): (exp(lam x) - 1) / lam.
+fn boxcox(x: f64, lam: f64) -> f64 {
+    if lam > 0.0 {
+        (lam * x).exp_m1() / lam
+    } else {
+        x
+    }
+}
+
+/// Inverse of `boxcox` (the log-scale deviation at which the judged deviation is u).
+fn boxcox_inv(u: f64, lam: f64) -> f64 {
+    if lam > 0.0 {
+        (1.0 + lam * u).max(1e-9).ln() / lam
+    } else {
+        u
     }
 }
 
@@ -250,6 +325,20 @@ pub fn auto_series(s: &Series<'_>, st: &Settings) -> Bands {
         })
         .collect();
     let season = if st.season >= 2 { st.season } else { 0 };
+    let lam = match s.scale {
+        Scale::Log { count: true, .. } => st.count_lambda.max(0.0),
+        Scale::Log { count: false, .. } => st.amount_lambda.max(0.0),
+        _ => 0.0,
+    };
+    let burn_in = if st.burn_in > 0 { st.burn_in } else { st.level_window };
+    // the current run of event days: this year's effect / the learnt effect, per day
+    let mut occ_ratios: Vec<f64> = Vec::new();
+    let count_offset = match s.scale {
+        Scale::Log { offset, count: true } if st.level_noise => Some(offset),
+        _ => None,
+    };
+    // 1 / the expected count at each clean point with a recorded one-step error
+    let mut inv_mu = vec![f64::NAN; n];
     let mut models: Vec<Model> = (0..N_MODELS)
         .map(|m| Model {
             season: m == 1 || m == 3,
@@ -293,7 +382,7 @@ pub fn auto_series(s: &Series<'_>, st: &Settings) -> Bands {
                 if buf.is_empty() {
                     continue;
                 }
-                seas = median(&mut buf);
+                seas = trimmed_mean(&mut buf, st.level_trim);
             }
             model.seas[t] = seas;
             pts.clear();
@@ -313,7 +402,7 @@ pub fn auto_series(s: &Series<'_>, st: &Settings) -> Bands {
                 let slope = theil_sen(&pts, &mut buf);
                 buf.clear();
                 buf.extend(pts.iter().map(|&(x, v)| v - slope * x));
-                median(&mut buf) + slope * t as f64
+                trimmed_mean(&mut buf, st.level_trim) + slope * t as f64
             } else if s.scale == Scale::Rate {
                 // Rates: the pooled share (sum of numerators / sum of denominators) of
                 // the deseasonalised points. A median of sparse daily rates (mostly
@@ -334,7 +423,7 @@ pub fn auto_series(s: &Series<'_>, st: &Settings) -> Bands {
             } else {
                 buf.clear();
                 buf.extend(pts.iter().map(|&(_, v)| v));
-                median(&mut buf)
+                trimmed_mean(&mut buf, st.level_trim)
             };
             levels[m] = level;
             used[m] = pts.len();
@@ -342,7 +431,8 @@ pub fn auto_series(s: &Series<'_>, st: &Settings) -> Bands {
         }
         // --- choose the candidate with the smallest recent one-step error ---
         let recent: Vec<usize> = clean.iter().rev().take(st.error_window).copied().collect();
-        let mut best: Option<(usize, f64, usize)> = None; // (model, median |err|, count)
+        // (model, median |err|, count, the error measure the choice is made on)
+        let mut best: Option<(usize, f64, usize, f64)> = None;
         for m in 0..N_MODELS {
             if !preds[m].is_finite() {
                 continue;
@@ -351,18 +441,27 @@ pub fn auto_series(s: &Series<'_>, st: &Settings) -> Bands {
             buf.extend(recent.iter().map(|&i| models[m].err[i].abs()).filter(|e| e.is_finite()));
             let count = buf.len();
             let mae = if count > 0 { median(&mut buf) } else { f64::INFINITY };
+            // The median |error| does not see a season concentrated on one or two
+            // phases (a shop's quiet Sunday is 1 day in 7): optionally choose on the
+            // mean |error| with each clipped at `choice_clip` x the median.
+            let measure = if count > 0 && st.choice_clip > 0.0 {
+                let cap = st.choice_clip * mae;
+                buf.iter().map(|e| e.min(cap)).sum::<f64>() / count as f64
+            } else {
+                mae
+            };
             let better = match best {
                 None => true,
                 // A richer candidate must beat a simpler one clearly, on as much evidence.
-                Some((_, b_mae, b_count)) => count + 2 >= b_count && mae < 0.95 * b_mae,
+                Some((_, _, b_count, b_measure)) => count + 2 >= b_count && measure < 0.95 * b_measure,
             };
             if better {
-                best = Some((m, mae, count));
+                best = Some((m, mae, count, measure));
             }
         }
         let valid = g[t].is_finite() && unit[t].is_finite();
         let is_holiday = s.holiday[t] >= 0;
-        let Some((chosen, mae, count)) = best else {
+        let Some((chosen, mae, count, _)) = best else {
             // no baseline yet: the point only feeds later ones
             if valid && !is_holiday {
                 clean.push(t);
@@ -397,6 +496,21 @@ pub fn auto_series(s: &Series<'_>, st: &Settings) -> Bands {
         } else {
             (f64::NAN, f64::NAN)
         };
+        // counts: split the noise into over-dispersion and a Poisson part at today's level
+        let mut over_dispersion = f64::NAN;
+        if let (Some(offset), true) = (count_offset, lo_unit.is_finite()) {
+            buf.clear();
+            buf.extend(recent.iter().map(|&i| inv_mu[i]).filter(|v| v.is_finite()));
+            if !buf.is_empty() {
+                let poisson = median(&mut buf);
+                let v = lo_unit * lo_unit;
+                over_dispersion = (v - poisson).max(0.25 * v);
+                let mu = (base.exp() - offset).max(0.5);
+                let w = (over_dispersion + 1.0 / mu).sqrt();
+                lo_unit = w;
+                hi_unit = w;
+            }
+        }
         if s.scale == Scale::Rate {
             bits |= 8;
             // never narrower than pure binomial noise
@@ -433,6 +547,11 @@ pub fn auto_series(s: &Series<'_>, st: &Settings) -> Bands {
         }
         let mut pred = base;
         let mut judged = true;
+        // the learnt effect of today's event, when modelled and clearly non-zero
+        let mut clear_effect: Option<f64> = None;
+        if !is_holiday {
+            occ_ratios.clear();
+        }
         if is_holiday {
             match holiday_dev.get(&s.holiday[t]) {
                 Some(devs) if !devs.is_empty() => {
@@ -443,10 +562,31 @@ pub fn auto_series(s: &Series<'_>, st: &Settings) -> Bands {
                     // An event that moved the KPI before is modelled (with the
                     // uncertainty of a few earlier years); one that did not is ignored.
                     let widen = if !noise.is_finite() || effect.abs() > 2.0 * noise / k.sqrt() {
-                        pred += effect;
-                        st.holiday_widen * (1.0 + 1.0 / k).sqrt()
+                        if noise.is_finite() && effect.abs() > 2.0 * noise {
+                            clear_effect = Some(effect);
+                        }
+                        if st.event_scale_widen > 0.0 && !occ_ratios.is_empty() {
+                            // This year's occurrence so far says how much stronger or
+                            // weaker the event is than in earlier years (a Double 11
+                            // bigger than last year's raises every day of its ramp).
+                            let mut r = occ_ratios.clone();
+                            let ratio = median(&mut r).clamp(0.0, 3.0);
+                            pred += ratio * effect;
+                            st.event_scale_widen * (1.0 + 1.0 / occ_ratios.len() as f64).sqrt()
+                        } else {
+                            pred += effect;
+                            st.holiday_widen * (1.0 + 1.0 / k).sqrt()
+                        }
                     } else {
                         st.no_effect_widen
+                    };
+                    // the Poisson part at the event's own level (a dip is noisier)
+                    let widen = match (count_offset, over_dispersion.is_finite()) {
+                        (Some(offset), true) => {
+                            let (mu0, mu1) = ((base.exp() - offset).max(0.5), (pred.exp() - offset).max(0.5));
+                            widen * ((over_dispersion + 1.0 / mu1) / (over_dispersion + 1.0 / mu0)).sqrt()
+                        }
+                        _ => widen,
                     };
                     lo_sigma *= widen;
                     hi_sigma *= widen;
@@ -461,10 +601,11 @@ pub fn auto_series(s: &Series<'_>, st: &Settings) -> Bands {
         out.model[t] = bits;
         out.expected[t] = inverse(s.scale, pred);
         if lo_sigma.is_finite() && judged {
-            out.lower[t] = inverse(s.scale, pred - st.sensitivity * lo_sigma);
-            out.upper[t] = inverse(s.scale, pred + st.sensitivity * hi_sigma);
+            out.lower[t] = inverse(s.scale, pred + boxcox_inv(-st.sensitivity * lo_sigma, lam));
+            out.upper[t] = inverse(s.scale, pred + boxcox_inv(st.sensitivity * hi_sigma, lam));
         }
-        let dev = judged_g[t] - pred;
+        // (on the judged scale: the log, or a Box-Cox power of value / expected)
+        let dev = boxcox(judged_g[t] - pred, lam);
         let sigma = if dev >= 0.0 { hi_sigma } else { lo_sigma };
         if !valid {
             continue;
@@ -473,6 +614,11 @@ pub fn auto_series(s: &Series<'_>, st: &Settings) -> Bands {
             // modelled, never part of the baseline; its deviation teaches next year
             let e = holiday_dev.entry(s.holiday[t]).or_default();
             let score = dev / sigma;
+            // (this year's depth of the event, flagged or not: a Double 11 twice as big
+            // as last year's is flagged on its first clear day, then followed)
+            if let Some(effect) = clear_effect {
+                occ_ratios.push((g[t] - base) / effect);
+            }
             if judged && sigma.is_finite() {
                 out.score[t] = score;
                 if s.eligible[t] && clean.len() >= st.min_history && score.abs() > st.sensitivity {
@@ -607,13 +753,16 @@ pub fn auto_series(s: &Series<'_>, st: &Settings) -> Bands {
         // A normal point: it feeds the baseline, the season and the error history
         // (errors only once the level rests on a full window: a series' first
         // periods, often a ramp-up, would otherwise widen its bands for years).
-        let burnt_in = clean.len() >= st.level_window;
+        let burnt_in = clean.len() >= burn_in;
         clean.push(t);
+        if let (Some(offset), true) = (count_offset, burnt_in) {
+            inv_mu[t] = 1.0 / (base.exp() - offset).max(0.5);
+        }
         for m in 0..N_MODELS {
             if preds[m].is_finite() {
                 let model = &mut models[m];
                 if burnt_in {
-                    model.err[t] = (g[t] - preds[m]) / unit[t];
+                    model.err[t] = boxcox(g[t] - preds[m], lam) / unit[t];
                 }
                 model.dev[t] = g[t] - levels[m];
             }
@@ -807,6 +956,49 @@ mod tests {
         assert!((0..n).all(|t| hol[t] < 0 || b.flag[t] == 0));
         assert!(b.flag.iter().filter(|&&f| f > 0).count() <= 1);
         assert!(b.model[464] & 4 == 4, "the second year models the event from the first");
+    }
+
+    #[test]
+    fn an_event_deeper_this_year_is_followed_after_its_first_days() {
+        let n = 800;
+        let mut y = weekly_counts(n, 8);
+        let mut hol = vec![-1; n];
+        for (year, size) in [(0usize, 0.6f64), (1, 0.3)] {
+            for d in 0..10 {
+                let t = 100 + 364 * year + d;
+                y[t] *= size;
+                hol[t] = d as i32;
+            }
+        }
+        let (den, el) = (vec![f64::NAN; n], vec![true; n]);
+        let scale = Scale::Log { offset: 1.0, count: true };
+        let plain = auto_series(&series(&y, &den, &el, &hol, scale), &settings(7));
+        let mut st = settings(7);
+        st.event_scale_widen = 1.25;
+        let scaled = auto_series(&series(&y, &den, &el, &hol, scale), &st);
+        let flags = |b: &Bands| (466..474).filter(|&t| b.flag[t] > 0).count();
+        assert!(flags(&plain) >= 6, "the learnt depth alone misjudges a deeper year: {}", flags(&plain));
+        assert_eq!(flags(&scaled), 0, "{:?}", &scaled.score[464..474]);
+    }
+
+    #[test]
+    fn counts_judged_on_the_square_root_scale_with_level_noise() {
+        // a +45% day on 150 orders: beyond the band on the square-root scale with a
+        // Poisson band at the day's own level, and nothing else flagged
+        let mut y = weekly_counts(400, 11);
+        for v in y.iter_mut() {
+            *v = (*v * 0.75).round();
+        }
+        y[300] = (y[300] * 1.45).round();
+        let (den, el, hol) = (vec![f64::NAN; 400], vec![true; 400], vec![-1; 400]);
+        let mut st = settings(7);
+        st.count_lambda = 0.5;
+        st.level_noise = true;
+        st.level_trim = 0.25;
+        let b = auto_series(&series(&y, &den, &el, &hol, Scale::Log { offset: 1.0, count: true }), &st);
+        let flagged: Vec<usize> = (0..400).filter(|&t| b.flag[t] > 0).collect();
+        assert_eq!(flagged, vec![300], "{flagged:?}");
+        assert!(b.upper[300] < y[300] && b.lower[300] < b.expected[300] && b.expected[300] < b.upper[300]);
     }
 
     #[test]

@@ -19,7 +19,8 @@ use crate::python::{run_detached, to_pyerr};
     offsets, y, den, eligible, holiday, kind, offset, season, *, method, sensitivity, min_history,
     level_window, season_cycles, error_window, shift_run, critical, models, zscore_window,
     drift_run = 0, drift_z = 0.5, holiday_widen = 1.5, no_effect_widen = 1.25, tail_quantile = 0.9,
-    learn_after = 0, cusum_k = 0.0, cusum_h = 0.0
+    learn_after = 0, cusum_k = 0.0, cusum_h = 0.0, count_lambda = 0.0, amount_lambda = 0.0,
+    level_trim = 0.5, burn_in = 0, event_scale_widen = 0.0, level_noise = false, choice_clip = 0.0
 ))]
 #[allow(clippy::too_many_arguments)]
 fn kpi_bands<'py>(
@@ -50,6 +51,13 @@ fn kpi_bands<'py>(
     learn_after: usize,
     cusum_k: f64,
     cusum_h: f64,
+    count_lambda: f64,
+    amount_lambda: f64,
+    level_trim: f64,
+    burn_in: usize,
+    event_scale_widen: f64,
+    level_noise: bool,
+    choice_clip: f64,
 ) -> PyResult<Bound<'py, PyDict>> {
     let offsets: Vec<usize> = offsets.as_array().iter().map(|&v| v as usize).collect();
     let season: Vec<usize> = season.as_array().iter().map(|&v| v as usize).collect();
@@ -78,6 +86,13 @@ fn kpi_bands<'py>(
     st.learn_after = learn_after;
     st.cusum_k = cusum_k;
     st.cusum_h = cusum_h;
+    st.count_lambda = count_lambda;
+    st.amount_lambda = amount_lambda;
+    st.level_trim = level_trim;
+    st.burn_in = burn_in;
+    st.event_scale_widen = event_scale_widen;
+    st.level_noise = level_noise;
+    st.choice_clip = choice_clip;
     let zscore = if method == "zscore" { Some(zscore_window.max(2)) } else { None };
     let bands = run_detached(py, move || {
         let batch = Batch {

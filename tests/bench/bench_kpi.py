@@ -16,8 +16,9 @@ Run this file directly for the rest:
 - ``python tests/bench/bench_kpi.py --alerts [--seeds 11,12,13]`` measures alert
   quality (precision, recall, false alarms per series-year) of crmkit's
   ``method="auto"`` and of the plain trailing z-score (``method="zscore"``) in the same
-  run, per kind of series and pooled, over several seeds (the detector was tuned on
-  seeds 1 and 2; the default report seeds were not used for tuning): daily order series
+  run, per kind of series and pooled, over several seeds (the detector's options were
+  chosen on seeds 11 and 12; the default report seeds, 13, 14 and 15, were not used
+  for that): daily order series
   of the issue's kind (weekly season, trend, over-dispersed counts, Spring Festival dip,
   Double-11 ramp, ±40-60% one-day anomalies), the same with event effects that change
   from year to year, with lasting level shifts, and with 120-day histories; weekly
@@ -369,10 +370,10 @@ def alert_sets(n: int, seed: int) -> list:
     ]
 
 
-def alert_quality(quick: bool = False, sensitivity: float = 3.5, seeds=(11, 12, 13)) -> None:
+def alert_quality(quick: bool = False, sensitivity: float = 3.5, seeds=(13, 14, 15)) -> None:
     """Precision, recall and false alarms per series-year of method="auto" and of the
-    plain z-score, per kind of series and pooled over ``seeds`` (the detector was tuned on
-    seeds 1 and 2; report on others)."""
+    plain z-score, per kind of series and pooled over ``seeds`` (the detector's options
+    were chosen on seeds 11 and 12; report on others)."""
     n = 40 if quick else 200
     rows = []
     for seed in seeds:
@@ -416,7 +417,7 @@ if __name__ == "__main__":
     parser.add_argument("--alerts", action="store_true")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--child")
-    parser.add_argument("--seeds", default="11,12,13", help="comma-separated seeds (tune on 1,2; report on others)")
+    parser.add_argument("--seeds", default="13,14,15", help="comma-separated seeds (tuned on 11,12; report on others)")
     args = parser.parse_args()
     if args.child:
         _child(args.child)

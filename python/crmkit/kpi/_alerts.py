@@ -30,7 +30,22 @@ _SETTINGS = {
 #: than the band, which the 3-in-a-row rule misses, is found after a few days and dated
 #: at its first clear move). Measured on simulated series (tests/bench/bench_kpi.py
 #: --alerts): on weekly series the same CUSUM raised false alarms around holidays.
-_TUNING: dict[str, Any] = {"all": {}, "d": {"cusum_k": 1.0, "cusum_h": 7.0}}
+#: For every frequency: counts get a noise model with a Poisson part at each period's own
+#: expected level plus an over-dispersion estimated from the trailing one-step errors
+#: (level_noise), and are judged on the square-root scale of value / expected
+#: (count_lambda 0.5: Poisson-like noise is symmetric there, where the log scale makes a
+#: +40% day look smaller than a -40% one); levels and seasons are 25%-trimmed means
+#: (nearly as robust as the median, with less variance). Chosen on simulated series of
+#: seeds 11 and 12 (tests/bench/bench_kpi.py --alerts) and reported on others. Two more
+#: options of src/kpi/baseline.rs stay off: re-scaling an event's learnt effect from the
+#: earlier days of its current occurrence (event_scale_widen: more false alarms than it
+#: saved), a shorter burn-in before one-step errors count (burn_in: a series' first
+#: weeks then widened its bands) and choosing the candidate predictor on a clipped mean
+#: |error| (choice_clip: no measurable change).
+_TUNING: dict[str, Any] = {
+    "all": {"level_noise": True, "level_trim": 0.25, "count_lambda": 0.5},
+    "d": {"cusum_k": 1.0, "cusum_h": 7.0},
+}
 #: Monthly and quarterly series have few one-step errors, and those of the first cycles
 #: (before the season is known) widen their noise estimate: the band is drawn this much
 #: narrower so that "sensitivity" means about the same false-alarm rate at every frequency
@@ -81,6 +96,7 @@ def _holiday_codes(periods: pl.Series, unit: str, calendar: Optional[pl.DataFram
                              "__b": [v[1] for v in _WEEKLY_CORE.values()]})
         calendar = calendar.join(core, on="name", how="inner").select(
             "name",
+            "day",
             (pl.col("day") + pl.duration(days=pl.col("__a"))).alias("start"),
             (pl.col("day") + pl.duration(days=pl.col("__b"))).alias("end"),
         )
@@ -94,6 +110,17 @@ def _holiday_codes(periods: pl.Series, unit: str, calendar: Optional[pl.DataFram
             pl.when(pl.lit(unit == "d" and "day" in calendar.columns) & (pl.col("period_start") == pl.col("day")
                                                                        if "day" in calendar.columns else pl.lit(False)))
             .then(pl.col("name") + "@day")
+            # weeks: counted from the week holding the event's own day, so that the week
+            # of 11 November has the same code every year whatever weekday it falls on
+            # (counted from the window's first day, it would share a code with the week
+            # after the peak in other years)
+            .when(pl.lit(unit == "w" and "day" in calendar.columns))
+            .then(
+                pl.col("name") + "@w" + (
+                    (pl.col("period_start") - (pl.col("day") if "day" in calendar.columns else pl.col("start")).dt.truncate("1w"))
+                    .dt.total_days() // 7
+                ).cast(pl.String)
+            )
             .otherwise(
                 pl.col("name")
                 + "+"
@@ -262,7 +289,7 @@ def bands(
             method=method, sensitivity=float(sensitivity) * (_SENS_SCALE.get(unit, 1.0) if method == "auto" else 1.0),
             min_history=int(min_history), level_window=level_w,
             season_cycles=cycles, error_window=err_w, shift_run=shift_run, critical=float(critical),
-            models=0b1111, zscore_window=z_w, **_TUNING.get(unit, {}), **_TUNING["all"],
+            models=0b1111, zscore_window=z_w, **{**_TUNING["all"], **_TUNING.get(unit, {})},
         )
     if method == "auto" and min_change > 0:
         # the minimum-effect-size rule (amounts, counts and rates; not scores such as NPS)
@@ -411,19 +438,25 @@ def alerts(
     Methods:
 
     - ``"auto"`` (default): per series and period, from earlier data only, a robust
-      baseline — the median level of recent clean periods, plus a season (same
-      weekday for daily data, same week/month of the year for weekly/monthly; season
-      length inferred from the frequency or given as ``season_length``) and a
-      Theil–Sen trend when they predict the recent past better. The band is
-      ``sensitivity`` × 1.4826 × the median absolute one-step error (MAD), so one
-      outlier does not widen it. Amounts and counts are judged on a log scale (a
-      +50% spike is the same size at any level) with at least Poisson noise for
-      counts; rates with a denominator (churn, conversion, repeat rate...) with
+      baseline — the level of recent clean periods (a 25%-trimmed mean, estimated on
+      the log scale for amounts and counts), plus a season (same weekday for daily
+      data, same week/month of the year for weekly/monthly; season length inferred
+      from the frequency or given as ``season_length``) and a Theil–Sen trend when
+      they predict the recent past better. The band is ``sensitivity`` × the robust
+      spread of the one-step errors (1.4826 × their median absolute value, or more
+      when their tails are heavier than a normal's), so one outlier does not widen
+      it. Amounts are judged on a log scale (a +50% spike is the same size at any
+      level). Counts (orders, customers...) are judged on the square-root scale of
+      value / expected, with a noise made of a Poisson part at the period's own
+      expected level and an over-dispersion learnt from the one-step errors: a quiet
+      day (a Sunday, a holiday dip) gets a relatively wider band than a busy one.
+      Rates with a denominator (churn, conversion, repeat rate...) are judged with
       their binomial standard error, so a churn rate over 3 customers is not judged
       as if exact. Known events (``holidays``: ``"cn"`` for
       :func:`crmkit.kpi.calendars.cn`, ``"none"``, or a table ``name, start, end``)
       never enter the baseline; they are judged against the same event's deviation
-      in earlier years, and not judged at all the first time. A step that lasts
+      in earlier years (for weekly KPIs, the weeks are counted from the week holding
+      the event's own day), and not judged at all the first time. A step that lasts
       (3 daily or weekly periods, 2 monthly ones beyond the band on the same side)
       is flagged once, at its start, as ``kind = "level_shift"``, and the baseline
       restarts there; daily series also keep a CUSUM of their scores, so that a step
