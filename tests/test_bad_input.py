@@ -281,6 +281,13 @@ def build_cases() -> list[Case]:  # noqa: C901 - one table
     add("dedupe-long-strings", lambda: crmkit.dedupe(customers.with_columns(pl.col("name") + pl.lit("x" * 10_000)), id="record_id"), "name")
     add("dedupe-all-same", lambda: crmkit.dedupe(customers.with_columns(pl.lit("张伟").alias("name"), pl.lit("13800138000").alias("phone")),
                                                 id="record_id"), "record_id")
+    # A CJK name whose first character has no pinyin reading, next to e-mails (a Rust
+    # byte-slice panic once).
+    rare = pl.DataFrame({"record_id": [0, 1, 2, 3], "name": ["龼亪", "龼亪", "レ龼〢ぶコ亪〚", "Zhang Wei"],
+                         "email": ["a@b.com", "a@b.com", "ab@c.com", "zw@d.com"], "phone": [None, None, "13800138000", None]})
+    add("dedupe-rare-cjk-names", lambda: crmkit.dedupe(rare, id="record_id"), "name")
+    add("link-rare-cjk-names", lambda: crmkit.link(rare, rare.with_columns(pl.col("name").str.to_uppercase()),
+                                                   "record_id", "record_id"), "name")
     add("dedupe_pairs-nulls-id", lambda: crmkit.dedupe_pairs(nulls(customers, "record_id"), id="record_id"), "record_id")
     add("link-missing-id", lambda: crmkit.link(customers.head(30), customers.tail(30).drop("record_id"), "record_id", "record_id"), "record_id")
     add("link-empty-right", lambda: crmkit.link(customers.head(30), customers.clear(), "record_id", "record_id"), "empty", "right", "0 rows")
@@ -607,7 +614,7 @@ def test_bad_input(all_outcomes, case_id):
 # there cannot hide behind an earlier case).
 ISOLATED = [
     "rfm-nulls-customer_id", "clv.summary-far-dates", "kpi.compute-tz-date", "BetaGeo-huge",
-    "funnel-many-steps", "frequent_itemsets-tiny-support", "dedupe-long-strings", "GBC-X-huge",
+    "funnel-many-steps", "frequent_itemsets-tiny-support", "dedupe-long-strings", "link-rare-cjk-names", "GBC-X-huge",
     "forecast-huge-y", "KMeans-huge", "ab_test-huge-metric", "dashboard-payload-names",
 ]
 
