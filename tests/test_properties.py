@@ -612,7 +612,7 @@ API: dict[str, Api] = {
 # The API-wide tests try fewer examples per function in "ci" (about 50 functions x 3
 # invariants inside make test); "fuzz" tries CRMKIT_FUZZ_API_EXAMPLES each.
 _PROFILE = os.environ.get("CRMKIT_HYPOTHESIS_PROFILE", "ci")
-api_settings = settings(max_examples=int(os.environ.get("CRMKIT_FUZZ_API_EXAMPLES", "300")) if _PROFILE == "fuzz" else 4)
+api_settings = settings(max_examples=int(os.environ.get("CRMKIT_FUZZ_API_EXAMPLES", "60")) if _PROFILE == "fuzz" else 4)
 
 GENERATORS = {"orders": order_logs(), "events": event_logs(), "items": item_logs(), "records": customer_records(),
               "xy": xy_frames(), "ab": ab_frames()}
