@@ -115,8 +115,9 @@ $(VENV)/.bench-installed: requirements-bench.txt $(VENV)/.installed
 bench: build java $(VENV)/.bench-installed $(VENV)/.pyspark-$(PYSPARK_VERSION)
 	$(PY) tests/bench/run.py --record docs/bench_results.json
 
-# Property-based runs with the long hypothesis profile (tests/test_properties.py; about
-# 15 minutes on two cores), with the number of examples tried per test printed.
+# Property-based runs with the long hypothesis profile (tests/test_properties.py; at
+# least 10 minutes, 25-40 on two shared cores: CRMKIT_FUZZ_EXAMPLES per older test,
+# CRMKIT_FUZZ_API_EXAMPLES per API-wide test), with the examples tried per test printed.
 fuzz: build
 	CRMKIT_HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q -p no:cacheprovider tests/test_properties.py --hypothesis-show-statistics
 

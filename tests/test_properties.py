@@ -242,21 +242,486 @@ gb = ml.GradientBoostingClassifier(max_iter=20, random_state=0).fit(x, y)
 outs["gbdt"] = pl.DataFrame({"p": gb.predict_proba(x)[:, 1]})
 series = fc.series(w.orders, freq="1w", by="channel")
 outs["ets"] = fc.forecast(series, models=[fc.AutoETS(season_length=4)], h=4)
-digest = hashlib.sha256()
+outs["auto"] = fc.auto(series, h=4, season_length=4)
+outs["link"] = crmkit.link(w.customers.head(300), w.customers.tail(300), "record_id", "record_id").sort(pl.all())
+outs["rules"] = crmkit.basket.association_rules(crmkit.basket.frequent_itemsets(w.items, min_support=0.01),
+                                                min_threshold=0.1).sort("antecedents", "consequents")
+outs["funnel"] = crmkit.funnel(w.events, ["view", "cart", "purchase"])
+outs["churn_features"] = crmkit.churn.features(w.orders, cutoff="2023-01-01").sort("customer_id")
+cm = crmkit.churn.ChurnModel(horizon=90, n_cutoffs=2, random_state=0).fit(w.orders)
+outs["churn_model"] = cm.score(w.orders).sort("customer_id")
+outs["kpi"] = crmkit.kpi.alerts(crmkit.kpi.compute(w.orders, freq="1w"))
+outs["logistic"] = pl.DataFrame({"p": ml.LogisticRegression().fit(x, y).predict_proba(x)[:, 1]})
+outs["auto_clf"] = pl.DataFrame({"p": ml.AutoClassifier(cv=2, gbdt_params={"max_iter": 10}).fit(x, y).predict_proba(x)[:, 1]})
+outs["choose_k"] = crmkit.choose_k(feats.select(pl.all().cast(pl.Float64)).to_numpy(), k=range(2, 5)).scores
+outs["pareto"] = pl.DataFrame({"p": [float(v) for v in clv.ParetoNBDFitter().fit(s["frequency"], s["recency"], s["T"]).params_.values()]})
 for k in sorted(outs):
-    buf = io.BytesIO(); outs[k].write_ipc(buf); digest.update(k.encode()); digest.update(buf.getvalue())
-print(digest.hexdigest())
+    outs[k].rechunk().write_ipc(f"{sys.argv[1]}/{k}.arrow")
 """
+# Summed in a thread-dependent order by polars' parallel aggregations: equal to 1e-12
+# (relative), not to the bit. Every other result must be bit-identical.
+_THREAD_TOLERANT = {"auto", "kpi"}
 
 
 def test_results_are_the_same_with_one_and_two_threads():
-    """Dedupe, BG/NBD, k-means, gradient boosting and ETS give bit-identical results
-    whatever the number of threads (rayon's and polars')."""
-    digests = []
+    """Dedupe, link, BG/NBD, Pareto/NBD, k-means and choose_k, gradient boosting,
+    logistic regression, AutoClassifier, ETS and forecast.auto, FP-growth rules, funnel,
+    churn features and ChurnModel, KPI alerts give bit-identical results whatever the
+    number of threads (rayon's and polars')."""
+    import tempfile
+
+    dirs = []
     for threads in ("1", "2"):
         env = dict(os.environ, RAYON_NUM_THREADS=threads, POLARS_MAX_THREADS=threads)
-        r = subprocess.run([sys.executable, "-c", _THREAD_SCRIPT], env=env, capture_output=True, text=True,
+        d = tempfile.mkdtemp(prefix=f"crmkit-threads{threads}-")
+        r = subprocess.run([sys.executable, "-c", _THREAD_SCRIPT, d], env=env, capture_output=True, text=True,
                            timeout=600)
         assert r.returncode == 0, r.stderr[-3000:]
-        digests.append(r.stdout.strip().splitlines()[-1])
-    assert digests[0] == digests[1]
+        dirs.append(d)
+    names = sorted(os.listdir(dirs[0]))
+    assert len(names) >= 16 and names == sorted(os.listdir(dirs[1]))
+    for name in names:
+        one, two = (pl.read_ipc(os.path.join(d, name)) for d in dirs)
+        exact = name.removesuffix(".arrow") not in _THREAD_TOLERANT
+        assert_frame_equal(one, two, check_exact=exact, **({} if exact else {TOL: 1e-12}))
+
+
+# =======================================================================================
+# The whole public API on generated frames of every dtype and shape (issue 17).
+# =======================================================================================
+#
+# Each entry of API below is one public function (or fit + predict of one estimator)
+# applied to generated input of one kind; the kinds' generators mix clean frames with
+# nulls, NaN/±inf, 0, negatives, 1e300, far past and future dates, naive and zone-aware
+# timestamps of every time unit, every integer width, Float32, Decimal, Categorical,
+# Enum and String ids, string ids of every shape, duplicated keys, one-row and empty
+# frames. Invariants: a result or a CrmError naming a column or argument; the same result
+# for the rows shuffled; per-customer results partitionable by customer; no customer
+# silently lost (the function's output or its warnings account for every one).
+
+import warnings  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from decimal import Decimal  # noqa: E402
+from typing import Any, Callable, Optional  # noqa: E402
+
+from crmkit import basket, churn, experiment, forecast as fc, kpi, metrics, ml  # noqa: E402
+
+INT_DTYPES = [pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64]
+ID_KINDS = [*INT_DTYPES, pl.String, pl.Categorical, "enum", "shapes"]
+TIME_KINDS = [pl.Date, pl.Datetime("ms"), pl.Datetime("us"), pl.Datetime("ns"), pl.Datetime("us", "Asia/Shanghai"),
+              pl.Datetime("ms", "UTC"), pl.Datetime("ns", "America/New_York")]
+AMOUNT_KINDS = [pl.Float64, pl.Float32, pl.Int32, pl.Int64, pl.UInt16, pl.Decimal(18, 2)]
+# Distinct strings of every shape, used as ids (customers, baskets, users, variants).
+ID_SHAPES = ["", " ", "😀👍🏽", "مرحبا", "שלום", "e\u0301", "Ｚｈａｎｇ", "张伟", "x" * 10_000, "=1+2", "<b>", "\t\n", "a b",
+             "\u200b", "Ａ１"]
+FAR = [dt.datetime(1900, 1, 1), dt.datetime(2199, 12, 31, 23, 59), dt.datetime(1970, 1, 1)]
+
+
+def _ids(draw, codes: list[int], kind: Any) -> pl.Series:
+    if kind == "shapes":
+        return pl.Series(codes, dtype=pl.Int64).replace_strict(list(range(len(ID_SHAPES))), ID_SHAPES,
+                                                                return_dtype=pl.String)
+    if kind in (pl.String, pl.Categorical, "enum"):
+        s = pl.Series([f"c{c}" for c in codes], dtype=pl.String)
+        if kind == pl.Categorical:
+            return s.cast(pl.Categorical)
+        if kind == "enum":
+            return s.cast(pl.Enum([f"c{c}" for c in range(16)]))
+        return s
+    return pl.Series(codes, dtype=pl.Int64).cast(kind)
+
+
+def _times(draw, n: int, kind: Any, dirty: bool, base: dt.datetime = START) -> pl.Series:
+    secs = draw(st.lists(st.integers(0, 3 * 365 * 86400), min_size=n, max_size=n))
+    vals: list[Optional[dt.datetime]] = [base + dt.timedelta(seconds=s) for s in secs]
+    if dirty and n:
+        for i in draw(st.lists(st.integers(0, n - 1), max_size=3)):
+            vals[i] = draw(st.sampled_from([*FAR, None]))
+    s = pl.Series(vals, dtype=pl.Datetime("us"))
+    if kind == pl.Date:
+        return s.dt.date()
+    s = s.cast(pl.Datetime(kind.time_unit))
+    if kind.time_zone:
+        s = s.dt.replace_time_zone(kind.time_zone, ambiguous="earliest", non_existent="null")
+    return s
+
+
+SPECIAL_FLOATS = [0.0, -0.0, -5.0, 1e300, -1e300, float("nan"), float("inf"), float("-inf"), None, 5e-324]
+
+
+def _amounts(draw, n: int, kind: Any, dirty: bool) -> pl.Series:
+    vals = draw(st.lists(st.floats(0, 5000, allow_nan=False, width=32), min_size=n, max_size=n))
+    if dirty and n:
+        for i in draw(st.lists(st.integers(0, n - 1), max_size=3)):
+            vals[i] = draw(st.sampled_from(SPECIAL_FLOATS))
+    s = pl.Series(vals, dtype=pl.Float64)
+    if kind == pl.Float64:
+        return s
+    if kind == pl.Float32:
+        return s.cast(pl.Float32)
+    # Integers and decimals cannot hold NaN/inf/1e300: those become nulls (still dirty).
+    ok = s.is_finite() & (s.abs() < 1e9)
+    s = pl.select(pl.when(ok).then(s).otherwise(None)).to_series()
+    if kind == pl.UInt16:
+        s = s.abs().clip(upper_bound=60000)
+    if isinstance(kind, pl.Decimal):
+        return pl.Series([None if v is None else Decimal(f"{v:.2f}") for v in s.to_list()], dtype=kind)
+    return s.round(0).cast(kind)
+
+
+@st.composite
+def order_logs(draw, min_rows: int = 0, max_rows: int = 30):
+    """An order log: order_id, customer_id, order_date, amount, channel, discount, each of
+    a drawn dtype; one example in three is dirty (specials, far dates, nulls, duplicates)."""
+    n = draw(st.integers(min_rows, max_rows))
+    n_customers = draw(st.integers(1, 6))
+    dirty = draw(st.integers(0, 2)) == 0
+    codes = draw(st.lists(st.integers(0, n_customers - 1), min_size=n, max_size=n))
+    id_kind = draw(st.sampled_from(ID_KINDS))
+    df = pl.DataFrame({
+        "order_id": pl.Series(range(n), dtype=pl.Int64),
+        "customer_id": _ids(draw, codes, id_kind),
+        "order_date": _times(draw, n, draw(st.sampled_from(TIME_KINDS)), dirty),
+        "amount": _amounts(draw, n, draw(st.sampled_from(AMOUNT_KINDS)), dirty),
+        "channel": pl.Series(draw(st.lists(st.sampled_from(["web", "app", "store"]), min_size=n, max_size=n)),
+                             dtype=pl.String).cast(pl.Enum(["web", "app", "store"])),
+        "discount": pl.Series(draw(st.lists(st.sampled_from([0.0, 0.1, 0.5]), min_size=n, max_size=n)), dtype=pl.Float64),
+    })
+    if dirty and n and draw(st.booleans()):
+        df = pl.concat([df, df.head(draw(st.integers(1, n)))])  # duplicated orders, order_id repeats
+    if dirty and n and draw(st.booleans()):
+        i = draw(st.integers(0, n - 1))
+        df = df.with_columns(pl.when(pl.int_range(pl.len()) == i).then(None).otherwise(pl.col("customer_id"))
+                             .alias("customer_id"))
+    return df
+
+
+@st.composite
+def event_logs(draw):
+    n = draw(st.integers(0, 30))
+    users = draw(st.lists(st.integers(0, 5), min_size=n, max_size=n))
+    dirty = draw(st.integers(0, 2)) == 0
+    vocab = ["view", "cart", "purchase", "search"] + (["", "😀", "שלום", " view "] if dirty else [])
+    names = draw(st.lists(st.sampled_from(vocab), min_size=n, max_size=n))
+    ev = pl.Series(names, dtype=pl.String)
+    if draw(st.booleans()):
+        ev = ev.cast(pl.Categorical)
+    return pl.DataFrame({
+        "customer_id": _ids(draw, users, draw(st.sampled_from(ID_KINDS))),
+        "session_id": pl.Series([u * 10 + draw(st.integers(0, 2)) for u in users], dtype=pl.Int64),
+        "event": ev,
+        "timestamp": _times(draw, n, draw(st.sampled_from(TIME_KINDS[1:])), dirty),
+    })
+
+
+@st.composite
+def item_logs(draw):
+    n = draw(st.integers(0, 40))
+    baskets = draw(st.lists(st.integers(0, 9), min_size=n, max_size=n))
+    products = draw(st.lists(st.sampled_from(["milk", "bread", "egg", "tea", "😀", "咖啡", "", "x" * 500]),
+                             min_size=n, max_size=n))
+    p = pl.Series(products, dtype=pl.String)
+    if draw(st.booleans()):
+        p = p.cast(pl.Categorical)
+    return pl.DataFrame({"order_id": _ids(draw, baskets, draw(st.sampled_from(ID_KINDS))), "product": p,
+                         "customer_id": pl.Series([b % 4 for b in baskets], dtype=pl.Int64)})
+
+
+@st.composite
+def customer_records(draw):
+    n = draw(st.integers(0, 14))
+    names = draw(st.lists(st.one_of(st.sampled_from(["张伟", "张 伟", "Zhang Wei", "ZHANG WEI", "李娜", "Li Na", ""]), text,
+                                    st.none()), min_size=n, max_size=n))
+    phones = draw(st.lists(st.one_of(st.sampled_from(["13800138000", "+86 138-0013-8000", "１３８００１３８０００",
+                                                      "12345", ""]), st.none()), min_size=n, max_size=n))
+    emails = draw(st.lists(st.one_of(st.sampled_from(["a@b.com", "A@B.COM ", "x@y", "😀@😀.cn"]), st.none()),
+                           min_size=n, max_size=n))
+    return pl.DataFrame({"record_id": pl.Series(range(n), dtype=draw(st.sampled_from(INT_DTYPES))),
+                         "name": pl.Series(names, dtype=pl.String), "phone": pl.Series(phones, dtype=pl.String),
+                         "email": pl.Series(emails, dtype=pl.String)})
+
+
+@st.composite
+def xy_frames(draw):
+    """Features of several dtypes with specials, and a binary target."""
+    n = draw(st.integers(0, 60))
+    dirty = draw(st.integers(0, 2)) == 0
+    a = draw(st.lists(st.floats(-100, 100, allow_nan=False), min_size=n, max_size=n))
+    if dirty and n:
+        for i in draw(st.lists(st.integers(0, n - 1), max_size=3)):
+            a[i] = draw(st.sampled_from(SPECIAL_FLOATS))
+    b = draw(st.lists(st.integers(-5, 5), min_size=n, max_size=n))
+    y = draw(st.lists(st.integers(0, 1), min_size=n, max_size=n))
+    X = pl.DataFrame({"a": pl.Series(a, dtype=pl.Float64).cast(draw(st.sampled_from([pl.Float64, pl.Float32]))),
+                      "b": pl.Series(b, dtype=pl.Int64).cast(draw(st.sampled_from([pl.Int8, pl.Int32, pl.Int64, pl.Float64]))),
+                      "c": pl.Series(draw(st.lists(st.sampled_from(["x", "y", "z"]), min_size=n, max_size=n)),
+                                     dtype=pl.String).cast(pl.Categorical)})
+    return X, np.asarray(y, dtype=np.int64)
+
+
+@st.composite
+def ab_frames(draw):
+    n = draw(st.integers(0, 60))
+    dirty = draw(st.integers(0, 2)) == 0
+    variants = draw(st.lists(st.sampled_from(["control", "treatment"] + (["b😀"] if dirty else [])), min_size=n,
+                             max_size=n))
+    conv = draw(st.lists(st.integers(0, 1), min_size=n, max_size=n))
+    rev = draw(st.lists(st.floats(0, 1000, allow_nan=False), min_size=n, max_size=n))
+    if dirty and n:
+        for i in draw(st.lists(st.integers(0, n - 1), max_size=3)):
+            rev[i] = draw(st.sampled_from(SPECIAL_FLOATS))
+    v = pl.Series(variants, dtype=pl.String)
+    if draw(st.booleans()):
+        v = v.cast(pl.Categorical)
+    return pl.DataFrame({"variant": v, "converted": pl.Series(conv, dtype=pl.Int64).cast(draw(st.sampled_from([pl.Int8, pl.Int64,
+                                                                                                     pl.Boolean]))),
+                         "revenue": pl.Series(rev, dtype=pl.Float64)})
+
+
+def _series_from(orders: pl.DataFrame) -> pl.DataFrame:
+    return fc.series(orders, freq="1w")
+
+
+def _summary(orders: pl.DataFrame) -> pl.DataFrame:
+    return clv.summary(orders, amount="amount", observation_end=AS_OF)
+
+
+def _fitted_params(model: Any) -> pl.DataFrame:
+    return pl.DataFrame({"param": list(model.params_), "value": [float(v) for v in model.params_.values()]})
+
+
+def _clv_fit(cls: Any) -> Callable[[pl.DataFrame], pl.DataFrame]:
+    def run(orders: pl.DataFrame) -> pl.DataFrame:
+        s = _summary(orders)
+        model = cls().fit(s["frequency"], s["recency"], s["T"])
+        out = clv.predict(s, model, horizon=30)
+        return out
+    return run
+
+
+def _gamma_gamma(orders: pl.DataFrame) -> pl.DataFrame:
+    s = _summary(orders).filter(pl.col("frequency") > 0)
+    return _fitted_params(clv.GammaGammaFitter().fit(s["frequency"], s["monetary_value"]))
+
+
+def _kpi_alerts(orders: pl.DataFrame) -> pl.DataFrame:
+    return kpi.alerts(kpi.compute(orders, freq="1w", as_of=AS_OF), holidays=None)
+
+
+def _forecast(orders: pl.DataFrame) -> pl.DataFrame:
+    return fc.forecast(_series_from(orders), models=[fc.Naive(), fc.AutoETS(), fc.CrostonClassic()], h=3)
+
+
+def _forecast_auto(orders: pl.DataFrame) -> pl.DataFrame:
+    return fc.auto(_series_from(orders), h=2, season_length=1, n_windows=1)
+
+
+def _campaign(orders: pl.DataFrame) -> pl.DataFrame:
+    ids = orders.select(pl.col("customer_id").drop_nulls().unique().sort()).to_series()
+    camp = pl.DataFrame({"customer_id": ids, "campaign_id": ["c1"] * ids.len(),
+                         "group": ["control" if i % 2 else "treatment" for i in range(ids.len())],
+                         "sent_at": [dt.datetime(2021, 1, 1)] * ids.len()})
+    return experiment.campaign(camp, orders, window="90d")
+
+
+def _ml(make: Callable[[], Any], proba: bool = True) -> Callable[[tuple[pl.DataFrame, np.ndarray]], pl.DataFrame]:
+    def run(xy: tuple[pl.DataFrame, np.ndarray]) -> pl.DataFrame:
+        X, y = xy
+        model = make().fit(X, y)
+        p = model.predict_proba(X)[:, 1] if proba else model.predict(X)
+        return X.with_row_index("row").select("row", pl.Series("p", np.asarray(p, dtype=np.float64)))
+    return run
+
+
+def _rules(items: pl.DataFrame) -> pl.DataFrame:
+    its = basket.frequent_itemsets(items, min_support=0.1, max_len=3)
+    return basket.association_rules(its, min_threshold=0.1)
+
+
+def _recommend(items: pl.DataFrame) -> pl.DataFrame:
+    return basket.recommend(items.select("customer_id", "product"), _rules(items), k=3)
+
+
+@dataclass
+class Api:
+    fn: Callable[[Any], Any]
+    kind: str  # the generator: orders, events, items, records, xy, ab, opps
+    per_customer: Optional[str] = None  # the customer key of a per-customer result (partitionable)
+    order_invariant: bool = True
+    rel_tol: float = 1e-9
+
+
+API: dict[str, Api] = {
+    "rfm": Api(lambda o: crmkit.rfm(o, as_of=AS_OF), "orders"),
+    "rfm_summary": Api(lambda o: crmkit.rfm_summary(crmkit.rfm(o, as_of=AS_OF)), "orders"),
+    "segment_customers": Api(lambda o: crmkit.segment_customers(o, k=2, as_of=AS_OF).customers, "orders",
+                             rel_tol=1e-6),
+    "profile": Api(lambda o: crmkit.profile(o, as_of=AS_OF), "orders", per_customer="customer_id"),
+    "tags": Api(lambda o: crmkit.tags(crmkit.profile(o, as_of=AS_OF)), "orders", per_customer="customer_id"),
+    "clv.summary": Api(_summary, "orders", per_customer="customer_id"),
+    "clv.calibration_and_holdout_data": Api(lambda o: clv.calibration_and_holdout_data(
+        o, "customer_id", "order_date", calibration_period_end=dt.date(2022, 1, 1), observation_period_end=AS_OF),
+        "orders"),  # not partitionable as is: a part without holdout orders is refused (a whole-log check)
+    "clv.BetaGeoFitter": Api(_clv_fit(clv.BetaGeoFitter), "orders", rel_tol=1e-5),
+    "clv.ModifiedBetaGeoFitter": Api(_clv_fit(clv.ModifiedBetaGeoFitter), "orders", rel_tol=1e-5),
+    "clv.ParetoNBDFitter": Api(_clv_fit(clv.ParetoNBDFitter), "orders", rel_tol=1e-5),
+    "clv.GammaGammaFitter": Api(_gamma_gamma, "orders", rel_tol=1e-5),
+    "churn.features": Api(lambda o: churn.features(o, cutoff="2022-06-01", btyd=False), "orders",
+                          per_customer="customer_id"),
+    # data_end: the end of the data is a property of the whole log, so partitions get it given.
+    "churn.labels": Api(lambda o: churn.labels(o, cutoff="2022-06-01", horizon=90, data_end=AS_OF), "orders",
+                        per_customer="customer_id"),
+    "cohorts": Api(lambda o: crmkit.cohorts(o), "orders"),
+    "cohort_matrix": Api(lambda o: crmkit.cohort_matrix(o, period="1q"), "orders"),
+    "kpi.compute": Api(lambda o: kpi.compute(o, freq="1mo", as_of=AS_OF), "orders"),
+    "kpi.alerts": Api(_kpi_alerts, "orders", rel_tol=1e-6),
+    "forecast.series": Api(_series_from, "orders"),
+    "forecast.forecast": Api(_forecast, "orders", rel_tol=1e-6),
+    "forecast.auto": Api(_forecast_auto, "orders", rel_tol=1e-6),
+    "experiment.campaign": Api(_campaign, "orders", rel_tol=1e-6),
+    "funnel": Api(lambda e: crmkit.funnel(e, ["view", "cart", "purchase"]), "events"),
+    "funnel_levels": Api(lambda e: crmkit.funnel_levels(e, ["view", "cart", "purchase"], mode="any"), "events"),
+    "paths": Api(lambda e: crmkit.paths(e, max_len=3), "events", order_invariant=False),
+    "transitions": Api(lambda e: crmkit.transitions(e, start_end=True), "events", order_invariant=False),
+    "next_steps": Api(lambda e: crmkit.next_steps(e, "view"), "events", order_invariant=False),
+    "basket.frequent_itemsets": Api(lambda i: basket.frequent_itemsets(i, min_support=0.1, max_len=3), "items"),
+    "basket.association_rules": Api(_rules, "items"),
+    "basket.recommend": Api(_recommend, "items", per_customer=None),
+    "dedupe": Api(lambda r: crmkit.dedupe(r, id="record_id"), "records", order_invariant=False),
+    "dedupe_pairs": Api(lambda r: crmkit.dedupe_pairs(r, id="record_id"), "records", order_invariant=False),
+    "link": Api(lambda r: crmkit.link(r, r.with_columns(pl.col("name").str.to_uppercase()), "record_id", "record_id"), "records",
+                order_invariant=False),
+    "clean.customers": Api(lambda r: clean.customers(r.drop("record_id")).data, "records", order_invariant=False),
+    "ml.GradientBoostingClassifier": Api(_ml(lambda: ml.GradientBoostingClassifier(max_iter=5, min_samples_leaf=3,
+                                                                                   random_state=0)), "xy",
+                                         order_invariant=False),
+    "ml.GradientBoostingRegressor": Api(_ml(lambda: ml.GradientBoostingRegressor(max_iter=5, min_samples_leaf=3,
+                                                                                 random_state=0), proba=False), "xy",
+                                        order_invariant=False),
+    "ml.LogisticRegression": Api(_ml(lambda: ml.LogisticRegression()), "xy", order_invariant=False),
+    "ml.AutoClassifier": Api(_ml(lambda: ml.AutoClassifier(cv=2, gbdt_params={"max_iter": 5})), "xy",
+                             order_invariant=False),
+    "metrics": Api(lambda xy: pl.DataFrame({"auc": [metrics.roc_auc_score(xy[1], xy[0]["a"].to_numpy())]}), "xy",
+                   order_invariant=False),
+    "experiment.ab_test": Api(lambda d: experiment.ab_test(d, metric=["converted", "revenue"]), "ab", rel_tol=1e-6),
+    "experiment.bayes": Api(lambda d: experiment.bayes(d, metric="revenue"), "ab", rel_tol=1e-6),
+    "experiment.sequential": Api(lambda d: experiment.sequential(d), "ab", rel_tol=1e-6),
+    "experiment.srm": Api(lambda d: experiment.srm(d), "ab", rel_tol=1e-6),
+    "experiment.summarize": Api(lambda d: experiment.summarize(d, metric="revenue"), "ab", rel_tol=1e-6),
+}
+# The API-wide tests try fewer examples per function in "ci" (about 50 functions x 3
+# invariants inside make test); "fuzz" tries CRMKIT_FUZZ_API_EXAMPLES each.
+_PROFILE = os.environ.get("CRMKIT_HYPOTHESIS_PROFILE", "ci")
+api_settings = settings(max_examples=int(os.environ.get("CRMKIT_FUZZ_API_EXAMPLES", "60")) if _PROFILE == "fuzz" else 4)
+
+GENERATORS = {"orders": order_logs(), "events": event_logs(), "items": item_logs(), "records": customer_records(),
+              "xy": xy_frames(), "ab": ab_frames()}
+
+
+def _input_names(data: Any) -> set[str]:
+    frames = data if isinstance(data, tuple) else (data,)
+    names = {c for f in frames if isinstance(f, pl.DataFrame) for c in f.columns}
+    return names | {"orders", "events", "items", "data", "df", "X", "y", "as_of", "cutoff", "freq", "k", "h",
+                    "season_length", "n_windows", "min_support", "steps", "period", "horizon", "window", "control",
+                    "variant", "metric", "summary", "frequency", "recency", "T", "monetary_value", "customer",
+                    "transactions", "table", "itemsets", "rules", "id", "record_id", "fields", "campaigns", "date",
+                    "amount", "empty", "0 rows", "customers"}
+
+
+def _call(api: Api, data: Any) -> Any:
+    """The result, or None after checking that the failure is a clear crmkit error."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return api.fn(data)
+    except Exception as e:  # noqa: BLE001 - the property is about which exceptions
+        _ok_error(e)
+        msg = str(e)
+        assert any(n in msg for n in _input_names(data) if n), f"the error names no column or argument: {msg}"
+        return None
+
+
+def _shuffle(data: Any, seed: int) -> Any:
+    if isinstance(data, tuple):
+        X, y = data
+        perm = np.random.default_rng(seed).permutation(X.height)
+        return X[perm], y[perm]
+    return data.sample(fraction=1.0, shuffle=True, seed=seed)
+
+
+def _sortable(out: pl.DataFrame) -> pl.DataFrame:
+    keys = [c for c, t in out.schema.items() if not t.is_float() and not isinstance(t, (pl.List, pl.Struct, pl.Array))
+            and t != pl.Null]
+    out = out.select(c for c, t in out.schema.items() if not isinstance(t, (pl.List, pl.Struct, pl.Array)))
+    return out.sort(keys, nulls_last=True) if keys else out
+
+
+@pytest.mark.parametrize("name", sorted(API))
+@api_settings
+@given(data=st.data())
+def test_api_gives_a_result_or_a_clear_error(name, data):
+    api = API[name]
+    frame = data.draw(GENERATORS[api.kind])
+    _call(api, frame)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, a in API.items() if a.order_invariant))
+@api_settings
+@given(data=st.data(), seed=st.integers(0, 2**31 - 1))
+def test_api_does_not_depend_on_row_order(name, data, seed):
+    api = API[name]
+    frame = data.draw(GENERATORS[api.kind])
+    out = _call(api, frame)
+    if not isinstance(out, pl.DataFrame):
+        return
+    again = api.fn(_shuffle(frame, seed))
+    assert_frame_equal(_sortable(again), _sortable(out), check_exact=False, **{TOL: api.rel_tol})
+
+
+@pytest.mark.parametrize("name", sorted(n for n, a in API.items() if a.per_customer))
+@api_settings
+@given(df=order_logs(min_rows=2), split=st.integers(1, 4))
+def test_api_per_customer_results_are_partitionable(name, df, split):
+    api = API[name]
+    key = api.per_customer
+    whole = _call(api, df)
+    if whole is None or df["customer_id"].null_count():
+        return
+    bucket = pl.col("customer_id").cast(pl.String).hash(seed=3) % (split + 1)
+    parts = df.with_columns(bucket.alias("__part")).partition_by("__part", include_key=False)
+    outs = [api.fn(p) for p in parts]
+    combined = pl.concat(outs, how="diagonal_relaxed")
+    cols = [c for c in whole.columns if c in combined.columns]
+    assert_frame_equal(_sortable(combined.select(cols)), _sortable(whole.select(cols)), check_exact=False,
+                       check_dtypes=False, **{TOL: 1e-9})
+
+
+ACCOUNTED = {  # per-customer functions that list every customer they were given
+    "clv.summary": _summary,
+    "profile": lambda o: crmkit.profile(o, as_of=AS_OF),
+    "rfm": lambda o: crmkit.rfm(o, as_of=AS_OF),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ACCOUNTED))
+@api_settings
+@given(df=order_logs(min_rows=1))
+def test_no_customer_is_silently_lost(name, df):
+    """Every customer with a usable order appears in the output, or a warning counts the
+    rows left out (rows in = rows used + rows reported dropped)."""
+    fn = ACCOUNTED[name]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            out = fn(df)
+        except Exception as e:  # noqa: BLE001
+            _ok_error(e)
+            return
+    given_ids = set(df["customer_id"].drop_nulls().cast(pl.String).to_list())
+    got = set(out["customer_id"].cast(pl.String).to_list())
+    assert got <= given_ids, "customers in the output that were not in the input"
+    missing = given_ids - got
+    if missing:
+        said = " ".join(str(w.message) for w in caught)
+        assert any(ch.isdigit() for ch in said) and ("drop" in said or "ignored" in said or "left out" in said), (
+            f"{len(missing)} customer(s) missing from the output without a warning that counts them: {said!r}")

@@ -173,3 +173,43 @@ def require_positive_int(value: Any, name: str, *, function: str, allow_zero: bo
         bound = ">= 0" if allow_zero else ">= 1"
         raise CrmError(f"{function}: argument '{name}' must be an integer {bound}, found {value!r}")
     return value
+
+
+def _key_family(dtype: pl.DataType) -> str:
+    if dtype == pl.String or isinstance(dtype, (pl.Categorical, pl.Enum)):
+        return "string"
+    if dtype.is_integer():
+        return "integer"
+    return str(dtype)
+
+
+def align_keys(
+    left: pl.LazyFrame,
+    right: pl.LazyFrame,
+    columns: Mapping[str, str],
+    *,
+    function: str,
+    left_argument: str,
+    right_argument: str,
+) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """Makes join keys of two user frames joinable: ``columns`` maps each key in ``left``
+    to its partner in ``right``. String-like keys (String, Categorical, Enum) are joined
+    as String, integer keys of different widths as Int64; keys of different families
+    (an integer id against a string id) raise SchemaError naming both columns."""
+    ls, rs = schema_of(left), schema_of(right)
+    lcasts, rcasts = [], []
+    for lc, rc in columns.items():
+        ld, rd = ls[lc], rs[rc]
+        if ld == rd and not isinstance(ld, pl.Categorical):
+            continue
+        lf_, rf_ = _key_family(ld), _key_family(rd)
+        if lf_ != rf_:
+            raise SchemaError(
+                f"{function}: column '{lc}' in '{left_argument}' ({ld}) and column '{rc}' in '{right_argument}' ({rd}) "
+                f"must hold ids of one kind to be matched; cast one of them first, for example "
+                f"pl.col('{rc}').cast(pl.{'String' if lf_ == 'string' else 'Int64'})"
+            )
+        target = pl.String if lf_ == "string" else pl.Int64
+        lcasts.append(pl.col(lc).cast(target))
+        rcasts.append(pl.col(rc).cast(target))
+    return (left.with_columns(lcasts) if lcasts else left), (right.with_columns(rcasts) if rcasts else right)

@@ -714,6 +714,11 @@ def _cohort_table(base: pl.DataFrame, customer: str, value: Optional[str], last:
     return out.sort("cohort", "period_index").select(cols_out)
 
 
+#: Most period columns a cohort matrix may have (a stray order in year 1 would otherwise
+#: ask for a pivot with over a hundred thousand columns).
+MAX_MATRIX_PERIODS = 5_000
+
+
 def cohort_matrix(
     orders: Any,
     customer: str = "customer_id",
@@ -740,6 +745,12 @@ def cohort_matrix(
     long = cohorts(orders, customer=customer, date=date, period=period, value=value)
     if long.height == 0:
         return pl.DataFrame(schema={"cohort": pl.Date, "cohort_size": pl.UInt32})
+    n_columns = int(cast(int, long.get_column("period_index").max())) + 1
+    if n_columns > MAX_MATRIX_PERIODS:
+        raise TooLargeError(
+            f"crmkit.cohort_matrix: the orders' '{date}' values span {n_columns:,} periods of '{period}', over the "
+            f"limit of {MAX_MATRIX_PERIODS:,} matrix columns; use a longer period (argument 'period') or filter out "
+            "implausible order dates first (crmkit.cohorts gives the same figures as a long table)")
     wide = long.pivot(on="period_index", index=["cohort", "cohort_size"], values=values, sort_columns=True)
     periods = sorted((c for c in wide.columns if c not in ("cohort", "cohort_size")), key=int)
     return wide.select("cohort", "cohort_size", *periods).sort("cohort")

@@ -102,6 +102,11 @@ class _Prepared:
     sessions: list[Any] = field(default_factory=list)
 
 
+#: Characters of each prepared field value that dedupe and link compare (longer values
+#: are junk in a customer table, and similarity costs grow with the square of the length).
+MAX_FIELD_CHARS = 128
+
+
 def _prep_expr(col: str, kind: str, dtype: pl.DataType, region: str, function: str) -> pl.Expr:
     is_text = dtype == pl.String or isinstance(dtype, (pl.Categorical, pl.Enum)) or dtype == pl.Null
     c = pl.col(col)
@@ -158,11 +163,15 @@ def _prepare(frames: list[tuple[pl.DataFrame, str, str]], fields: Optional[Mappi
         require_no_nulls(frame, [idc], function=function, argument=arg)
         require_unique(frame, idc, function=function, argument=arg)
         names = [f"_f{j}" for j in range(len(fields))]
-        parts.append(
-            frame.select(
-                [_prep_expr(c, k, frame.schema[c], region, function).alias(n) for (c, k), n in zip(fields.items(), names)]
-            )
+        prepared = frame.select(
+            [_prep_expr(c, k, frame.schema[c], region, function).alias(n) for (c, k), n in zip(fields.items(), names)]
         )
+        # String similarity costs the product of the two lengths, over every candidate and
+        # random pair: values are compared on their first MAX_FIELD_CHARS characters (a
+        # 10k-character "name" would otherwise take minutes).
+        parts.append(prepared.with_columns(
+            pl.col(n).str.slice(0, MAX_FIELD_CHARS) for n in names if prepared.schema[n] == pl.String
+        ))
     names = [f"_f{j}" for j in range(len(fields))]
     n_left = None
     if len(parts) == 2:

@@ -234,7 +234,7 @@ def profile(
         pl.col("_t").min().alias("_first"),
         pl.col("_t").max().alias("_last"),
         pl.len().cast(pl.Int64).alias("orders"),
-        pl.col(amount).sum().cast(pl.Float64).alias("revenue"),
+        pl.col(amount).cast(pl.Float64).sum().alias("revenue"),
         pl.col("_d").sum().alias("_sum_d"),
         pl.col("_weekend").mean().alias("weekend_share"),
     ]

@@ -352,6 +352,9 @@ mod tests {
         assert!(email_spells_name(&le, &latin));
         let initial = prepare(Kind::Email, "jsmith42@gmail.com").unwrap_or_else(|| panic!("email"));
         assert!(email_spells_name(&initial, &latin));
+        // A character without a pinyin reading (龼) is multi-byte: no slicing inside it.
+        let rare = prepare(Kind::Name, "レ龼〢ぶコ亪〚").unwrap_or_else(|| panic!("name"));
+        assert!(!email_spells_name(&le, &rare));
     }
 }
 
@@ -384,6 +387,7 @@ pub fn email_spells_name(email: &Prepared, name: &Prepared) -> bool {
         return false;
     }
     let (a, b) = (&words[0], &words[1]);
-    let (ia, ib) = (&a[..1], &b[..1]);
+    // First characters, not bytes: a CJK character without a pinyin reading stays itself.
+    let (ia, ib): (String, String) = (a.chars().take(1).collect(), b.chars().take(1).collect());
     [format!("{ia}{b}"), format!("{b}{ia}"), format!("{ib}{a}"), format!("{a}{ib}")].iter().any(|k| k == letters)
 }

@@ -226,6 +226,11 @@ class ChurnModel:
         fn = "ChurnModel.fit"
         frame = as_lazy(orders, argument="orders").collect()
         _, schema = _orders_base(frame, self.customer, self.date, self.amount, fn)
+        n_bad = frame.select((~pl.col(self.amount).cast(pl.Float64).is_finite()).sum()).item()
+        if n_bad:
+            # The spend model learns from amounts: a NaN or an infinity would poison its target.
+            raise CrmError(f"{fn}: column '{self.amount}' in 'orders' holds {n_bad} NaN or infinite value(s); "
+                           f"drop or fix those rows first (for example orders.filter(pl.col('{self.amount}').is_finite()))")
         span = frame.select(_date_us(self.date, schema[self.date]).min().alias("a"),
                             _date_us(self.date, schema[self.date]).max().alias("b")).row(0)
         if span[0] is None:

@@ -177,7 +177,9 @@ def _per_customer(rows: pl.LazyFrame, customer: str, id_dtype: pl.DataType, with
                 out = pl.DataFrame(got)
                 return out.with_columns(pl.col("customer").cast(id_dtype)).rename({"customer": customer})
     # General ids: polars group-bys (first per customer and period, then per customer).
-    per_period = rows.group_by(customer, "__period").agg(amount.sum().alias("__a"), pl.len().alias("__n"))
+    # The amount as a column first: polars before 1.29 cannot aggregate a literal (no amount).
+    per_period = (rows.with_columns(amount.cast(pl.Float64).alias("__amt")).group_by(customer, "__period")
+                  .agg(pl.col("__amt").sum().alias("__a"), pl.len().alias("__n")))
     return (
         per_period.group_by(customer)
         .agg(

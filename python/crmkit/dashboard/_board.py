@@ -376,6 +376,9 @@ def dashboard(
     """
     if lang not in ("auto", "zh", "en"):
         raise CrmError(f"crmkit.dashboard: lang must be 'auto', 'zh' or 'en', found {lang!r}")
+    if Path(out).is_dir():
+        raise CrmError(f"crmkit.dashboard: argument 'out' must be the path of an HTML file, found the directory {str(out)!r}; "
+                       f"pass for example out={str(Path(out) / 'dashboard.html')!r}")
     if not isinstance(freq, str) or not re.fullmatch(r"\d+(d|w|mo|q|y)", freq):
         raise CrmError(f"crmkit.dashboard: freq must be a polars duration such as '1w', '1mo', '1q', found {freq!r}")
 

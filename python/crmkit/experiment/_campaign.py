@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 
 from crmkit import _core
-from crmkit._validate import as_lazy, require_columns, require_no_nulls, schema_of
+from crmkit._validate import align_keys, as_lazy, require_columns, require_no_nulls, require_rows, schema_of
 from crmkit.errors import CrmError
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(w|d|h|m|s)\s*$")
@@ -82,6 +82,7 @@ def campaign(
     require_columns(cl, {campaign: "id", customer: "id", group: "any", sent: "temporal", **{b: "any" for b in by_cols}},
                     function=fn, argument="campaigns")
     require_columns(ol, {customer: "id", date: "temporal", amount: "numeric"}, function=fn, argument="orders")
+    cl, ol = align_keys(cl, ol, {customer: customer}, function=fn, left_argument="campaigns", right_argument="orders")
     if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not margin > 0:
         raise CrmError(f"{fn}: argument 'margin' must be a positive number (share of revenue that is profit), found {margin!r}")
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
@@ -90,11 +91,12 @@ def campaign(
     cschema = schema_of(cl)
     has_cost_col = "cost" in cschema and cschema["cost"].is_numeric()
     members = cl.select(campaign, customer, group, sent, *by_cols, *(["cost"] if has_cost_col else [])).collect()
+    require_rows(members, function=fn, argument="campaigns")
     require_no_nulls(members, [campaign, customer, group, sent], function=fn, argument="campaigns")
     dup = members.height - members.select(pl.struct(campaign, customer).n_unique()).item()
     if dup:
-        raise CrmError(f"{fn}: {dup} customer(s) appear more than once in the same campaign; each customer must be "
-                       f"in one group per campaign")
+        raise CrmError(f"{fn}: column '{customer}' in 'campaigns' repeats {dup} customer(s) within the same "
+                       f"'{campaign}'; each customer must be in one group per campaign")
     groups = members[group].unique().to_list()
     if control not in groups:
         raise CrmError(f"{fn}: control group {control!r} not found in column '{group}' (it holds {sorted(map(str, groups))}); "

@@ -11,7 +11,7 @@ import polars as pl
 from crmkit import _core
 from crmkit.errors import CrmError
 from crmkit.forecast._engine import _check_intermittent, _to_float_columns, check_models, run_tasks
-from crmkit.forecast._frames import check_levels, level_name, optional_int, prepare, restore_names
+from crmkit.forecast._frames import MAX_HORIZON, check_levels, level_name, optional_int, prepare, restore_names
 from crmkit.forecast._models import AutoCES, AutoETS, AutoTheta, CrostonSBA, Naive, SeasonalNaive, _Model
 
 #: Names of the combinations in the ``model`` column: the equal-weight mean and the
@@ -182,7 +182,7 @@ def _auto(
     larger panel (crmkit.spark.forecast: the buckets' figures added up on the driver);
     ``stats`` receives this panel's figures for those decisions."""
     function = "auto"
-    h = optional_int(h, "h", function=function)  # type: ignore[assignment]
+    h = optional_int(h, "h", function=function, limit=MAX_HORIZON)  # type: ignore[assignment]
     if h is None:
         raise CrmError("auto: argument 'h' (the horizon) is required")
     n_windows = optional_int(n_windows, "n_windows", function=function) or 1
@@ -377,7 +377,7 @@ def trend(
     panel = prepare(df, id_col=id_col, time_col=time_col, target_col=target_col, freq=freq, function=function)
     m = optional_int(season_length, "season_length", function=function) or panel.freq.season_length()
     w = optional_int(window, "window", function=function) or (m if m > 1 else 3)
-    hh = optional_int(h, "h", function=function) or w
+    hh = optional_int(h, "h", function=function, limit=MAX_HORIZON) or w
     if not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
         raise CrmError(f"trend: argument 'alpha' must be in (0, 1), found {alpha!r}")
     if model is None:

@@ -11,7 +11,7 @@ import polars as pl
 from crmkit import _core
 from crmkit._validate import as_frame, require_columns
 from crmkit.errors import CrmError
-from crmkit.forecast._frames import Panel, check_levels, level_name, optional_int, prepare, restore_names
+from crmkit.forecast._frames import MAX_HORIZON, Panel, check_levels, level_name, optional_int, prepare, restore_names
 from crmkit.forecast._models import _Model
 
 ModelsArg = Union[_Model, Sequence[_Model]]
@@ -156,7 +156,7 @@ def forecast(
     """
     function = "forecast"
     models = check_models(models, function=function)
-    h = optional_int(h, "h", function=function)  # type: ignore[assignment]
+    h = optional_int(h, "h", function=function, limit=MAX_HORIZON)  # type: ignore[assignment]
     if h is None:
         raise CrmError("forecast: argument 'h' (the horizon) is required")
     levels = check_levels(level, function=function)
@@ -206,7 +206,7 @@ def cross_validation(
     """
     function = "cross_validation"
     models = check_models(models, function=function)
-    h = optional_int(h, "h", function=function)  # type: ignore[assignment]
+    h = optional_int(h, "h", function=function, limit=MAX_HORIZON)  # type: ignore[assignment]
     if h is None:
         raise CrmError("cross_validation: argument 'h' (the horizon) is required")
     n_windows = optional_int(n_windows, "n_windows", function=function) or 1

@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from crmkit._validate import as_frame, require_columns, require_no_nulls, require_rows
-from crmkit.errors import CrmError, SchemaError
+from crmkit.errors import CrmError, SchemaError, TooLargeError
 
 _UNITS = ("ns", "us", "ms", "s", "m", "h", "d", "w", "mo", "q", "y")
 _PANDAS_ALIASES = {
@@ -268,9 +268,17 @@ def restore_names(frame: pl.DataFrame, panel: Panel) -> pl.DataFrame:
     return frame.rename({"unique_id": panel.id_col, "ds": panel.time_col, **({"y": panel.target_col} if "y" in frame.columns else {})})
 
 
-def optional_int(value: Optional[int], name: str, *, function: str) -> Optional[int]:
+#: Longest forecast horizon (periods) a call may ask for: every step is a row per series
+#: and model, so a typo such as h=10**9 would otherwise exhaust memory.
+MAX_HORIZON = 100_000
+
+
+def optional_int(value: Optional[int], name: str, *, function: str, limit: Optional[int] = None) -> Optional[int]:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise CrmError(f"{function}: argument '{name}' must be an integer >= 1, found {value!r}")
+    if limit is not None and value > limit:
+        raise TooLargeError(f"{function}: argument '{name}' = {value:,} is over the limit of {limit:,} periods "
+                            f"(each period is one output row per series and model); ask for a shorter '{name}'")
     return int(value)

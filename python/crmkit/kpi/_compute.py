@@ -720,7 +720,7 @@ def _order_base(orders_lf: pl.LazyFrame, schema: pl.Schema, by_cols: list[str], 
     "new" is its period being the customer's first, "retained" the customer having a row
     for the same group one period earlier (a semi join on the period index)."""
     keys = ["period_start", *by_cols]
-    agg = [pl.len().alias("__n"), pl.col(amount).sum().alias("__rev")]
+    agg = [pl.len().alias("__n"), pl.col(amount).cast(pl.Float64).sum().alias("__rev")]
     if discount is not None:
         agg.append((pl.col(discount) > 0).sum().alias("__disc"))
     if packed is not None:

@@ -104,6 +104,12 @@ def segment_customers(
                 f"crmkit.segment_customers: k={k} is larger than the number of customers ({n}); "
                 f"choose k <= {n} or k=None"
             )
+    n_bad = table.filter(~pl.col("monetary").cast(pl.Float64).is_finite()).height
+    if n_bad:
+        raise CrmError(
+            f"crmkit.segment_customers: column '{amount}' sums to NaN or an infinity for {n_bad} customer(s) "
+            f"(it holds NaN or ±inf values); clustering needs finite amounts: drop or fix those rows first"
+        )
     n_negative = table.filter(pl.col("monetary") < 0).height
     if n_negative:
         _warn(f"crmkit.segment_customers: {n_negative} customer(s) with negative net monetary value clipped to 0 for clustering")
