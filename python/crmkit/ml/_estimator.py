@@ -12,7 +12,7 @@ from typing import Any, Optional, Union
 import numpy as np
 import polars as pl
 
-from crmkit import _core
+from crmkit import _core, _interrupt
 from crmkit.errors import CrmError, SchemaError
 
 _FORMAT = "crmkit.ml"
@@ -71,7 +71,7 @@ def _is_categorical_dtype(dtype: pl.DataType) -> bool:
 
 def _as_frame_or_array(X: Any, argument: str = "X") -> Union[pl.DataFrame, np.ndarray]:
     if isinstance(X, pl.LazyFrame):
-        X = X.collect()
+        X = X.pipe(_interrupt.collect)
     if isinstance(X, pl.DataFrame):
         return X
     if type(X).__module__.startswith("pandas"):
