@@ -323,7 +323,9 @@ def _binary_target(y: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
         raise CrmError(f"argument 'y': has {arr.shape[0]} values but X has {n} rows")
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         raise CrmError("argument 'y': holds NaN or infinite values; a class label is needed for every row")
-    classes = np.unique(arr)
+    # A sort of every label (seconds at 10M rows, with the GIL released): on a worker, so
+    # that Ctrl-C is felt.
+    classes = _interrupt.run(np.unique, arr)
     if classes.shape[0] != 2:
         found = classes.tolist()[:10]
         raise CrmError(
