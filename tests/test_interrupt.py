@@ -173,3 +173,76 @@ def test_concurrent_calls_from_threads_equal_sequential_calls():
     for name, expected in sequential.items():
         for got in results[name]:
             assert _same(got, expected), name
+
+
+# Polars phases (joins, group-bys, collects of long crmkit calls) run with the main thread
+# blocked in Rust, where Python cannot run its signal handlers; crmkit._interrupt runs them
+# on a worker thread so that Ctrl-C is felt within a fraction of a second.
+
+
+_DEDUPE_CHILD = """
+import sys, time
+import crmkit
+from crmkit import _interrupt
+cust = crmkit.datasets.generate(n_customers=60_000, seed=4, event_days=0).customers
+print("ready", flush=True)
+sys.stdin.readline()
+print("started", flush=True)
+try:
+    crmkit.dedupe(cust, id="record_id")
+    print("finished", flush=True)
+except KeyboardInterrupt:
+    t = time.monotonic()
+    try:
+        time.sleep(0.3)  # a second KeyboardInterrupt (polars' own) would land here
+        print("interrupted", t, flush=True)
+    except KeyboardInterrupt:
+        print("interrupted twice", t, flush=True)
+    # The abandoned polars phase ends in the background; then everything works.
+    _interrupt.settle()
+    assert crmkit.dedupe(cust.head(200), id="record_id").height == 200
+    print("usable", flush=True)
+"""
+
+
+def test_ctrl_c_stops_dedupe_in_its_polars_phases():
+    # About 95k records: a signal after 0.3 s or 1 s lands in the preparation phase
+    # (cleaning plugins, group-by and join over every record), which takes seconds here;
+    # at 2.5 s in the blocking phase's joins or in the scoring kernel.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    for delay in (0.3, 1.0, 2.5):
+        child = subprocess.Popen([sys.executable, "-c", _DEDUPE_CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True, env=env)
+        try:
+            assert child.stdout.readline().strip() == "ready"
+            child.stdin.write("go\n")
+            child.stdin.flush()
+            assert child.stdout.readline().strip() == "started"
+            time.sleep(delay)
+            sent = time.monotonic()
+            child.send_signal(signal.SIGINT)
+            out, err = child.communicate(timeout=300)
+        finally:
+            if child.poll() is None:
+                child.kill()
+        lines = out.split("\n")
+        caught = [ln for ln in lines if ln.startswith("interrupted")]
+        assert caught, f"the call was not interrupted: {out!r} {err[-2000:]!r}"
+        assert not caught[0].startswith("interrupted twice"), out
+        waited = float(caught[0].split()[-1]) - sent
+        assert waited < 1.0, (delay, waited)
+        assert "usable" in lines, f"crmkit unusable after the interrupt: {err[-2000:]}"
+
+
+def test_polars_phases_run_on_the_calling_thread_off_the_main_thread():
+    from crmkit import _interrupt
+
+    seen: list = []
+    t = threading.Thread(target=lambda: seen.append(_interrupt.run(threading.current_thread)))
+    t.start()
+    t.join()
+    assert seen == [t]
+    # On the main thread the work runs on a worker, and errors come back as raised.
+    assert _interrupt.run(threading.current_thread) is not threading.main_thread()
+    with pytest.raises(ZeroDivisionError):
+        _interrupt.run(lambda: 1 / 0)

@@ -12,6 +12,7 @@ from typing import Any, Iterable, Literal, Mapping, Optional, TypeVar, Union
 
 import polars as pl
 
+from crmkit import _interrupt
 from crmkit.errors import CrmError, SchemaError
 
 Frame = Union[pl.DataFrame, pl.LazyFrame]
@@ -70,7 +71,8 @@ def as_frame(data: Any, *, argument: str = "data") -> pl.DataFrame:
     """Accepts a polars DataFrame or LazyFrame (or a pandas DataFrame) as a DataFrame."""
     if isinstance(data, pl.DataFrame):
         return data
-    return as_lazy(data, argument=argument).collect()
+    # A lazy input's query can run for long: collected so that Ctrl-C is felt.
+    return _interrupt.collect(as_lazy(data, argument=argument))
 
 
 def schema_of(data: Frame) -> pl.Schema:

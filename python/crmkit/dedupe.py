@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Union
 
 import polars as pl
 
-from crmkit import _core
+from crmkit import _core, _interrupt
 from crmkit import clean as _clean
 from crmkit._validate import as_frame, require_columns, require_no_nulls, require_unique
 from crmkit.errors import CrmError, SchemaError, TooLargeError
@@ -257,7 +257,7 @@ def _candidate_pairs(prep: _Prepared, blocking: Optional[Sequence[Blocking]], ma
     n = prep.reps.height
     user = blocking is not None
     if blocking is None:
-        distinct = dict(zip(fields, prep.reps.select([pl.col(f"_f{j}").n_unique() for j in range(len(fields))]).row(0)))
+        distinct = dict(zip(fields, _interrupt.collect(prep.reps.lazy().select([pl.col(f"_f{j}").n_unique() for j in range(len(fields))])).row(0)))
         rules: list[Sequence[Union[str, pl.Expr]]] = list(_default_rules(fields, distinct))
     else:
         if isinstance(blocking, (str, pl.Expr)):
@@ -281,7 +281,7 @@ def _candidate_pairs(prep: _Prepared, blocking: Optional[Sequence[Blocking]], ma
         rule_labels.append(labs)
     keyname = {lbl: f"_k{i}" for i, lbl in enumerate(specs)}
     side = ["_side"] if linking else []
-    base = prep.reps.select(["_r", *side, *[e.alias(keyname[lbl]) for lbl, e in specs.items()]]).lazy()
+    base = _interrupt.collect(prep.reps.lazy().select(["_r", *side, *[e.alias(keyname[lbl]) for lbl, e in specs.items()]])).lazy()
     keyed_q = []
     size_q = []
     for labs in rule_labels:
@@ -294,7 +294,7 @@ def _candidate_pairs(prep: _Prepared, blocking: Optional[Sequence[Blocking]], ma
         else:
             q = keyed.group_by(cols).len().select((pl.col("len").cast(pl.Int64) * (pl.col("len") - 1) // 2).sum().alias("n"))
         size_q.append(q)
-    counts = [int(f["n"][0] or 0) for f in pl.collect_all(size_q)]
+    counts = [int(f["n"][0] or 0) for f in _interrupt.collect_all(size_q)]
     # A default key over the limit keeps its rare values: the blocks of at most `cap`
     # records, the largest cap whose pairs stay within one pair per record (a key
     # broader than that pairs mostly different people sharing a value). The pairs of a
@@ -304,7 +304,7 @@ def _candidate_pairs(prep: _Prepared, blocking: Optional[Sequence[Blocking]], ma
     caps: dict[int, int] = {}
     over = [k for k, c in enumerate(counts) if c > limit and not user]
     if over:
-        sizes = pl.collect_all(
+        sizes = _interrupt.collect_all(
             [keyed_q[k][0].group_by(keyed_q[k][1]).len().group_by("len").agg(pl.len().alias("blocks")) for k in over]
         )
         for k, sz in zip(over, sizes):
@@ -361,12 +361,12 @@ def _candidate_pairs(prep: _Prepared, blocking: Optional[Sequence[Blocking]], ma
             )
         names_only = [x for x in rule if isinstance(x, str)]
         session_rules.append(names_only if len(names_only) == len(rule) else None)
-    frames = pl.collect_all(pair_q) if pair_q else []
+    frames = _interrupt.collect_all(pair_q) if pair_q else []
     if not any(e["used"] for e in report):
         raise TooLargeError(f"{function}: every blocking key exceeds the pair limit ({report}); pass more selective blocking keys")
     if frames:
         # Training pairs (from at least one selective key) first, then the rest.
-        pairs = pl.concat(frames).group_by("l", "r").agg(pl.col("_broad").all()).sort("_broad", "l", "r")
+        pairs = _interrupt.collect(pl.concat([f.lazy() for f in frames]).group_by("l", "r").agg(pl.col("_broad").all()).sort("_broad", "l", "r"))
         if not (~pairs["_broad"]).any():
             pairs = pairs.with_columns(pl.lit(False).alias("_broad"))
     else:
@@ -375,12 +375,14 @@ def _candidate_pairs(prep: _Prepared, blocking: Optional[Sequence[Blocking]], ma
     # Each selective key over named fields is an EM session with its own fields masked;
     # a session is given as the positions of its pairs among the candidate pairs.
     names_idx = {c: j for j, c in enumerate(fields)}
-    prep.sessions = []
-    positions = pairs.select("l", "r").with_row_index("_p")
+    positions = pairs.lazy().select("l", "r").with_row_index("_p")
+    session_q = []
     for session_rule, frame in zip(session_rules, frames):
         if session_rule is not None and frame.height and not frame["_broad"][0]:
-            at = frame.select(pl.col("l").cast(pl.UInt32), pl.col("r").cast(pl.UInt32)).join(positions, on=["l", "r"])["_p"]
-            prep.sessions.append((at.cast(pl.UInt32), sorted({names_idx[c] for c in session_rule})))
+            at = frame.lazy().select(pl.col("l").cast(pl.UInt32), pl.col("r").cast(pl.UInt32)).join(positions, on=["l", "r"]).select(pl.col("_p").cast(pl.UInt32))
+            session_q.append((at, sorted({names_idx[c] for c in session_rule})))
+    at_frames = _interrupt.collect_all([q for q, _ in session_q]) if session_q else []
+    prep.sessions = [(f["_p"], fields_masked) for f, (_, fields_masked) in zip(at_frames, session_q)]
     return pairs, report
 
 
@@ -468,7 +470,7 @@ def _run(df: Any, id: str, fields: Optional[Mapping[str, str]], blocking: Option
     frame = as_frame(df, argument="df")
     if not isinstance(id, str):
         raise CrmError(f"{function}: 'id' must be the name of the record id column, found {id!r}")
-    prep = _prepare([(frame, id, "df")], fields, region, function)
+    prep = _interrupt.run(_prepare, [(frame, id, "df")], fields, region, function)
     ids = frame[id]
     if frame.height == 0:
         return frame, prep, None, None, []
@@ -545,30 +547,34 @@ def dedupe(
             f"than max_cluster_size={max_cluster_size} records into one entity",
             stacklevel=2,
         )
-    # Per input row: representative, its entity, best probability.
-    rep_first_row = prep.reps["_first"]
-    rows = pl.DataFrame({"_rep": prep.row_rep.cast(pl.UInt32)}).with_row_index("_row")
-    rep_tbl = pl.DataFrame(
-        {
-            "_rep": pl.int_range(0, n, dtype=pl.UInt32, eager=True),
-            "_ent_row": rep_first_row.gather(entity),
-            "_best": best,
-            "_rep_row": rep_first_row,
-        }
-    ).join(self_part.select(pl.col("l").cast(pl.UInt32).alias("_rep"), pl.col("match_probability").alias("_self")), on="_rep", how="left")
-    t = rows.join(rep_tbl, on="_rep", how="left").sort("_row")
-    # A row identical to an earlier one joins it when identical records match (self-pair
-    # probability >= threshold); otherwise it stays on its own.
-    same_ok = pl.col("_self") >= thr
-    is_first = pl.col("_row") == pl.col("_rep_row")
-    t = t.with_columns(
-        pl.when(is_first | same_ok).then(pl.col("_ent_row")).otherwise(pl.col("_row")).alias("_entity_row"),
-        pl.when(is_first).then(pl.max_horizontal(pl.col("_best"), pl.when(pl.col("_self").is_not_null()).then(pl.col("_self"))))
-        .otherwise(pl.max_horizontal(pl.col("_self"), pl.when(same_ok).then(pl.col("_best")))).alias("_p"),
-    )
-    return pl.DataFrame(
-        {id: ids, "entity_id": ids.gather(t["_entity_row"]), "match_probability": t["_p"]}
-    )
+    # Per input row: representative, its entity, best probability (joins over every
+    # input row: on a worker, so Ctrl-C is felt).
+    def entities() -> pl.DataFrame:
+        rep_first_row = prep.reps["_first"]
+        rows = pl.DataFrame({"_rep": prep.row_rep.cast(pl.UInt32)}).with_row_index("_row")
+        rep_tbl = pl.DataFrame(
+            {
+                "_rep": pl.int_range(0, n, dtype=pl.UInt32, eager=True),
+                "_ent_row": rep_first_row.gather(entity),
+                "_best": best,
+                "_rep_row": rep_first_row,
+            }
+        ).join(self_part.select(pl.col("l").cast(pl.UInt32).alias("_rep"), pl.col("match_probability").alias("_self")), on="_rep", how="left")
+        t = rows.join(rep_tbl, on="_rep", how="left").sort("_row")
+        # A row identical to an earlier one joins it when identical records match (self-pair
+        # probability >= threshold); otherwise it stays on its own.
+        same_ok = pl.col("_self") >= thr
+        is_first = pl.col("_row") == pl.col("_rep_row")
+        t = t.with_columns(
+            pl.when(is_first | same_ok).then(pl.col("_ent_row")).otherwise(pl.col("_row")).alias("_entity_row"),
+            pl.when(is_first).then(pl.max_horizontal(pl.col("_best"), pl.when(pl.col("_self").is_not_null()).then(pl.col("_self"))))
+            .otherwise(pl.max_horizontal(pl.col("_self"), pl.when(same_ok).then(pl.col("_best")))).alias("_p"),
+        )
+        return pl.DataFrame(
+            {id: ids, "entity_id": ids.gather(t["_entity_row"]), "match_probability": t["_p"]}
+        )
+
+    return _interrupt.run(entities)
 
 
 def dedupe_pairs(
@@ -674,7 +680,7 @@ def link(
             raise CrmError(f"{function}: no comparison fields common to both sources could be inferred; pass fields={{column: kind}}")
     out_ids = (left_id, right_id) if left_id != right_id else (f"{left_id}_l", f"{right_id}_r")
     empty = pl.DataFrame(schema={out_ids[0]: lf.schema.get(left_id, pl.Int64), out_ids[1]: rf.schema.get(right_id, pl.Int64), "match_probability": pl.Float64})
-    prep = _prepare([(lf, left_id, "left"), (rf, right_id, "right")], fields, region, function)
+    prep = _interrupt.run(_prepare, [(lf, left_id, "left"), (rf, right_id, "right")], fields, region, function)
     if lf.height == 0 or rf.height == 0 or prep.n_left in (0, prep.reps.height):
         return empty
     pairs, _ = _candidate_pairs(prep, blocking, max_pairs_per_key, function)

@@ -17,7 +17,7 @@ from typing import Any, Optional, Sequence, Union, cast
 import numpy as np
 import polars as pl
 
-from crmkit import _core
+from crmkit import _core, _interrupt
 from crmkit._validate import as_lazy, require_columns
 from crmkit._history import naive_datetime as _cutoff
 from crmkit.errors import ConvergenceError, CrmError, SchemaError
@@ -256,7 +256,7 @@ def features(
         if order_id not in schema:
             raise SchemaError(f"{fn}: 'items' needs the orders' '{order_id}' column to link order lines to customers")
         cols.append(pl.col(order_id))
-    pre = lazy.select(cols).filter(pl.col("__us") < c_us).collect()
+    pre = lazy.select(cols).filter(pl.col("__us") < c_us).pipe(_interrupt.collect)
     if pre.height == 0:
         raise CrmError(f"{fn}: no order falls before the cutoff {cut}; there is no customer to describe")
     _null_check(pre.rename({"__us": date, "__a": amount}), [customer, date, amount], fn)
@@ -339,11 +339,11 @@ def features(
     out = out.drop("__first_day", "__last_day", "__repeat_value")
 
     if items is not None:
-        out = out.join(_item_features(pre, items, customer, order_id, category, product, quantity, fn).collect(),
+        out = out.join(_item_features(pre, items, customer, order_id, category, product, quantity, fn).pipe(_interrupt.collect),
                        on=customer, how="left")
     if events is not None:
         out = out.join(_event_features(events, c_us, customer if event_customer is None else event_customer,
-                                       customer, event_time, event_name, session, cart_event, purchase_event, fn).collect(),
+                                       customer, event_time, event_name, session, cart_event, purchase_event, fn).pipe(_interrupt.collect),
                        on=customer, how="left")
         fill = [pl.col(c).fill_null(0) for c in ("events_30d", "sessions_30d", "sessions_90d", "cart_sessions_90d")]
         out = out.with_columns(fill)
@@ -454,7 +454,7 @@ def labels(
     base = lazy.select(pl.col(customer), _date_us(date, schema[date]).alias("__us"),
                        pl.col(amount).cast(pl.Float64).alias("__a"))
     if data_end is None:
-        last = base.select(pl.col("__us").max()).collect().item()
+        last = base.select(pl.col("__us").max()).pipe(_interrupt.collect).item()
         # the last order's instant is observed; with dates, its whole day
         observed_to = None if last is None else last + (_DAY_US if schema[date] == pl.Date else 1)
     else:
@@ -475,7 +475,7 @@ def labels(
         .with_columns((pl.col("future_orders") == 0).alias("churned"))
         .select(customer, "churned", "future_orders", "future_spend")
         .sort(customer)
-        .collect()
+        .pipe(_interrupt.collect)
     )
 
 
@@ -508,7 +508,7 @@ def training_set(
         raise CrmError(f"{fn}: cutoffs is empty")
     lazy = as_lazy(orders, argument="orders")
     if isinstance(orders, pl.LazyFrame):
-        lazy = orders.collect().lazy()  # read once, not once per cutoff
+        lazy = orders.pipe(_interrupt.collect).lazy()  # read once, not once per cutoff
     parts = []
     for cut in cuts:
         f = features(lazy, cutoff=cut, customer=customer, date=date, amount=amount, horizon=horizon, **feature_options)

@@ -12,7 +12,7 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 import polars as pl
 
-from crmkit import metrics
+from crmkit import _interrupt, metrics
 from crmkit.ml._blend import CHURN_GBDT_PARAMS
 from crmkit.ml._blend import LinearPrep as _LinearPrep
 from crmkit.ml._blend import logit as _logit
@@ -224,7 +224,7 @@ class ChurnModel:
         """Trains on features and labels at ``cutoffs`` (see the class docstring); options
         such as ``windows`` or column names for events and items go to ``features``."""
         fn = "ChurnModel.fit"
-        frame = as_lazy(orders, argument="orders").collect()
+        frame = as_lazy(orders, argument="orders").pipe(_interrupt.collect)
         _, schema = _orders_base(frame, self.customer, self.date, self.amount, fn)
         n_bad = frame.select((~pl.col(self.amount).cast(pl.Float64).is_finite()).sum()).item()
         if n_bad:
@@ -490,7 +490,7 @@ class ChurnModel:
         frame = as_lazy(orders, argument="orders")
         if as_of is None:
             _, schema = _orders_base(frame, self.customer, self.date, self.amount, fn)
-            last = frame.select(_date_us(self.date, schema[self.date]).max()).collect().item()
+            last = frame.select(_date_us(self.date, schema[self.date]).max()).pipe(_interrupt.collect).item()
             if last is None:
                 raise CrmError(f"{fn}: 'orders' is empty (0 rows)")
             as_of = _dt.datetime(1970, 1, 1) + _dt.timedelta(days=last // _DAY_US + 1)
@@ -566,7 +566,7 @@ class ChurnModel:
             warnings.warn(f"{fn}: the cutoff {cut.date()} is within {self.horizon} days of the last training cutoff "
                           f"{max(self.cutoffs_).date()}: the evaluation window overlaps the training labels",
                           stacklevel=2)
-        frame = as_lazy(orders, argument="orders").collect()
+        frame = as_lazy(orders, argument="orders").pipe(_interrupt.collect)
         opts = {**self.feature_options_, **feature_options}
         windows = tuple(sorted(set(self.windows) | {self.horizon}))
         f = features(frame, cutoff=cut, customer=self.customer, date=self.date, amount=self.amount, events=events,

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 import numpy as np
 import polars as pl
 
-from crmkit import _core
+from crmkit import _core, _interrupt
 from crmkit._plugin import plugin_call
 from crmkit._validate import require_columns
 from crmkit.errors import CrmError, SchemaError, TooLargeError
@@ -48,7 +48,7 @@ def _vector(values: Any, name: str, function: str) -> np.ndarray:
 
 
 def _from_frame(data: Any, names: tuple[str, ...], function: str) -> list[pl.Series]:
-    frame = data.collect() if isinstance(data, pl.LazyFrame) else data
+    frame = data.pipe(_interrupt.collect) if isinstance(data, pl.LazyFrame) else data
     if type(frame).__module__.startswith("pandas"):
         frame = pl.from_pandas(frame)
     require_columns(frame, {n: "numeric" for n in names}, function=function)

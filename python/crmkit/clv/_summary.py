@@ -7,7 +7,7 @@ from typing import Any, Optional, Union
 
 import polars as pl
 
-from crmkit import _core
+from crmkit import _core, _interrupt
 from crmkit._validate import as_lazy, require_columns
 from crmkit._history import naive_datetime as _to_datetime
 from crmkit.errors import CrmError, SchemaError
@@ -116,7 +116,7 @@ def summary(
               pl.col("__date").max().alias("max")]
     if amount is not None:
         checks.append((pl.col("__amount").is_null() | pl.col("__amount").is_nan()).sum().alias("a"))
-    stats = base.select(checks).collect().row(0, named=True)
+    stats = base.select(checks).pipe(_interrupt.collect).row(0, named=True)
     if stats["rows"] == 0:
         raise CrmError(f"{fn}: 'transactions' is empty (0 rows); there is nothing to summarise")
     for key, col in (("c", customer), ("d", date), ("a", amount)):
@@ -169,7 +169,7 @@ def _per_customer(rows: pl.LazyFrame, customer: str, id_dtype: pl.DataType, with
     amount = pl.col("__amount") if with_amount else pl.lit(0.0)
     if id_dtype.is_integer():
         frame = rows.select(pl.col(customer).cast(pl.Int64, strict=False).alias("c"), pl.col("__period").alias("p"),
-                            amount.alias("a")).collect()
+                            amount.alias("a")).pipe(_interrupt.collect)
         if frame["c"].null_count() == 0:
             got = _core.clv_period_summary(frame["c"].to_numpy(), frame["p"].to_numpy(),
                                            frame["a"].cast(pl.Float64).to_numpy())
@@ -192,7 +192,7 @@ def _per_customer(rows: pl.LazyFrame, customer: str, id_dtype: pl.DataType, with
             pl.col("__a").sum().alias("total"),
         )
         .sort(customer)
-        .collect()
+        .pipe(_interrupt.collect)
     )
 
 
@@ -225,7 +225,7 @@ def _with_parsed_dates(transactions: Any, column: str, datetime_format: Optional
         return lazy if not isinstance(transactions, pl.DataFrame) else transactions
     parsed = lazy.with_columns(pl.col(column).str.to_datetime(format=datetime_format, strict=True, time_unit="us"))
     try:
-        return parsed.collect() if isinstance(transactions, pl.DataFrame) else parsed.collect().lazy()
+        return parsed.pipe(_interrupt.collect) if isinstance(transactions, pl.DataFrame) else parsed.pipe(_interrupt.collect).lazy()
     except pl.exceptions.PolarsError as e:
         raise CrmError(f"{function}: column '{column}' holds text that does not parse as a date"
                        f"{' with format ' + repr(datetime_format) if datetime_format else ''}: {e}") from None

@@ -12,7 +12,7 @@ from typing import Any, Optional, Union
 import numpy as np
 import polars as pl
 
-from crmkit import _core
+from crmkit import _core, _interrupt
 from crmkit.errors import CrmError, SchemaError
 
 _FORMAT = "crmkit.ml"
@@ -71,7 +71,7 @@ def _is_categorical_dtype(dtype: pl.DataType) -> bool:
 
 def _as_frame_or_array(X: Any, argument: str = "X") -> Union[pl.DataFrame, np.ndarray]:
     if isinstance(X, pl.LazyFrame):
-        X = X.collect()
+        X = X.pipe(_interrupt.collect)
     if isinstance(X, pl.DataFrame):
         return X
     if type(X).__module__.startswith("pandas"):
@@ -323,7 +323,9 @@ def _binary_target(y: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
         raise CrmError(f"argument 'y': has {arr.shape[0]} values but X has {n} rows")
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         raise CrmError("argument 'y': holds NaN or infinite values; a class label is needed for every row")
-    classes = np.unique(arr)
+    # A sort of every label (seconds at 10M rows, with the GIL released): on a worker, so
+    # that Ctrl-C is felt.
+    classes = _interrupt.run(np.unique, arr)
     if classes.shape[0] != 2:
         found = classes.tolist()[:10]
         raise CrmError(
