@@ -28,6 +28,21 @@ pub struct CellSums {
     pub retained: Vec<u64>,
 }
 
+impl CellSums {
+    /// All sums zero for `n_cells` cells.
+    pub fn zeros(n_cells: usize) -> CellSums {
+        CellSums {
+            revenue: vec![0.0; n_cells],
+            orders: vec![0; n_cells],
+            active: vec![0; n_cells],
+            new: vec![0; n_cells],
+            repeaters: vec![0; n_cells],
+            discounted: vec![0; n_cells],
+            retained: vec![0; n_cells],
+        }
+    }
+}
+
 /// Orders are checked for interrupts every this many rows of the scan.
 const CHECK_EVERY: usize = 1 << 22;
 
@@ -61,15 +76,7 @@ pub fn cell_sums(keys: &[i64], amount: &[f64], discounted: &[bool], n_groups: u6
     rows.par_sort_unstable();
     interrupt::check()?;
 
-    let mut out = CellSums {
-        revenue: vec![0.0; n_cells],
-        orders: vec![0; n_cells],
-        active: vec![0; n_cells],
-        new: vec![0; n_cells],
-        repeaters: vec![0; n_cells],
-        discounted: vec![0; n_cells],
-        retained: vec![0; n_cells],
-    };
+    let mut out = CellSums::zeros(n_cells);
     let n = rows.len();
     let mut start = 0;
     let mut next_check = CHECK_EVERY;
@@ -139,15 +146,7 @@ mod tests {
             *f = (*f).min(p);
         }
         let present: BTreeSet<u64> = per_key.keys().copied().collect();
-        let mut out = CellSums {
-            revenue: vec![0.0; n_cells],
-            orders: vec![0; n_cells],
-            active: vec![0; n_cells],
-            new: vec![0; n_cells],
-            repeaters: vec![0; n_cells],
-            discounted: vec![0; n_cells],
-            retained: vec![0; n_cells],
-        };
+        let mut out = CellSums::zeros(n_cells);
         for (&k, &(count, rev, d)) in &per_key {
             let cell = (k % (n_g * n_p)) as usize;
             let p = k % n_p;

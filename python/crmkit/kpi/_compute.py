@@ -719,12 +719,12 @@ def _order_base(orders_lf: pl.LazyFrame, schema: pl.Schema, by_cols: list[str], 
     The only per-customer state is one row per (customer, period, group) that bought;
     "new" is its period being the customer's first, "retained" the customer having a row
     for the same group one period earlier (a semi join on the period index)."""
+    if packed is not None:
+        return _order_base_packed(orders_lf, schema, by_cols, customer, amount, discount, n, unit, retained, packed)
     keys = ["period_start", *by_cols]
     agg = [pl.len().alias("__n"), pl.col(amount).cast(pl.Float64).sum().alias("__rev")]
     if discount is not None:
         agg.append((pl.col(discount) > 0).sum().alias("__disc"))
-    if packed is not None:
-        return _order_base_packed(orders_lf, schema, by_cols, customer, amount, discount, n, unit, retained, packed)
     cp = orders_lf.group_by(customer, *keys).agg(agg).with_columns(_period_index(unit, n).alias("__pi"))
     flags = [(pl.col("__pi") == pl.col("__pi").min().over(customer)).alias("__new")]
     cp = cp.with_columns(flags)
@@ -777,14 +777,11 @@ def _order_base_packed(orders_lf: pl.LazyFrame, schema: pl.Schema, by_cols: list
         keyed["__k"].to_numpy(), keyed["__a"].to_numpy(), keyed["__d"].to_numpy(), int(n_g), int(n_p))
     del keyed
     names = [e.meta.output_name() for e in _period_sums(discount is not None, retained)]
-    counts = {c: pl.Series(c, sums[c], dtype=pl.UInt32) for c in names if c != "revenue"}
     small = pl.DataFrame([
         pl.Series("__g", np.repeat(np.arange(n_g, dtype=np.int64), n_p)),
         pl.Series("__pi", np.tile(np.arange(n_p, dtype=np.int64), n_g)),
-        pl.Series("revenue", sums["revenue"], dtype=pl.Float64),
-        *counts.values(),
+        *(pl.Series(c, sums[c], dtype=pl.Float64 if c == "revenue" else pl.UInt32) for c in names),
     ]).filter(pl.col("active_customers") > 0).lazy()  # as a group_by: only cells somebody bought in
-    base_agg = _period_sums(discount is not None, retained)
     # back from codes to period starts and group values (on the small table)
     start = packed["start"]
     if unit in ("d", "w"):
@@ -808,7 +805,7 @@ def _order_base_packed(orders_lf: pl.LazyFrame, schema: pl.Schema, by_cols: list
             small = small.join(values, on=f"__code_{b}", how="left")
         else:
             small = small.with_columns(pl.col(f"__code_{b}").cast(dtype).alias(b))
-    return small.select("period_start", *by_cols, *[e.meta.output_name() for e in base_agg])
+    return small.select("period_start", *by_cols, *names)
 
 
 def _churn(orders_lf: pl.LazyFrame, cp: Optional[pl.LazyFrame], keys: list[str], by_cols: list[str], customer: str,
