@@ -46,9 +46,9 @@ except KeyboardInterrupt:
 """
 
 
-def _interrupt_after(call: str, setup: str = "", delay: float = 1.5) -> tuple[float, str]:
-    """Seconds from SIGINT to KeyboardInterrupt in the child, and the child's output."""
-    code = textwrap.dedent(setup) + _CHILD.format(call=call)
+def _signal_child(code: str, delay: float, timeout: float) -> tuple[float, str, str]:
+    """Runs ``code`` in a child interpreter, sends SIGINT ``delay`` seconds after it says
+    "started"; returns when the signal was sent (monotonic clock) and its output."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, env=env)
@@ -60,10 +60,16 @@ def _interrupt_after(call: str, setup: str = "", delay: float = 1.5) -> tuple[fl
         time.sleep(delay)
         sent = time.monotonic()
         child.send_signal(signal.SIGINT)
-        out, err = child.communicate(timeout=120)
+        out, err = child.communicate(timeout=timeout)
     finally:
         if child.poll() is None:
             child.kill()
+    return sent, out, err
+
+
+def _interrupt_after(call: str, setup: str = "", delay: float = 1.5) -> tuple[float, str]:
+    """Seconds from SIGINT to KeyboardInterrupt in the child, and the child's output."""
+    sent, out, err = _signal_child(textwrap.dedent(setup) + _CHILD.format(call=call), delay, timeout=120)
     lines = out.split("\n")
     caught = [ln for ln in lines if ln.startswith("interrupted")]
     assert caught, f"the call was not interrupted: {out!r} {err[-2000:]!r}"
@@ -209,22 +215,8 @@ def test_ctrl_c_stops_dedupe_in_its_polars_phases():
     # About 95k records: a signal after 0.3 s or 1 s lands in the preparation phase
     # (cleaning plugins, group-by and join over every record), which takes seconds here;
     # at 2.5 s in the blocking phase's joins or in the scoring kernel.
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     for delay in (0.3, 1.0, 2.5):
-        child = subprocess.Popen([sys.executable, "-c", _DEDUPE_CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True, env=env)
-        try:
-            assert child.stdout.readline().strip() == "ready"
-            child.stdin.write("go\n")
-            child.stdin.flush()
-            assert child.stdout.readline().strip() == "started"
-            time.sleep(delay)
-            sent = time.monotonic()
-            child.send_signal(signal.SIGINT)
-            out, err = child.communicate(timeout=300)
-        finally:
-            if child.poll() is None:
-                child.kill()
+        sent, out, err = _signal_child(_DEDUPE_CHILD, delay, timeout=300)
         lines = out.split("\n")
         caught = [ln for ln in lines if ln.startswith("interrupted")]
         assert caught, f"the call was not interrupted: {out!r} {err[-2000:]!r}"
