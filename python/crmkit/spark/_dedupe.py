@@ -27,11 +27,11 @@ import json
 import math
 import warnings
 from functools import reduce
-from types import ModuleType
 from typing import Any, Mapping, Optional, Sequence, Union
 
 import polars as pl
 
+from crmkit.dedupe import _fields, _pairs
 from crmkit.errors import CrmError, SchemaError, TooLargeError
 from crmkit.spark._base import (
     _pyspark,
@@ -48,21 +48,13 @@ __all__ = ["dedupe", "dedupe_model"]
 _FN = "crmkit.dedupe"
 
 
-def _dd() -> "ModuleType":
-    """The crmkit.dedupe module (the package exports a function of the same name)."""
-    import importlib
-
-    return importlib.import_module("crmkit.dedupe")
-
-
 def _prep_part(df: pl.DataFrame, *, id: str, fields: dict[str, Any], region: str, tf: bool) -> pl.DataFrame:
     """id, prepared fields _f<j> (and their compared text _p<j> for term frequencies)."""
     from crmkit import _core
-    dd = _dd()
 
     out = df.select(
         pl.col(id),
-        *[dd._prep_expr(c, k, df.schema[c], region, _FN).cast(pl.String).alias(f"_f{j}") for j, (c, k) in enumerate(fields.items())],
+        *[_fields._prep_expr(c, k, df.schema[c], region, _FN).cast(pl.String).alias(f"_f{j}") for j, (c, k) in enumerate(fields.items())],
     )
     if tf:
         out = out.with_columns(
@@ -73,9 +65,8 @@ def _prep_part(df: pl.DataFrame, *, id: str, fields: dict[str, Any], region: str
 
 def _keys_part(df: pl.DataFrame, *, fields: dict[str, Any], specs: list[Any]) -> pl.DataFrame:
     """Blocking key columns _k<i>, built here on the worker from the rule specs."""
-    dd = _dd()
 
-    exprs = [dd._key_expr(spec, fields, _FN)[0].cast(pl.String).alias(f"_k{i}") for i, spec in enumerate(specs)]
+    exprs = [_fields._key_expr(spec, fields, _FN)[0].cast(pl.String).alias(f"_k{i}") for i, spec in enumerate(specs)]
     return df.with_columns(exprs)
 
 
@@ -102,9 +93,8 @@ def _score_part(df: pl.DataFrame, *, model_json: str, kinds: list[Any], strong_f
 
 
 def _check_args(threshold: Any, max_cluster_size: Any, strong_link: Any) -> float:
-    dd = _dd()
 
-    thr: float = dd._check_threshold(threshold, _FN)
+    thr: float = _pairs._check_threshold(threshold, _FN)
     if isinstance(max_cluster_size, bool) or not isinstance(max_cluster_size, int) or max_cluster_size < 2:
         raise CrmError(f"{_FN}: 'max_cluster_size' must be an integer >= 2, found {max_cluster_size!r}")
     if isinstance(strong_link, bool) or not isinstance(strong_link, (int, float)) or not 0 <= strong_link <= 1:
@@ -117,11 +107,10 @@ def _validate(sdf: Any, id: str, fields: Optional[Mapping[str, str]], region: st
     then the id column checked for nulls and duplicates in one Spark job."""
     from pyspark.sql import functions as F
 
-    dd = _dd()
 
     if not isinstance(id, str):
         raise CrmError(f"{_FN}: 'id' must be the name of the record id column, found {id!r}")
-    prep = dd._prepare([(pl.DataFrame(schema=polars_schema(sdf)), id, "df")], fields, region, _FN)
+    prep = _fields._prepare([(pl.DataFrame(schema=polars_schema(sdf)), id, "df")], fields, region, _FN)
     row = sdf.agg(F.count(F.lit(1)).alias("n"), F.count(F.col(id)).alias("nn"), F.countDistinct(F.col(id)).alias("d")).collect()[0]
     n, nn, d = int(row["n"]), int(row["nn"]), int(row["d"])
     if nn < n:
@@ -164,7 +153,6 @@ def dedupe_model(
 def _train(sdf: Any, id: str, fields: dict[str, Any], blocking: Optional[Sequence[Any]], region: str,
            training_pairs: Optional[pl.DataFrame], max_pairs_per_key: Optional[int], term_frequency: bool, seed: int,
            train_sample: int, n: int) -> str:
-    dd = _dd()
 
     data = sdf.select(id, *fields)
     if n > train_sample:
@@ -172,7 +160,7 @@ def _train(sdf: Any, id: str, fields: dict[str, Any], blocking: Optional[Sequenc
     sample = to_polars(data)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the full data's blocking warnings are given once, by dedupe
-        _, _, scored, model, _ = dd._run(sample, id, fields, blocking, region, training_pairs, max_pairs_per_key, seed,
+        _, _, scored, model, _ = _pairs._run(sample, id, fields, blocking, region, training_pairs, max_pairs_per_key, seed,
                                          term_frequency, _FN)
     if model is None or scored is None:
         raise CrmError(f"{_FN}: the training sample has no candidate pairs to fit the model on; pass model=... or more data")
@@ -216,7 +204,6 @@ def dedupe(
     from pyspark.sql import functions as F
 
     from crmkit import _core
-    dd = _dd()
 
     _pyspark()
     require_spark_frame(sdf, function=_FN, argument="sdf")
@@ -252,7 +239,7 @@ def dedupe(
             aggs += [F.countDistinct(F.col(f"_f{j}")).alias(f"d{j}"), F.max(F.col(f"_f{j}").isNull().cast("int")).alias(f"z{j}")]
         row = rec.agg(*aggs).collect()[0]
         distinct = {c: int(row[f"d{j}"]) + int(row[f"z{j}"] or 0) for j, c in enumerate(names)}
-        rules: list[Any] = dd._default_rules(fields, distinct)
+        rules: list[Any] = _fields._default_rules(fields, distinct)
     else:
         if isinstance(blocking, (str, pl.Expr)):
             blocking = [blocking]
@@ -264,7 +251,7 @@ def dedupe(
     for rule in rules:
         labs = []
         for spec in rule:
-            _, lbl = dd._key_expr(spec, fields, _FN)  # checks the spec on the driver
+            _, lbl = _fields._key_expr(spec, fields, _FN)  # checks the spec on the driver
             specs.setdefault(lbl, spec)
             if lbl not in labs:
                 labs.append(lbl)
