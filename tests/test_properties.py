@@ -689,7 +689,19 @@ def test_api_per_customer_results_are_partitionable(name, df, split):
         return
     bucket = pl.col("customer_id").cast(pl.String).hash(seed=3) % (split + 1)
     parts = df.with_columns(bucket.alias("__part")).partition_by("__part", include_key=False)
-    outs = [api.fn(p) for p in parts]
+    outs = []
+    for part in parts:
+        try:
+            outs.append(api.fn(part))
+        except crmkit.CrmError:
+            # A part may be refused as a whole ("no order falls before the cutoff"), but
+            # only when the whole's result has none of its customers: nothing is lost.
+            mine = part["customer_id"].unique()
+            assert not whole[key].is_in(mine.cast(whole[key].dtype, strict=False)).any(), (
+                f"{name}: a part was refused although the whole describes some of its customers")
+    if not outs:
+        assert whole.height == 0
+        return
     combined = pl.concat(outs, how="diagonal_relaxed")
     cols = [c for c in whole.columns if c in combined.columns]
     assert_frame_equal(_sortable(combined.select(cols)), _sortable(whole.select(cols)), check_exact=False,

@@ -969,3 +969,17 @@ def test_dense_id_kernel_equals_polars_group_by():
         d = crmkit.rfm(o)
     assert s["customer_id"].to_list() == [c * 1_000_003 + 17 for c in d["customer_id"].to_list()]
     assert same_rfm(s.drop("customer_id"), d.drop("customer_id"))
+
+
+def test_rfm_sums_float32_amounts_in_float64():
+    # 2**24 + 1 + 1 is not representable in Float32: a Float32 sum loses both ones,
+    # and which ones it loses depends on the row order.
+    orders = pl.DataFrame({
+        "customer_id": ["a", "a", "a", "b"],
+        "order_date": [date(2024, 1, 1), date(2024, 1, 2), date(2024, 1, 3), date(2024, 1, 1)],
+        "amount": pl.Series([2.0**24, 1.0, 1.0, 5.0], dtype=pl.Float32),
+    })
+    out = crmkit.rfm(orders, as_of=date(2024, 2, 1)).sort("customer_id")
+    assert out["monetary"].to_list() == [2.0**24 + 2.0, 5.0]
+    lazy = crmkit.rfm(orders.lazy(), as_of=date(2024, 2, 1)).sort("customer_id")
+    assert lazy["monetary"].to_list() == [2.0**24 + 2.0, 5.0]

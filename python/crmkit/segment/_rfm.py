@@ -453,7 +453,8 @@ def rfm(
             .agg(
                 last.alias("_last"),
                 freq.cast(pl.Int64).alias("frequency"),
-                a.sum().cast(pl.Float64).alias("monetary"),
+                # Summed in Float64: a Float32 sum drifts with the row order and the size.
+                a.cast(pl.Float64).sum().alias("monetary"),
                 *extra_aggs,
             )
             .collect(engine="streaming" if eager is None else "auto")
