@@ -110,6 +110,24 @@ def test_ctrl_c_stops_a_gradient_boosting_fit():
     assert waited < 1.0, waited
 
 
+def test_ctrl_c_stops_a_ten_million_row_fit_in_every_phase():
+    # 10M rows: after 1 s the signal lands in binning or the validation split, after
+    # 2.5 s in the first trees; both must return within the second.
+    setup = """
+    import numpy as np
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(10_000_000, 5))
+    y = (X[:, 0] - X[:, 1] + rng.normal(size=10_000_000) > 0).astype(np.int8)
+    """
+    for delay in (1.0, 2.5):
+        waited, _ = _interrupt_after("crmkit.ml.GradientBoostingClassifier(max_iter=500).fit(X, y)",
+                                     setup=setup, delay=delay)
+        assert waited < 1.0, (delay, waited)
+    waited, _ = _interrupt_after("crmkit.ml.LogisticRegression(max_iter=10_000, tol=0.0).fit(X, y)",
+                                 setup=setup, delay=1.5)
+    assert waited < 1.0, waited
+
+
 def test_ctrl_c_stops_forecasting_many_series():
     setup = """
     import numpy as np, polars as pl

@@ -233,6 +233,10 @@ pub fn customer_features(rows: &OrderRows) -> Result<Features> {
     let parts: Vec<Features> = present
         .par_chunks(CHUNK)
         .map(|codes| {
+            // An interrupted call skips the remaining chunks; checked below.
+            if crate::interrupt::requested() {
+                return Features::with_capacity(rows, 0);
+            }
             let mut acc = Acc::new(rows);
             // The chunk's rows are one contiguous range of the permutation: gather its
             // columns first (tight loops keep many memory reads in flight), then read
@@ -247,6 +251,7 @@ pub fn customer_features(rows: &OrderRows) -> Result<Features> {
             out
         })
         .collect();
+    crate::interrupt::check()?;
     let mut out = Features::with_capacity(rows, present.len());
     for p in parts {
         out.append(p);

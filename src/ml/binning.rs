@@ -149,6 +149,10 @@ pub fn bin_matrix(x: &Matrix, bins: &[FeatureBins]) -> Vec<u8> {
     for (j, fb) in bins.iter().enumerate() {
         let col = x.col(j);
         out[j * n..(j + 1) * n].par_chunks_mut(BLOCK).enumerate().for_each(|(b, chunk)| {
+            // An interrupted fit skips the remaining blocks; the caller checks the flag.
+            if crate::interrupt::requested() {
+                return;
+            }
             let start = b * BLOCK;
             for (i, o) in chunk.iter_mut().enumerate() {
                 *o = fb.bin(col[start + i]);

@@ -522,18 +522,31 @@ fn train_validation_split(y: &[f64], frac: f64, stratify: bool, seed: u64) -> (V
     } else {
         vec![(0..n as u32).collect()]
     };
-    let (mut train, mut valid) = (Vec::new(), Vec::new());
+    let mut is_valid = vec![false; n];
     for mut g in groups {
         for i in (1..g.len()).rev() {
+            // A shuffle of 10M rows takes a good part of a second: stop early when
+            // interrupted (the caller checks the flag; the split is then discarded).
+            if i % (1 << 20) == 0 && crate::interrupt::requested() {
+                return (Vec::new(), Vec::new());
+            }
             let j = rng.below(i + 1);
             g.swap(i, j);
         }
         let nv = ((g.len() as f64) * frac).round() as usize;
-        valid.extend_from_slice(&g[..nv]);
-        train.extend_from_slice(&g[nv..]);
+        for &r in &g[..nv] {
+            is_valid[r as usize] = true;
+        }
     }
-    train.sort_unstable();
-    valid.sort_unstable();
+    // Both sides in row order, by one scan rather than two sorts.
+    let (mut train, mut valid) = (Vec::new(), Vec::new());
+    for (i, &v) in is_valid.iter().enumerate() {
+        if v {
+            valid.push(i as u32);
+        } else {
+            train.push(i as u32);
+        }
+    }
     (train, valid)
 }
 
@@ -592,6 +605,7 @@ pub fn fit(
     let (train, valid) = match (params.early_stopping, params.validation_fraction) {
         (true, Some(frac)) => {
             let (t, v) = train_validation_split(y, frac, params.loss == Loss::LogLoss, params.seed);
+            crate::interrupt::check()?;
             if t.is_empty() || v.is_empty() {
                 return Err(CrmError::invalid(format!(
                     "validation_fraction={frac} leaves an empty training or validation set for {n} rows"
@@ -603,7 +617,10 @@ pub fn fit(
     };
     let identity = valid.is_empty();
     let fb = fit_bins(x, &train, categorical, params.max_bins, params.seed)?;
+    crate::interrupt::check()?;
     let bins = bin_matrix(x, &fb);
+    // bin_matrix leaves blocks unbinned once interrupted: never grow on them.
+    crate::interrupt::check()?;
     let mut offsets = Vec::with_capacity(d);
     let mut acc = 0;
     for f in &fb {
@@ -656,6 +673,8 @@ pub fn fit(
         }
         let (tree, ranges) =
             grow_tree(&data, &mut rows, identity, &grad, &hess, w, &gp, &mut scratch, &mut gbuf, &mut hbuf);
+        // A tree cut short by an interrupt is discarded with the fit.
+        crate::interrupt::check()?;
         for nd in &tree.nodes {
             if !nd.is_leaf {
                 feature_gain[nd.feature as usize] += nd.gain;

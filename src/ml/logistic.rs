@@ -65,6 +65,11 @@ fn evaluate(
             let mut g = vec![0.0; p];
             let mut h = if want_hessian { vec![0.0; p * p] } else { Vec::new() };
             let mut row = vec![0.0; p];
+            // An interrupted fit skips the remaining blocks (one pass over 10M rows with
+            // the Hessian takes seconds); `fit` then returns the interrupt.
+            if crate::interrupt::requested() {
+                return (f, g, h);
+            }
             for i in b * BLOCK..((b + 1) * BLOCK).min(n) {
                 z(i, &mut row);
                 let eta: f64 = row.iter().zip(beta).map(|(a, b)| a * b).sum();
@@ -204,6 +209,7 @@ pub fn fit(x: &Matrix, y: &[f64], sample_weight: Option<&[f64]>, params: &Logist
     while it < params.max_iter {
         it += 1;
         let (f, mut g, mut h) = evaluate(&zrow, n, p, y, &w, &beta, true);
+        crate::interrupt::check()?;
         for k in 0..p {
             if penalised(k) {
                 g[k] += pen * beta[k];
@@ -242,6 +248,7 @@ pub fn fit(x: &Matrix, y: &[f64], sample_weight: Option<&[f64]>, params: &Logist
         for _ in 0..if accepted { 0 } else { 50 } {
             let cand: Vec<f64> = beta.iter().zip(&step).map(|(b, s)| b - t * s).collect();
             let (fc, _, _) = evaluate(&zrow, n, p, y, &w, &cand, false);
+            crate::interrupt::check()?;
             let fc = objective(&cand, fc);
             if fc <= f0 + 1e-4 * t * slope || (fc - f0).abs() <= 1e-15 * f0.abs() {
                 beta = cand;
