@@ -21,6 +21,8 @@ pub mod churn;
 
 mod expressions;
 mod python;
+#[cfg(test)]
+mod proptests;
 
 #[global_allocator]
 static ALLOC: PolarsAllocator = PolarsAllocator::new();

@@ -1,6 +1,6 @@
 //! Person-name cleaning: text rules plus honorifics, Latin title case, CJK spacing.
 
-use super::text::{is_placeholder, normalize_into};
+use super::text::{is_placeholder, normalize_into, renormalize};
 
 const LATIN_HONORIFICS: &[&str] = &["mr", "mrs", "ms", "miss", "dr", "mx", "prof", "sir", "madam"];
 const CJK_HONORIFICS: &[&str] = &["先生", "女士", "小姐", "太太", "夫人", "老师", "同学"];
@@ -22,7 +22,18 @@ fn title_word(w: &str, out: &mut String) {
     for c in w.chars() {
         if c.is_alphabetic() {
             if start {
-                out.extend(c.to_uppercase());
+                // The first letter of a multi-letter upper case (ß -> SS, ﬁ -> FI,
+                // ῌ -> ΗΙ) with the rest lower-cased: Unicode's title case for most of
+                // them, and stable when the name is cleaned again ("Ss", not "SS" -> "Ss").
+                let mut upper = c.to_uppercase();
+                if upper.len() == 1 {
+                    out.extend(upper);
+                } else if let Some(first) = upper.next() {
+                    out.push(first);
+                    for rest in upper {
+                        out.extend(rest.to_lowercase());
+                    }
+                }
             } else {
                 out.extend(c.to_lowercase());
             }
@@ -92,6 +103,8 @@ pub fn clean_name(s: &str) -> Option<String> {
             title_word(w, &mut out);
         }
     }
+    // Case mapping can decompose (ΐ upper-cases to Ι + two combining marks).
+    renormalize(&mut out);
     Some(out)
 }
 
@@ -111,5 +124,15 @@ mod tests {
         assert_eq!(clean_name("12345"), None);
         assert_eq!(clean_name("Dr").as_deref(), Some("Dr"));
         assert_eq!(clean_name("阿卜杜拉·买买提").as_deref(), Some("阿卜杜拉·买买提"));
+    }
+
+    #[test]
+    fn letters_with_a_multi_letter_upper_case_stay_stable() {
+        assert_eq!(clean_name("ßmith").as_deref(), Some("Ssmith"));
+        assert_eq!(clean_name("ῌ").as_deref(), Some("Ηι"));
+        for raw in ["ßmith", "ῌ", "ﬁona", "ΐ", "ŉ", "ǆ"] {
+            let once = clean_name(raw).expect("a name");
+            assert_eq!(clean_name(&once).as_deref(), Some(once.as_str()), "{raw:?}");
+        }
     }
 }

@@ -43,7 +43,30 @@ fn is_invisible(c: char) -> bool {
 
 /// Writes the NFKC form of `s` with control characters dropped, whitespace trimmed and
 /// collapsed to single spaces (and lower-cased when `casefold`) into `out`.
+///
+/// The result is a fixed point (normalising it again changes nothing): dropping an
+/// invisible character between a letter and its combining mark, or lower-casing
+/// ("Ｔ\u{308}" -> "t\u{308}", which NFKC composes to "ẗ"), can leave a string that
+/// is not in NFKC, so such a rare result goes through the pass again.
 pub fn normalize_into(s: &str, casefold: bool, out: &mut String) {
+    normalize_pass(s, casefold, out);
+    for _ in 0..3 {
+        if out.is_ascii() || unicode_normalization::is_nfkc(out) {
+            return;
+        }
+        let again = std::mem::take(out);
+        normalize_pass(&again, casefold, out);
+    }
+}
+
+/// Renormalises a result that a later step (title-casing) built from normalised text.
+pub fn renormalize(out: &mut String) {
+    if !out.is_ascii() && !unicode_normalization::is_nfkc(out) {
+        *out = out.nfkc().collect();
+    }
+}
+
+fn normalize_pass(s: &str, casefold: bool, out: &mut String) {
     out.clear();
     let mut pending_space = false;
     let mut push = |c: char, out: &mut String| {
@@ -116,6 +139,17 @@ mod tests {
         assert_eq!(clean_text("Hello World", true).as_deref(), Some("hello world"));
         assert_eq!(clean_text("ÄÖÜ", true).as_deref(), Some("äöü"));
         assert_eq!(clean_text("张\u{200B}伟", false).as_deref(), Some("张伟"));
+    }
+
+    #[test]
+    fn results_are_fixed_points() {
+        // Lower-casing and dropped invisible characters can leave text NFKC would compose.
+        for (raw, casefold) in [("Ｔ\u{308}", true), ("e\u{200B}\u{301}", false), ("Å\u{200D}\u{301}", true)] {
+            let once = clean_text(raw, casefold).expect("a value");
+            assert_eq!(clean_text(&once, casefold).as_deref(), Some(once.as_str()), "{raw:?}");
+        }
+        assert_eq!(clean_text("Ｔ\u{308}", true).as_deref(), Some("ẗ"));
+        assert_eq!(clean_text("e\u{200B}\u{301}", false).as_deref(), Some("é"));
     }
 
     #[test]
