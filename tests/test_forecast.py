@@ -340,6 +340,25 @@ def test_series_zero_fills_groups_and_values():
         fc.series(orders, value="profit")
 
 
+def test_series_revenue_does_not_depend_on_row_order():
+    # Amounts over six orders of magnitude: a plain float group sum differs in the last
+    # bits between row orders (and threads), enough to flip a near-tied model choice.
+    rng = np.random.default_rng(3)
+    n = 20_000
+    orders = pl.DataFrame({
+        "customer_id": rng.integers(0, 500, n),
+        "order_date": pl.Series(rng.integers(19_700, 19_760, n)).cast(pl.Date),
+        "amount": rng.gamma(2.0, 37.3, n) * 10.0 ** rng.integers(-2, 4, n),
+    }).with_columns(pl.when(pl.int_range(pl.len()) % 97 == 0).then(None).otherwise(pl.col("amount")).alias("amount"))
+    want = fc.series(orders, freq="1w")
+    for seed in range(8):
+        got = fc.series(orders.sample(fraction=1.0, shuffle=True, seed=seed), freq="1w")
+        assert got["y"].to_list() == want["y"].to_list(), seed
+    # Nulls are skipped, as by a plain sum.
+    plain = orders.group_by(pl.col("order_date").dt.truncate("1w")).agg(pl.col("amount").sum()).sort("order_date")
+    np.testing.assert_allclose(want["y"].to_numpy(), plain["amount"].to_numpy(), rtol=1e-12)
+
+
 def test_series_feeds_forecast_on_generated_world(world):
     weekly = fc.series(world.orders, freq="1w", by="channel") if "channel" in world.orders.columns else fc.series(world.orders, freq="1w")
     out = fc.auto(weekly, h=4, level=[95])
