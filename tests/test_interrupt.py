@@ -128,6 +128,26 @@ def test_ctrl_c_stops_a_ten_million_row_fit_in_every_phase():
     assert waited < 1.0, waited
 
 
+def test_ctrl_c_stops_a_churn_model_fit_in_every_phase():
+    # 2M orders of 200k customers: the signal lands in the feature phases (polars), the
+    # BG/NBD fit (Rust, per likelihood evaluation) and the GBDT/logistic fits; each
+    # must raise KeyboardInterrupt once, within the second.
+    setup = """
+    import numpy as np, polars as pl
+    from crmkit import churn
+    rng = np.random.default_rng(4)
+    n_c, n_o = 200_000, 2_000_000
+    cust = rng.integers(0, n_c, n_o)
+    days = np.minimum(rng.integers(0, 1095, n_o), rng.integers(30, 1095, n_c)[cust])
+    orders = pl.DataFrame({"customer_id": cust,
+                           "order_date": (np.datetime64("2021-01-01") + days.astype("timedelta64[D]")).astype("datetime64[us]"),
+                           "amount": rng.gamma(2.0, 30.0, n_o)})
+    """
+    for delay in (0.5, 1.5, 3.0, 5.0):
+        waited, _ = _interrupt_after("churn.ChurnModel().fit(orders)", setup=setup, delay=delay)
+        assert waited < 1.0, (delay, waited)
+
+
 def test_ctrl_c_stops_forecasting_many_series():
     setup = """
     import numpy as np, polars as pl

@@ -221,6 +221,11 @@ fn objective_on<'a>(
 ) -> impl Fn(&[f64], bool) -> optim::Objective + 'a {
     let np = kind.n_params();
     move |theta: &[f64], want: bool| -> optim::Objective {
+        // After an interrupt every evaluation "fails": the optimisers then stop within
+        // an evaluation, and `fit` reports the interrupt rather than a non-convergence.
+        if crate::interrupt::requested() {
+            return optim::Objective { value: f64::INFINITY, grad: vec![0.0; np], hess: None };
+        }
         let p: Vec<f64> = theta.iter().map(|t| t.exp()).collect();
         let acc = evaluate(kind, &p, rows, want, want && with_hess);
         if !acc.ok || p.iter().any(|v| !v.is_finite() || *v <= 0.0) {
@@ -407,6 +412,7 @@ pub fn fit(kind: Kind, rows: &Rows, opts: &FitOptions) -> Result<FitResult> {
         }
         m.hess = Some(h);
     }
+    crate::interrupt::check()?;
     if m.iterations == 0 && !m.value.is_finite() {
         return Err(CrmError::NotConverged(format!(
             "{}: the log-likelihood cannot be evaluated at the starting values; pass initial_params",
