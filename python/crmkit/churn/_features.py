@@ -513,7 +513,7 @@ def training_set(
     for cut in cuts:
         f = features(lazy, cutoff=cut, customer=customer, date=date, amount=amount, horizon=horizon, **feature_options)
         y = labels(lazy, cutoff=cut, horizon=horizon, customer=customer, date=date, amount=amount, data_end=data_end)
-        parts.append(f.lazy().join(y.lazy(), on=customer, how="left")
+        parts.append(f.lazy().join(y.lazy(), on=customer, how="left", maintain_order="left")
                      .with_columns(pl.lit(cut).cast(pl.Datetime("us")).alias("cutoff"))
                      .select("cutoff", pl.all().exclude("cutoff")))
     # One lazy join-and-stack, collected off the main thread: an eager join there took
