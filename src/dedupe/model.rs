@@ -31,7 +31,13 @@ fn roman_key(p: &Prepared) -> &str {
 
 impl Field {
     pub fn new(name: &str, kind: Kind, raw: &[Option<&str>], term_frequency: bool) -> Field {
-        let values: Vec<Option<Prepared>> = raw.par_iter().map(|v| v.and_then(|s| prepare(kind, s))).collect();
+        // Preparing a million names (pinyin, phonetic keys) takes seconds: once an
+        // interrupt is requested the rest are skipped, and the caller's check discards
+        // the field.
+        let values: Vec<Option<Prepared>> = raw
+            .par_iter()
+            .map(|v| if crate::interrupt::requested() { None } else { v.and_then(|s| prepare(kind, s)) })
+            .collect();
         let tf = if term_frequency {
             let mut counts: HashMap<&str, u32> = HashMap::with_capacity(values.len() / 2 + 1);
             for p in values.iter().flatten() {
@@ -199,7 +205,11 @@ pub fn name_email_collision_rate(fields: &[Field]) -> Option<f64> {
     }
     let (nf, ef) = (&fields[names[0]], &fields[emails[0]]);
     let mut groups: HashMap<&str, HashMap<&str, u64>> = HashMap::new();
-    for (n, e) in nf.values.iter().zip(&ef.values) {
+    for (k, (n, e)) in nf.values.iter().zip(&ef.values).enumerate() {
+        // An interrupted fit discards the model (fit_em checks after this).
+        if k % 65_536 == 0 && crate::interrupt::requested() {
+            return None;
+        }
         if let (Some(n), Some(e)) = (n, e) {
             if email_spells_name(e, n) {
                 *groups.entry(roman_key(n)).or_default().entry(e.text.as_str()).or_insert(0) += 1;
@@ -250,7 +260,12 @@ pub fn level_shares(fields: &[Field], levels: &[u8]) -> Vec<Vec<f64>> {
 
 /// EM for the prior and (unless `fixed_m` is given, from labelled pairs) the m-probabilities.
 fn patterns<'a>(levels: &'a [u8], nf: usize, into: &mut HashMap<&'a [u8], f64>) {
-    for row in levels.chunks(nf) {
+    for (k, row) in levels.chunks(nf).enumerate() {
+        // Tens of millions of candidate pairs take seconds to count: an interrupted
+        // call stops counting here, and fit_em reports the interrupt.
+        if k % 65_536 == 0 && crate::interrupt::requested() {
+            return;
+        }
         *into.entry(row).or_insert(0.0) += 1.0;
     }
 }
@@ -296,9 +311,11 @@ pub fn fit_em(
     let mut all = HashMap::new();
     patterns(levels, nf, &mut all);
     patterns(random_levels, nf, &mut all);
+    crate::interrupt::check()?;
     let pats = sorted_patterns(all);
     let mut cand = HashMap::new();
     patterns(levels, nf, &mut cand);
+    crate::interrupt::check()?;
     let cand = sorted_patterns(cand);
     let total: f64 = pats.iter().map(|p| p.1).sum();
     let train_m = fixed_m.is_none();
@@ -318,6 +335,7 @@ pub fn fit_em(
     let mut iterations = 0;
     if total > 0.0 {
         for it in 0..max_iter {
+            crate::interrupt::check()?;
             iterations = it + 1;
             let mut m_acc: Vec<Vec<f64>> = m.iter().map(|v| vec![0.0; v.len()]).collect();
             let mut m_den = vec![0.0f64; nf];
@@ -361,6 +379,8 @@ pub fn fit_em(
             lambda = (expected / n_possible).clamp(1e-12, 0.99);
         }
     }
+    let name_email_u = name_email_collision_rate(fields);
+    crate::interrupt::check()?;
     Ok(Model {
         fields: fields.iter().map(|f| f.name.clone()).collect(),
         kinds: fields.iter().map(|f| format!("{:?}", f.kind).to_lowercase()).collect(),
@@ -371,7 +391,7 @@ pub fn fit_em(
         iterations,
         converged,
         n_random_pairs: n_random,
-        name_email_u: name_email_collision_rate(fields),
+        name_email_u,
     })
 }
 

@@ -62,6 +62,41 @@ const SIGNAL_POLL: Duration = Duration::from_millis(50);
 /// not the 2 MiB a spawned thread gets by default (address space only, not memory).
 const WORKER_STACK: usize = 64 << 20;
 
+/// Owns a value whose drop is slow (millions of small allocations, such as a
+/// million prepared names) and frees it on a thread of its own, so that a result,
+/// or an interrupt, reaches the caller without waiting for the memory to be freed.
+pub struct DropInBackground<T: Send + 'static>(Option<T>);
+
+impl<T: Send + 'static> DropInBackground<T> {
+    pub fn new(value: T) -> Self {
+        DropInBackground(Some(value))
+    }
+}
+
+impl<T: Send + 'static> std::ops::Deref for DropInBackground<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // Some from `new` until `drop`.
+        self.0.as_ref().expect("DropInBackground holds its value until dropped")
+    }
+}
+
+impl<T: Send + 'static> std::ops::DerefMut for DropInBackground<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.0.as_mut().expect("DropInBackground holds its value until dropped")
+    }
+}
+
+impl<T: Send + 'static> Drop for DropInBackground<T> {
+    fn drop(&mut self) {
+        if let Some(value) = self.0.take() {
+            // Where no thread can be started, spawn drops the closure, and the value
+            // with it, here: freed as usual.
+            let _ = std::thread::Builder::new().name("crmkit-free".into()).spawn(move || drop(value));
+        }
+    }
+}
+
 /// Runs kernel work with the GIL released and turns both errors and panics into
 /// crmkit exceptions, so a Rust panic never reaches the user as a crash.
 ///
