@@ -136,7 +136,6 @@ pub fn arima_like(y: &[f64], m: &mut StateSpace, pn: &mut [f64], up: usize, mut 
     let rd = m.rd;
     let r = m.r;
     let p = m.phi.len();
-    let q = m.theta.len();
     let phi = &m.phi;
     let theta = &m.theta;
     let delta = &m.delta;
@@ -148,6 +147,14 @@ pub fn arima_like(y: &[f64], m: &mut StateSpace, pn: &mut [f64], up: usize, mut 
     let mut anew = vec![0.0; rd];
     let mut mv = vec![0.0; rd];
     let mut mm = if d > 0 { vec![0.0; rd * rd] } else { Vec::new() };
+    // R = (1, theta): V = R R' is added to each predicted covariance.
+    let mut rv = vec![0.0; r];
+    rv[0] = 1.0;
+    for i in 1..r {
+        rv[i] = if i - 1 < theta.len() { theta[i - 1] } else { 0.0 };
+    }
+    // The differencing polynomial's non-zero coefficients: (1-B)(1-B^12) has 3 of 13.
+    let diff_taps: Vec<(usize, f64)> = delta.iter().copied().enumerate().filter(|&(_, v)| v != 0.0).collect();
     // Indexing below is column-major (i + rd*j) as in R; the matrices are symmetric,
     // so the storage order of the prior does not matter.
     for l in 0..n {
@@ -170,86 +177,9 @@ pub fn arima_like(y: &[f64], m: &mut StateSpace, pn: &mut [f64], up: usize, mut 
         }
         if l > up {
             if d == 0 {
-                for i in 0..r {
-                    let vi = if i == 0 { 1.0 } else if i - 1 < q { theta[i - 1] } else { 0.0 };
-                    for j in 0..r {
-                        let mut tmp = if j == 0 {
-                            vi
-                        } else if j - 1 < q {
-                            vi * theta[j - 1]
-                        } else {
-                            0.0
-                        };
-                        if i < p && j < p {
-                            tmp += phi[i] * phi[j] * pm[0];
-                        }
-                        if i < r - 1 && j < r - 1 {
-                            tmp += pm[i + 1 + r * (j + 1)];
-                        }
-                        if i < p && j < r - 1 {
-                            tmp += phi[i] * pm[j + 1];
-                        }
-                        if j < p && i < r - 1 {
-                            tmp += phi[j] * pm[i + 1];
-                        }
-                        pn[i + r * j] = tmp;
-                    }
-                }
+                predict_covariance_arma(pm, pn, phi, &rv, r);
             } else {
-                for i in 0..r {
-                    for j in 0..rd {
-                        let mut tmp = 0.0;
-                        if i < p {
-                            tmp += phi[i] * pm[rd * j];
-                        }
-                        if i < r - 1 {
-                            tmp += pm[i + 1 + rd * j];
-                        }
-                        mm[i + rd * j] = tmp;
-                    }
-                }
-                for j in 0..rd {
-                    let mut tmp = pm[rd * j];
-                    for k in 0..d {
-                        tmp += delta[k] * pm[r + k + rd * j];
-                    }
-                    mm[r + rd * j] = tmp;
-                }
-                for i in 1..d {
-                    for j in 0..rd {
-                        mm[r + i + rd * j] = pm[r + i - 1 + rd * j];
-                    }
-                }
-                for i in 0..r {
-                    for j in 0..rd {
-                        let mut tmp = 0.0;
-                        if i < p {
-                            tmp += phi[i] * mm[j];
-                        }
-                        if i < r - 1 {
-                            tmp += mm[rd * (i + 1) + j];
-                        }
-                        pn[j + rd * i] = tmp;
-                    }
-                }
-                for j in 0..rd {
-                    let mut tmp = mm[j];
-                    for k in 0..d {
-                        tmp += delta[k] * mm[rd * (r + k) + j];
-                    }
-                    pn[rd * r + j] = tmp;
-                }
-                for i in 1..d {
-                    for j in 0..rd {
-                        pn[rd * (r + i) + j] = mm[rd * (r + i - 1) + j];
-                    }
-                }
-                for i in 0..=q {
-                    let vi = if i == 0 { 1.0 } else { theta[i - 1] };
-                    for j in 0..=q {
-                        pn[i + rd * j] += if j == 0 { vi } else { vi * theta[j - 1] };
-                    }
-                }
+                predict_covariance_differenced(pm, pn, &mut mm, phi, theta, &diff_taps, r, rd);
             }
         }
         if !y[l].is_nan() {
@@ -257,16 +187,18 @@ pub fn arima_like(y: &[f64], m: &mut StateSpace, pn: &mut [f64], up: usize, mut 
             for i in 0..d {
                 res -= delta[i] * anew[r + i];
             }
-            for i in 0..rd {
-                let mut tmp = pn[i];
-                for j in 0..d {
-                    tmp += pn[i + (r + j) * rd] * delta[j];
+            // mv = Pn z (z = e_0 + sum_k delta_k e_{r+k}), column by column; zero
+            // differencing coefficients add nothing.
+            mv.copy_from_slice(&pn[..rd]);
+            for &(k, dk) in &diff_taps {
+                let col = &pn[(r + k) * rd..(r + k + 1) * rd];
+                for (v, c) in mv.iter_mut().zip(col) {
+                    *v += c * dk;
                 }
-                mv[i] = tmp;
             }
             let mut gain = mv[0];
-            for j in 0..d {
-                gain += delta[j] * mv[r + j];
+            for &(k, dk) in &diff_taps {
+                gain += dk * mv[r + k];
             }
             if gain < 1e4 {
                 nu += 1;
@@ -286,8 +218,13 @@ pub fn arima_like(y: &[f64], m: &mut StateSpace, pn: &mut [f64], up: usize, mut 
             } else {
                 for i in 0..rd {
                     a[i] = anew[i] + mv[i] * res / gain;
-                    for j in 0..rd {
-                        pm[i + j * rd] = pn[i + j * rd] - mv[i] * mv[j] / gain;
+                }
+                // P = Pn - mv mv' / gain, one contiguous column at a time.
+                for j in 0..rd {
+                    let mj = mv[j] / gain;
+                    let (dst, src) = (&mut pm[j * rd..(j + 1) * rd], &pn[j * rd..(j + 1) * rd]);
+                    for ((o, &s), &mi) in dst.iter_mut().zip(src).zip(mv.iter()) {
+                        *o = s - mi * mj;
                     }
                 }
             }
@@ -302,6 +239,154 @@ pub fn arima_like(y: &[f64], m: &mut StateSpace, pn: &mut [f64], up: usize, mut 
     Likelihood { ssq, sumlog, nu }
 }
 
+/// Pn = T P T' + V for an undifferenced ARMA state (R's loops, reordered so each
+/// column is written contiguously and split by which terms apply, so the inner loops
+/// carry no branches; the same sums in the same order). `rv` is R = (1, theta).
+#[inline]
+fn predict_covariance_arma(pm: &[f64], pn: &mut [f64], phi: &[f64], rv: &[f64], r: usize) {
+    let p = phi.len();
+    for j in 0..r {
+        let out = &mut pn[r * j..r * (j + 1)];
+        match (j < p, j < r - 1) {
+            (true, true) => arma_column::<true, true>(pm, out, phi, rv, r, j),
+            (true, false) => arma_column::<true, false>(pm, out, phi, rv, r, j),
+            (false, true) => arma_column::<false, true>(pm, out, phi, rv, r, j),
+            (false, false) => arma_column::<false, false>(pm, out, phi, rv, r, j),
+        }
+    }
+}
+
+/// Column j of T P T' + V; JP: j < p, JN: j < r - 1.
+#[inline(always)]
+fn arma_column<const JP: bool, const JN: bool>(pm: &[f64], out: &mut [f64], phi: &[f64], rv: &[f64], r: usize, j: usize) {
+    let p = phi.len();
+    let p00 = pm[0];
+    let phij = if JP { phi[j] } else { 0.0 };
+    let pm_next = if JN { pm[j + 1] } else { 0.0 };
+    let col_next: &[f64] = if JN { &pm[r * (j + 1)..r * (j + 2)] } else { &[] };
+    let v = |i: usize| if j == 0 { rv[i] } else { rv[i] * rv[j] };
+    let both = p.min(r - 1);
+    // i < p and i < r - 1.
+    for i in 0..both {
+        let mut tmp = v(i);
+        if JP {
+            tmp += phi[i] * phij * p00;
+        }
+        if JN {
+            tmp += col_next[i + 1];
+            tmp += phi[i] * pm_next;
+        }
+        if JP {
+            tmp += phij * pm[i + 1];
+        }
+        out[i] = tmp;
+    }
+    // p <= i < r - 1.
+    for i in both..r - 1 {
+        let mut tmp = v(i);
+        if JN {
+            tmp += col_next[i + 1];
+        }
+        if JP {
+            tmp += phij * pm[i + 1];
+        }
+        out[i] = tmp;
+    }
+    // i = r - 1 (i < p only when p = r).
+    let i = r - 1;
+    let mut tmp = v(i);
+    if p == r {
+        if JP {
+            tmp += phi[i] * phij * p00;
+        }
+        if JN {
+            tmp += phi[i] * pm_next;
+        }
+    }
+    out[i] = tmp;
+}
+
+/// Pn = T P T' + V for an ARMA state followed by the differencing states: M = T P
+/// column by column, then Pn = M T'. Only the differencing polynomial's non-zero
+/// coefficients (`taps`) are visited.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn predict_covariance_differenced(
+    pm: &[f64],
+    pn: &mut [f64],
+    mm: &mut [f64],
+    phi: &[f64],
+    theta: &[f64],
+    taps: &[(usize, f64)],
+    r: usize,
+    rd: usize,
+) {
+    let p = phi.len();
+    let q = theta.len();
+    let d = rd - r;
+    for j in 0..rd {
+        let col = &pm[rd * j..rd * (j + 1)];
+        let out = &mut mm[rd * j..rd * (j + 1)];
+        let p0j = col[0];
+        // Row i < r of T: phi_i in column 0 (i < p), 1 in column i + 1 (i < r - 1).
+        let both = p.min(r - 1);
+        for i in 0..both {
+            out[i] = 0.0 + phi[i] * p0j + col[i + 1];
+        }
+        out[both..r - 1].copy_from_slice(&col[both + 1..r]);
+        out[r - 1] = if p == r { 0.0 + phi[r - 1] * p0j } else { 0.0 };
+        let mut tmp = p0j;
+        for &(k, dk) in taps {
+            tmp += dk * col[r + k];
+        }
+        out[r] = tmp;
+        out[r + 1..r + d].copy_from_slice(&col[r..r + d - 1]);
+    }
+    // Pn[:, i] = phi_i M[:, 0] + M[:, i+1] for the ARMA columns.
+    for i in 0..r {
+        let (head, rest) = mm.split_at(rd * (i + 1));
+        let m0 = &head[..rd];
+        let out = &mut pn[rd * i..rd * (i + 1)];
+        match (i < p, i < r - 1) {
+            (true, true) => {
+                let next = &rest[..rd];
+                for ((o, &a), &b) in out.iter_mut().zip(m0).zip(next) {
+                    *o = 0.0 + phi[i] * a + b;
+                }
+            }
+            (true, false) => {
+                for (o, &a) in out.iter_mut().zip(m0) {
+                    *o = 0.0 + phi[i] * a;
+                }
+            }
+            (false, true) => out.copy_from_slice(&rest[..rd]),
+            (false, false) => out.iter_mut().for_each(|o| *o = 0.0),
+        }
+    }
+    {
+        let (m0, _) = mm.split_at(rd);
+        pn[rd * r..rd * (r + 1)].copy_from_slice(m0);
+        for &(k, dk) in taps {
+            let src = &mm[rd * (r + k)..rd * (r + k + 1)];
+            for (o, &s) in pn[rd * r..rd * (r + 1)].iter_mut().zip(src) {
+                *o += dk * s;
+            }
+        }
+    }
+    if d > 1 {
+        for i in 1..d {
+            let (dst, src) = (rd * (r + i), rd * (r + i - 1));
+            pn[dst..dst + rd].copy_from_slice(&mm[src..src + rd]);
+        }
+    }
+    for i in 0..=q.min(r - 1) {
+        let vi = if i == 0 { 1.0 } else { theta[i - 1] };
+        for j in 0..=q.min(r - 1) {
+            pn[i + rd * j] += if j == 0 { vi } else { vi * theta[j - 1] };
+        }
+    }
+}
+
 /// Stationary covariance of the ARMA state, r×r row-major.
 ///
 /// Gardner et al.'s method (AS 154, what R and statsforecast use) costs O(r^6): about 20
@@ -309,16 +394,113 @@ pub fn arima_like(y: &[f64], m: &mut StateSpace, pn: &mut [f64], up: usize, mut 
 /// at every step. For such states we solve the same Lyapunov equation P = T P T' + R R'
 /// by doubling (O(r^3) per step, quadratic convergence), which gives the same matrix to
 /// rounding; small states keep Gardner's algorithm.
+const Q0_GARDNER_MAX_R: usize = 8;
+
 pub fn get_q0(phi: &[f64], theta: &[f64]) -> Vec<f64> {
     let p = phi.len();
     let q = theta.len();
     let r = p.max(q + 1);
-    if p > 0 && r > 8 {
-        if let Some(v) = q0_doubling(phi, theta) {
+    if p > 0 && r > Q0_GARDNER_MAX_R {
+        if let Some(v) = q0_autocovariance(phi, theta).or_else(|| q0_doubling(phi, theta)) {
             return v;
         }
     }
     get_q0_gardner(phi, theta)
+}
+
+/// The same stationary covariance from the ARMA autocovariances, in O(p^3 + r^2): the
+/// first row is Cov(y_t, a_t[j]) = sum_m phi_{j+1+m} gamma(1+m) + theta_{j+m} psi_m (the
+/// state unrolled into past values and shocks), and P = T P T' + R R' then gives each
+/// entry from its upper-left neighbour,
+/// P[i+1][j+1] = P[i][j] - R_i R_j - phi_{i+1} phi_{j+1} P[0][0] - phi_{i+1} P[0][j+1]
+///               - phi_{j+1} P[0][i+1].
+/// None when the autocovariance system is singular or the result is not a covariance
+/// (a non-stationary AR part), so the caller falls back.
+fn q0_autocovariance(phi: &[f64], theta: &[f64]) -> Option<Vec<f64>> {
+    let p = phi.len();
+    let q = theta.len();
+    let r = p.max(q + 1);
+    let ph = |k: usize| if (1..=p).contains(&k) { phi[k - 1] } else { 0.0 };
+    let th = |k: usize| if k == 0 { 1.0 } else if k <= q { theta[k - 1] } else { 0.0 };
+    // psi weights of the MA(infinity) form, psi_0..psi_r.
+    let mut psi = vec![0.0; r + 1];
+    for m in 0..=r {
+        let mut v = th(m);
+        for k in 1..=p.min(m) {
+            v += phi[k - 1] * psi[m - k];
+        }
+        psi[m] = v;
+    }
+    // gamma(h) - sum_k phi_k gamma(|h-k|) = sum_{j=h}^{q} theta_j psi_{j-h}, h = 0..p.
+    let c = |h: usize| (h..=q).map(|j| th(j) * psi[j - h]).sum::<f64>();
+    let n = p + 1;
+    let mut mat = vec![0.0; n * n];
+    let mut rhs: Vec<f64> = (0..n).map(c).collect();
+    for h in 0..n {
+        mat[h * n + h] += 1.0;
+        for k in 1..=p {
+            mat[h * n + h.abs_diff(k)] -= phi[k - 1];
+        }
+    }
+    // Gaussian elimination with partial pivoting.
+    for col in 0..n {
+        let piv = (col..n).max_by(|&a, &b| mat[a * n + col].abs().total_cmp(&mat[b * n + col].abs()))?;
+        if mat[piv * n + col] == 0.0 || !mat[piv * n + col].is_finite() {
+            return None;
+        }
+        if piv != col {
+            for k in 0..n {
+                mat.swap(piv * n + k, col * n + k);
+            }
+            rhs.swap(piv, col);
+        }
+        let d = mat[col * n + col];
+        for row in col + 1..n {
+            let f = mat[row * n + col] / d;
+            if f != 0.0 {
+                for k in col..n {
+                    mat[row * n + k] -= f * mat[col * n + k];
+                }
+                rhs[row] -= f * rhs[col];
+            }
+        }
+    }
+    let mut gamma = vec![0.0; r + 1];
+    for row in (0..n).rev() {
+        let mut v = rhs[row];
+        for k in row + 1..n {
+            v -= mat[row * n + k] * gamma[k];
+        }
+        gamma[row] = v / mat[row * n + row];
+    }
+    for h in n..=r {
+        gamma[h] = c(h) + (1..=p).map(|k| phi[k - 1] * gamma[h - k]).sum::<f64>();
+    }
+    if !(gamma[0] > 0.0) || !gamma.iter().all(|g| g.is_finite()) {
+        return None;
+    }
+    let mut out = vec![0.0; r * r];
+    out[0] = gamma[0];
+    for j in 1..r {
+        let v: f64 = (0..r - j).map(|m| ph(j + 1 + m) * gamma[1 + m] + th(j + m) * psi[m]).sum();
+        out[j] = v;
+        out[j * r] = v;
+    }
+    for i in 0..r - 1 {
+        for j in i..r - 1 {
+            let v = out[i * r + j]
+                - th(i) * th(j)
+                - ph(i + 1) * ph(j + 1) * out[0]
+                - ph(i + 1) * out[j + 1]
+                - ph(j + 1) * out[i + 1];
+            out[(i + 1) * r + j + 1] = v;
+            out[(j + 1) * r + i + 1] = v;
+        }
+    }
+    if !out.iter().all(|v| v.is_finite()) || (0..r).any(|i| out[i * r + i] < 0.0) {
+        return None;
+    }
+    Some(out)
 }
 
 fn q0_doubling(phi: &[f64], theta: &[f64]) -> Option<Vec<f64>> {
@@ -587,6 +769,119 @@ mod tests {
             psi[j] = v;
         }
         (0..lags).map(|h| (0..k - h).map(|j| psi[j] * psi[j + h]).sum()).collect()
+    }
+
+    #[test]
+    fn q0_from_autocovariances_equals_gardner_and_doubling() {
+        let mut seasonal = vec![0.0; 13];
+        seasonal[0] = 0.5;
+        seasonal[11] = 0.4;
+        seasonal[12] = -0.2;
+        let mut near_unit = vec![0.0; 14];
+        near_unit[0] = 0.9;
+        near_unit[11] = 0.95;
+        near_unit[12] = -0.855;
+        let cases: Vec<(Vec<f64>, Vec<f64>)> = vec![
+            (vec![0.6], vec![]),
+            (vec![0.5, -0.3], vec![0.4]),
+            (vec![0.2], vec![0.3, -0.2, 0.1]),
+            (vec![-0.7, 0.1, 0.05], vec![0.6, 0.2]),
+            (vec![0.99], vec![-0.5]),
+            (seasonal.clone(), vec![0.3]),
+            (vec![0.4], {
+                let mut t = vec![0.0; 13];
+                t[0] = -0.4;
+                t[11] = -0.6;
+                t[12] = 0.24;
+                t
+            }),
+            (near_unit, vec![0.2]),
+        ];
+        for (phi, theta) in cases {
+            let a = q0_autocovariance(&phi, &theta).unwrap();
+            let g = get_q0_gardner(&phi, &theta);
+            let scale = g.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            for k in 0..g.len() {
+                assert!((a[k] - g[k]).abs() < 1e-9 * scale, "{phi:?} {theta:?} {k}: {} vs {}", a[k], g[k]);
+            }
+            if let Some(d) = q0_doubling(&phi, &theta) {
+                for k in 0..d.len() {
+                    assert!((a[k] - d[k]).abs() < 1e-9 * scale, "{phi:?} {theta:?} {k}: {} vs {}", a[k], d[k]);
+                }
+            }
+        }
+        // A non-stationary AR part has no stationary covariance.
+        assert!(q0_autocovariance(&[1.2], &[]).is_none());
+        assert!(q0_autocovariance(&[0.5, 0.6], &[0.3]).is_none());
+    }
+
+    /// T P T' + V with dense matrices (row-major T and V from StateSpace::new).
+    fn dense_prediction(m: &StateSpace, pm: &[f64]) -> Vec<f64> {
+        let rd = m.rd;
+        let mut tp = vec![0.0; rd * rd];
+        for i in 0..rd {
+            for j in 0..rd {
+                tp[i * rd + j] = (0..rd).map(|k| m.t[i * rd + k] * pm[k * rd + j]).sum();
+            }
+        }
+        let mut out = vec![0.0; rd * rd];
+        for i in 0..rd {
+            for j in 0..rd {
+                out[i * rd + j] = (0..rd).map(|k| tp[i * rd + k] * m.t[j * rd + k]).sum::<f64>() + m.v[i * rd + j];
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn covariance_prediction_equals_dense_algebra() {
+        let mut seasonal_ar = vec![0.0; 13];
+        seasonal_ar[0] = 0.5;
+        seasonal_ar[11] = 0.4;
+        seasonal_ar[12] = -0.2;
+        let mut seasonal_diff = vec![0.0; 13];
+        seasonal_diff[0] = 1.0;
+        seasonal_diff[11] = 1.0;
+        seasonal_diff[12] = -1.0;
+        let cases: Vec<(Vec<f64>, Vec<f64>, Vec<f64>)> = vec![
+            (vec![0.6], vec![0.3], vec![]),
+            (vec![0.5, -0.3], vec![0.4, 0.1, -0.2], vec![]),
+            (vec![], vec![0.7, 0.2], vec![]),
+            (vec![0.2, 0.1, 0.05], vec![], vec![]),
+            (vec![0.4], vec![-0.3], vec![1.0]),
+            (vec![0.1, 0.2], vec![], vec![2.0, -1.0]),
+            (seasonal_ar.clone(), vec![0.3], seasonal_diff.clone()),
+            (vec![], vec![-0.5], seasonal_diff.clone()),
+            (seasonal_ar, vec![], vec![1.0]),
+        ];
+        for (phi, theta, delta) in cases {
+            let m = StateSpace::new(&phi, &theta, &delta, 1e6);
+            let rd = m.rd;
+            // A symmetric positive definite P: L L' with a deterministic L.
+            let l: Vec<f64> = (0..rd * rd).map(|k| if k % rd <= k / rd { 1.0 + ((k * 37 % 11) as f64) / 7.0 } else { 0.0 }).collect();
+            let mut pm = vec![0.0; rd * rd];
+            for i in 0..rd {
+                for j in 0..rd {
+                    pm[i * rd + j] = (0..rd).map(|k| l[i * rd + k] * l[j * rd + k]).sum();
+                }
+            }
+            let want = dense_prediction(&m, &pm);
+            let mut got = vec![0.0; rd * rd];
+            if delta.is_empty() {
+                let mut rv = vec![0.0; m.r];
+                rv[0] = 1.0;
+                rv[1..].copy_from_slice(&m.theta);
+                predict_covariance_arma(&pm, &mut got, &m.phi, &rv, m.r);
+            } else {
+                let taps: Vec<(usize, f64)> = delta.iter().copied().enumerate().filter(|&(_, v)| v != 0.0).collect();
+                let mut mm = vec![0.0; rd * rd];
+                predict_covariance_differenced(&pm, &mut got, &mut mm, &m.phi, &m.theta, &taps, m.r, rd);
+            }
+            let scale = want.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+            for k in 0..rd * rd {
+                assert!((got[k] - want[k]).abs() <= 1e-12 * scale, "{phi:?} {theta:?} {delta:?} {k}: {} vs {}", got[k], want[k]);
+            }
+        }
     }
 
     #[test]
