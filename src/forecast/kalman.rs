@@ -179,7 +179,7 @@ pub fn arima_like(y: &[f64], m: &mut StateSpace, pn: &mut [f64], up: usize, mut 
             if d == 0 {
                 predict_covariance_arma(pm, pn, phi, &rv, r);
             } else {
-                predict_covariance_differenced(pm, pn, &mut mm, phi, theta, &diff_taps, r, rd);
+                predict_covariance_differenced(pm, pn, &mut mm, phi, theta, &rv, &diff_taps, r, rd);
             }
         }
         if !y[l].is_nan() {
@@ -317,6 +317,7 @@ fn predict_covariance_differenced(
     mm: &mut [f64],
     phi: &[f64],
     theta: &[f64],
+    rv: &[f64],
     taps: &[(usize, f64)],
     r: usize,
     rd: usize,
@@ -379,10 +380,19 @@ fn predict_covariance_differenced(
             pn[dst..dst + rd].copy_from_slice(&mm[src..src + rd]);
         }
     }
-    for i in 0..=q.min(r - 1) {
-        let vi = if i == 0 { 1.0 } else { theta[i - 1] };
-        for j in 0..=q.min(r - 1) {
-            pn[i + rd * j] += if j == 0 { vi } else { vi * theta[j - 1] };
+    // V = R R' on the ARMA block, a contiguous column at a time.
+    let k = q.min(r - 1) + 1;
+    for j in 0..k {
+        let col = &mut pn[rd * j..rd * j + k];
+        if j == 0 {
+            for (o, &vi) in col.iter_mut().zip(&rv[..k]) {
+                *o += vi;
+            }
+        } else {
+            let tj = theta[j - 1];
+            for (o, &vi) in col.iter_mut().zip(&rv[..k]) {
+                *o += vi * tj;
+            }
         }
     }
 }
@@ -875,7 +885,10 @@ mod tests {
             } else {
                 let taps: Vec<(usize, f64)> = delta.iter().copied().enumerate().filter(|&(_, v)| v != 0.0).collect();
                 let mut mm = vec![0.0; rd * rd];
-                predict_covariance_differenced(&pm, &mut got, &mut mm, &m.phi, &m.theta, &taps, m.r, rd);
+                let mut rv = vec![0.0; m.r];
+                rv[0] = 1.0;
+                rv[1..].copy_from_slice(&m.theta);
+                predict_covariance_differenced(&pm, &mut got, &mut mm, &m.phi, &m.theta, &rv, &taps, m.r, rd);
             }
             let scale = want.iter().fold(0.0f64, |a, v| a.max(v.abs()));
             for k in 0..rd * rd {
