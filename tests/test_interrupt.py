@@ -46,12 +46,16 @@ except KeyboardInterrupt:
 """
 
 
+def _child_env() -> dict:
+    """The environment of a child interpreter that imports this checkout's crmkit."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+
+
 def _signal_child(code: str, delay: float, timeout: float) -> tuple[float, str, str]:
     """Runs ``code`` in a child interpreter, sends SIGINT ``delay`` seconds after it says
     "started"; returns when the signal was sent (monotonic clock) and its output."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env=env)
+                             stderr=subprocess.PIPE, text=True, env=_child_env())
     try:
         assert child.stdout.readline().strip() == "ready"
         child.stdin.write("go\n")
@@ -256,8 +260,7 @@ def test_ctrl_c_stops_dedupe_in_its_polars_phases():
     # preparation phase (cleaning plugins, group-by and join over every record), in the
     # middle (blocking joins), and late (scoring kernel, EM, clustering).
     probe = subprocess.run([sys.executable, "-c", _DEDUPE_CHILD], input="go\n", capture_output=True, text=True,
-                           env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
-                           timeout=300)
+                           env=_child_env(), timeout=300)
     done = [ln for ln in probe.stdout.split("\n") if ln.startswith("finished")]
     assert done, probe.stderr[-2000:]
     duration = float(done[0].split()[1])

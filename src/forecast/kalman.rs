@@ -147,12 +147,8 @@ pub fn arima_like(y: &[f64], m: &mut StateSpace, pn: &mut [f64], up: usize, mut 
     let mut anew = vec![0.0; rd];
     let mut mv = vec![0.0; rd];
     let mut mm = if d > 0 { vec![0.0; rd * rd] } else { Vec::new() };
-    // R = (1, theta): V = R R' is added to each predicted covariance.
-    let mut rv = vec![0.0; r];
-    rv[0] = 1.0;
-    for i in 1..r {
-        rv[i] = if i - 1 < theta.len() { theta[i - 1] } else { 0.0 };
-    }
+    // V = R R' is added to each predicted covariance.
+    let rv = r_vector(theta, r);
     // The differencing polynomial's non-zero coefficients: (1-B)(1-B^12) has 3 of 13.
     let diff_taps: Vec<(usize, f64)> = delta.iter().copied().enumerate().filter(|&(_, v)| v != 0.0).collect();
     // Indexing below is column-major (i + rd*j) as in R; the matrices are symmetric,
@@ -513,6 +509,16 @@ fn q0_autocovariance(phi: &[f64], theta: &[f64]) -> Option<Vec<f64>> {
     Some(out)
 }
 
+/// R = (1, theta_1, .., theta_{r-1}), zero-padded to the state size r.
+fn r_vector(theta: &[f64], r: usize) -> Vec<f64> {
+    let mut rv = vec![0.0; r];
+    rv[0] = 1.0;
+    for i in 1..r {
+        rv[i] = if i - 1 < theta.len() { theta[i - 1] } else { 0.0 };
+    }
+    rv
+}
+
 fn q0_doubling(phi: &[f64], theta: &[f64]) -> Option<Vec<f64>> {
     let p = phi.len();
     let r = p.max(theta.len() + 1);
@@ -523,11 +529,7 @@ fn q0_doubling(phi: &[f64], theta: &[f64]) -> Option<Vec<f64>> {
     for i in 1..r {
         a[(i - 1) * r + i] = 1.0;
     }
-    let mut rv = vec![0.0; r];
-    rv[0] = 1.0;
-    for i in 1..r {
-        rv[i] = if i - 1 < theta.len() { theta[i - 1] } else { 0.0 };
-    }
+    let rv = r_vector(theta, r);
     let mut pm: Vec<f64> = (0..r * r).map(|k| rv[k / r] * rv[k % r]).collect();
     let mut ap = vec![0.0; r * r];
     let mut apa = vec![0.0; r * r];
@@ -781,12 +783,18 @@ mod tests {
         (0..lags).map(|h| (0..k - h).map(|j| psi[j] * psi[j + h]).sum()).collect()
     }
 
+    /// (1 - 0.5B)(1 - 0.4B^12) as AR coefficients (the -0.2 is their product): r = 13.
+    fn seasonal_ar() -> Vec<f64> {
+        let mut phi = vec![0.0; 13];
+        phi[0] = 0.5;
+        phi[11] = 0.4;
+        phi[12] = -0.2;
+        phi
+    }
+
     #[test]
     fn q0_from_autocovariances_equals_gardner_and_doubling() {
-        let mut seasonal = vec![0.0; 13];
-        seasonal[0] = 0.5;
-        seasonal[11] = 0.4;
-        seasonal[12] = -0.2;
+        let seasonal = seasonal_ar();
         let mut near_unit = vec![0.0; 14];
         near_unit[0] = 0.9;
         near_unit[11] = 0.95;
@@ -845,10 +853,7 @@ mod tests {
 
     #[test]
     fn covariance_prediction_equals_dense_algebra() {
-        let mut seasonal_ar = vec![0.0; 13];
-        seasonal_ar[0] = 0.5;
-        seasonal_ar[11] = 0.4;
-        seasonal_ar[12] = -0.2;
+        let seasonal_ar = seasonal_ar();
         let mut seasonal_diff = vec![0.0; 13];
         seasonal_diff[0] = 1.0;
         seasonal_diff[11] = 1.0;
@@ -878,16 +883,12 @@ mod tests {
             let want = dense_prediction(&m, &pm);
             let mut got = vec![0.0; rd * rd];
             if delta.is_empty() {
-                let mut rv = vec![0.0; m.r];
-                rv[0] = 1.0;
-                rv[1..].copy_from_slice(&m.theta);
+                let rv = r_vector(&m.theta, m.r);
                 predict_covariance_arma(&pm, &mut got, &m.phi, &rv, m.r);
             } else {
                 let taps: Vec<(usize, f64)> = delta.iter().copied().enumerate().filter(|&(_, v)| v != 0.0).collect();
                 let mut mm = vec![0.0; rd * rd];
-                let mut rv = vec![0.0; m.r];
-                rv[0] = 1.0;
-                rv[1..].copy_from_slice(&m.theta);
+                let rv = r_vector(&m.theta, m.r);
                 predict_covariance_differenced(&pm, &mut got, &mut mm, &m.phi, &m.theta, &rv, &taps, m.r, rd);
             }
             let scale = want.iter().fold(0.0f64, |a, v| a.max(v.abs()));
@@ -900,10 +901,7 @@ mod tests {
     #[test]
     fn q0_doubling_equals_gardner() {
         // A seasonal AR(1)(1)[12] with MA(1): r = 13.
-        let mut phi = vec![0.0; 13];
-        phi[0] = 0.5;
-        phi[11] = 0.4;
-        phi[12] = -0.2;
+        let phi = seasonal_ar();
         let theta = [0.3];
         let g = get_q0_gardner(&phi, &theta);
         let d = q0_doubling(&phi, &theta).unwrap();
