@@ -1375,6 +1375,37 @@ mod tests {
     }
 
     #[test]
+    fn log_product_equals_the_sum_of_logs() {
+        // Factors from 1e-300 to 1e300 (products far outside the f64 range), zero (counted
+        // as 1e-8) and negative forecasts (|f|), against ln summed one by one.
+        let mut state = 0x2545F4914F6CDD1Du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for len in [1usize, 7, 200, 5_000] {
+            let fs: Vec<f64> = (0..len)
+                .map(|i| match i % 50 {
+                    0 => 0.0,
+                    1 => -3.5,
+                    _ => 10f64.powf(600.0 * next() - 300.0),
+                })
+                .collect();
+            let want: f64 = fs.iter().map(|f| if *f == 0.0 { 1e-8f64.ln() } else { f.abs().ln() }).sum();
+            let (mut mantissa, mut exponent) = (1.0f64, 0i64);
+            for f in &fs {
+                let (m, e) = log_product_step(mantissa, log_product_factor(*f));
+                mantissa = m;
+                exponent += e;
+            }
+            let got = log_product_ln(mantissa, exponent, fs.len());
+            assert!((got - want).abs() <= 1e-12 * want.abs().max(1.0) * (len as f64).sqrt(), "{len}: {got} vs {want}");
+        }
+    }
+
+    #[test]
     fn pooled_fits_equal_sequential_fits() {
         // Seasonal, trended, noisy: every candidate runs many iterations and shrinks.
         let y: Vec<f64> = (0..60)
@@ -1488,6 +1519,8 @@ mod timing {
         let start = cpu_seconds();
         let pooled: Vec<Vec<EtsFit>> = series.iter().zip(&prepared).map(|(y, cands)| fit_pooled(y, cands)).collect();
         let t_pool = cpu_seconds() - start;
+        let total_iterations: usize = pooled.iter().flatten().map(|f| f.iterations).sum();
+        println!("total iterations over all candidates {total_iterations}");
         for (a, b) in seq.iter().flatten().zip(pooled.iter().flatten()) {
             assert_eq!(a.aicc.to_bits(), b.aicc.to_bits());
             assert_eq!(a.level.to_bits(), b.level.to_bits());
