@@ -352,7 +352,8 @@ struct LaneIn<'a> {
 /// multiplicative), multiplicative errors possible in some lane only when `EM` (the
 /// division and log product are skipped otherwise), each lane with no or an additive
 /// (damped or not) trend. The types are constants so that a pass computes only the
-/// divisions its models need (the divider, not the chain, limits a pass).
+/// divisions its models need: the multiplicative season's divisions sit on the chain and
+/// are what limits its passes; elsewhere the chain's latency does.
 /// Lane k performs exactly the floating-point operations `calc` performs for its model,
 /// parameters and initial state (the per-lane type tests become selects), so its value is
 /// bit-identical to `calc`'s. The filter is a chain of dependent operations: one

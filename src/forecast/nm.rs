@@ -257,7 +257,7 @@ enum Phase {
 /// hands out the next point (`point`) and is told its value (`tell`). It takes the same
 /// steps as `run` and visits the same points in the same order, so `result` is the same,
 /// bit for bit. This lets a caller evaluate the points of several independent runs
-/// together (AutoETS evaluates four candidate models' likelihoods in one pass).
+/// together (AutoETS evaluates up to eight candidate models' likelihoods in one pass).
 pub struct Machine {
     simplex: Vec<Vec<f64>>,
     fs: Vec<f64>,
