@@ -469,13 +469,8 @@ mod tests {
 
     #[test]
     fn equals_brute_force_on_random_baskets() {
-        let mut state = 12345u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::rng::Rng::new(12345, 0);
+        let mut next = || rng.next_u64();
         for trial in 0..60 {
             let n_items = 3 + (trial % 9);
             let n_baskets = 1 + (next() % 40) as usize;

@@ -405,7 +405,6 @@ fn calc_lanes_g<const S: u8, const EM: bool, const L: usize>(y: &[f64], lanes: &
     let mut sse = [0.0f64; L];
     let mut mantissa = [1.0f64; L];
     let mut exponent = [0i64; L];
-    let any_mult = EM;
     for &yi in y {
         let s = ring[pos];
         let mut ns = [0.0f64; L];
@@ -459,22 +458,17 @@ fn calc_lanes_g<const S: u8, const EM: bool, const L: usize>(y: &[f64], lanes: &
         if pos == big_m {
             pos = 0;
         }
-        if any_mult {
-            // One statement per loop so that each becomes one vector instruction (called per
-            // lane, `log_product_step` stays scalar).
+        if EM {
+            // The factors first, in a loop of their own: so split, both loops become
+            // vector instructions.
             let mut factor = [0.0f64; L];
             for k in 0..L {
                 factor[k] = log_product_factor(fv[k]);
             }
-            let mut bits = [0u64; L];
             for k in 0..L {
-                bits[k] = (mantissa[k] * factor[k]).to_bits();
-            }
-            for k in 0..L {
-                exponent[k] += ((bits[k] & EXPONENT_MASK) >> 52) as i64;
-            }
-            for k in 0..L {
-                mantissa[k] = f64::from_bits((bits[k] & !EXPONENT_MASK) | (1023 << 52));
+                let (next, shed) = log_product_step(mantissa[k], factor[k]);
+                mantissa[k] = next;
+                exponent[k] += shed;
             }
         }
     }
@@ -1379,19 +1373,13 @@ mod tests {
     fn log_product_equals_the_sum_of_logs() {
         // Factors from 1e-300 to 1e300 (products far outside the f64 range), zero (counted
         // as 1e-8) and negative forecasts (|f|), against ln summed one by one.
-        let mut state = 0x2545F4914F6CDD1Du64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut rng = crate::rng::Rng::new(2545, 0);
         for len in [1usize, 7, 200, 5_000] {
             let fs: Vec<f64> = (0..len)
                 .map(|i| match i % 50 {
                     0 => 0.0,
                     1 => -3.5,
-                    _ => 10f64.powf(600.0 * next() - 300.0),
+                    _ => 10f64.powf(600.0 * rng.uniform() - 300.0),
                 })
                 .collect();
             let want: f64 = fs.iter().map(|f| if *f == 0.0 { 1e-8f64.ln() } else { f.abs().ln() }).sum();

@@ -783,22 +783,24 @@ mod tests {
         (0..lags).map(|h| (0..k - h).map(|j| psi[j] * psi[j + h]).sum()).collect()
     }
 
+    /// Coefficients of lags 1..=len, zero but at the given (lag - 1, value) places.
+    fn lags(len: usize, nonzero: &[(usize, f64)]) -> Vec<f64> {
+        let mut c = vec![0.0; len];
+        for &(i, v) in nonzero {
+            c[i] = v;
+        }
+        c
+    }
+
     /// (1 - 0.5B)(1 - 0.4B^12) as AR coefficients (the -0.2 is their product): r = 13.
     fn seasonal_ar() -> Vec<f64> {
-        let mut phi = vec![0.0; 13];
-        phi[0] = 0.5;
-        phi[11] = 0.4;
-        phi[12] = -0.2;
-        phi
+        lags(13, &[(0, 0.5), (11, 0.4), (12, -0.2)])
     }
 
     #[test]
     fn q0_from_autocovariances_equals_gardner_and_doubling() {
         let seasonal = seasonal_ar();
-        let mut near_unit = vec![0.0; 14];
-        near_unit[0] = 0.9;
-        near_unit[11] = 0.95;
-        near_unit[12] = -0.855;
+        let near_unit = lags(14, &[(0, 0.9), (11, 0.95), (12, -0.855)]);
         let cases: Vec<(Vec<f64>, Vec<f64>)> = vec![
             (vec![0.6], vec![]),
             (vec![0.5, -0.3], vec![0.4]),
@@ -806,13 +808,7 @@ mod tests {
             (vec![-0.7, 0.1, 0.05], vec![0.6, 0.2]),
             (vec![0.99], vec![-0.5]),
             (seasonal.clone(), vec![0.3]),
-            (vec![0.4], {
-                let mut t = vec![0.0; 13];
-                t[0] = -0.4;
-                t[11] = -0.6;
-                t[12] = 0.24;
-                t
-            }),
+            (vec![0.4], lags(13, &[(0, -0.4), (11, -0.6), (12, 0.24)])),
             (near_unit, vec![0.2]),
         ];
         for (phi, theta) in cases {
@@ -854,10 +850,7 @@ mod tests {
     #[test]
     fn covariance_prediction_equals_dense_algebra() {
         let seasonal_ar = seasonal_ar();
-        let mut seasonal_diff = vec![0.0; 13];
-        seasonal_diff[0] = 1.0;
-        seasonal_diff[11] = 1.0;
-        seasonal_diff[12] = -1.0;
+        let seasonal_diff = lags(13, &[(0, 1.0), (11, 1.0), (12, -1.0)]);
         let cases: Vec<(Vec<f64>, Vec<f64>, Vec<f64>)> = vec![
             (vec![0.6], vec![0.3], vec![]),
             (vec![0.5, -0.3], vec![0.4, 0.1, -0.2], vec![]),
