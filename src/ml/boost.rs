@@ -186,8 +186,7 @@ fn best_split_feature(hist: &[Bin], f: usize, fb: &FeatureBins, total: &Sums, gp
     let miss = hist[nb];
     let parent = score(total, gp.lambda);
     let msl = gp.min_samples_leaf;
-    let valid =
-        |l: &Sums, r: &Sums| l.c >= msl && r.c >= msl && l.h >= MIN_HESSIAN && r.h >= MIN_HESSIAN;
+    let valid = |l: &Sums, r: &Sums| l.c >= msl && r.c >= msl && l.h >= MIN_HESSIAN && r.h >= MIN_HESSIAN;
     let mut best: Option<Split> = None;
     let mut consider = |l: Sums, bin: u8, missing_left: bool, cat: Option<[u64; 4]>| {
         let r = total.minus(&l);
@@ -271,44 +270,120 @@ fn best_split(data: &Data, hist: &[Bin], total: &Sums, gp: &GrowParams) -> Optio
     best
 }
 
-/// Histogram of the rows `rows` (gradients/hessians already gathered in row order).
-fn build_hist(data: &Data, rows: &[u32], g: &[f64], h: &[f64], identity: bool, out: &mut [Bin]) {
-    // Split the flat histogram into one mutable slice per feature.
-    let mut slices: Vec<(usize, &mut [Bin])> = Vec::with_capacity(data.fb.len());
-    let mut rest: &mut [Bin] = out;
-    for (f, fb) in data.fb.iter().enumerate() {
-        let (a, b) = rest.split_at_mut(fb.n_bins + 1);
-        slices.push((f, a));
-        rest = b;
+/// Entries per feature in a histogram: every u8 bin code indexes it without a bounds check.
+const HIST_STRIDE: usize = 256;
+
+/// Features summed in one pass over the rows: the row index, gradient and hessian are
+/// loaded once for all of them, and their histograms (4 x 6 KB) stay in L1.
+const FEATURE_GROUP: usize = 4;
+
+/// Rows ahead whose bin codes are prefetched on gathered passes: a leaf's rows are
+/// scattered over the columns, and waiting for each code was half of the fit.
+const PREFETCH_AHEAD: usize = 24;
+
+type FeatureHist = [Bin; HIST_STRIDE];
+
+/// A row's gradient and hessian side by side: one load fetches both.
+type GradHess = [f64; 2];
+
+#[inline(always)]
+fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint; it never faults, whatever the address.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p as *const i8)
     }
-    let n = data.n;
-    let one = |(f, hist): (usize, &mut [Bin])| {
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+/// Sums K features over the rows. Each feature is summed serially in row order, so the
+/// histogram is the same whatever the grouping or the thread count.
+fn hist_group<const K: usize>(
+    cols: [&[u8]; K],
+    hists: &mut [&mut FeatureHist; K],
+    rows: &[u32],
+    gh: &[GradHess],
+    identity: bool,
+) {
+    for hist in hists.iter_mut() {
         hist.fill(Bin::default());
-        let col = &data.bins[f * n..(f + 1) * n];
-        if identity {
-            for (i, &b) in col.iter().enumerate() {
-                let e = &mut hist[b as usize];
-                e.g += g[i];
-                e.h += h[i];
+    }
+    if identity {
+        for (i, &[gi, hi]) in gh.iter().enumerate() {
+            for k in 0..K {
+                let e = &mut hists[k][cols[k][i] as usize];
+                e.g += gi;
+                e.h += hi;
                 e.c += 1;
             }
-        } else {
-            for (i, &r) in rows.iter().enumerate() {
-                let e = &mut hist[col[r as usize] as usize];
-                e.g += g[i];
-                e.h += h[i];
+        }
+    } else {
+        for (i, (&r, &[gi, hi])) in rows.iter().zip(gh).enumerate() {
+            if let Some(&ahead) = rows.get(i + PREFETCH_AHEAD) {
+                for col in &cols {
+                    prefetch(col.as_ptr().wrapping_add(ahead as usize));
+                }
+            }
+            let r = r as usize;
+            for k in 0..K {
+                let e = &mut hists[k][cols[k][r] as usize];
+                e.g += gi;
+                e.h += hi;
                 e.c += 1;
+            }
+        }
+    }
+}
+
+/// Histogram of the rows `rows` (gradients/hessians already gathered in row order).
+fn build_hist(data: &Data, rows: &[u32], gh: &[GradHess], identity: bool, out: &mut [Bin]) {
+    let n = data.n;
+    let d = data.fb.len();
+    // One task per group of features, each with its columns and histogram slices.
+    let mut tasks: Vec<(usize, &mut [Bin])> = Vec::with_capacity(d.div_ceil(FEATURE_GROUP));
+    let mut rest: &mut [Bin] = &mut out[..d * HIST_STRIDE];
+    for f0 in (0..d).step_by(FEATURE_GROUP) {
+        let k = FEATURE_GROUP.min(d - f0);
+        let (a, b) = rest.split_at_mut(k * HIST_STRIDE);
+        tasks.push((f0, a));
+        rest = b;
+    }
+    let col = |f: usize| &data.bins[f * n..(f + 1) * n];
+    let one = |(f0, slab): (usize, &mut [Bin])| {
+        let mut hs: Vec<&mut FeatureHist> =
+            slab.chunks_exact_mut(HIST_STRIDE).filter_map(|c| c.try_into().ok()).collect();
+        match hs.len() {
+            4 => {
+                let Ok(mut a) = <[&mut FeatureHist; 4]>::try_from(hs) else { return };
+                hist_group([col(f0), col(f0 + 1), col(f0 + 2), col(f0 + 3)], &mut a, rows, gh, identity)
+            }
+            3 => {
+                let Ok(mut a) = <[&mut FeatureHist; 3]>::try_from(hs) else { return };
+                hist_group([col(f0), col(f0 + 1), col(f0 + 2)], &mut a, rows, gh, identity)
+            }
+            2 => {
+                let Ok(mut a) = <[&mut FeatureHist; 2]>::try_from(hs) else { return };
+                hist_group([col(f0), col(f0 + 1)], &mut a, rows, gh, identity)
+            }
+            _ => {
+                if let Some(h0) = hs.pop() {
+                    hist_group([col(f0)], &mut [h0], rows, gh, identity)
+                }
             }
         }
     };
     // Small leaves are summed on the calling thread: the same sums (each feature is
     // always summed serially), without a join per leaf.
-    if rows.len() * slices.len() < PAR_MIN_WORK {
-        slices.into_iter().for_each(one);
+    if rows.len() * d < PAR_MIN_WORK {
+        tasks.into_iter().for_each(one);
     } else {
-        slices.into_par_iter().for_each(one);
+        tasks.into_par_iter().for_each(one);
     }
 }
+
+/// Rows below which a gather or a partition runs on the calling thread.
+const PAR_MIN_ROWS: usize = 1 << 16;
 
 /// Histogram work (rows x features) below which one thread does it alone.
 const PAR_MIN_WORK: usize = 1 << 18;
@@ -325,50 +400,59 @@ fn partition(data: &Data, rows: &mut [u32], split: &Split, scratch: &mut Vec<u32
         split_bin: split.bin,
         ..Node::leaf(0.0, 0.0, 0, 0)
     };
-    const PAR_MIN: usize = 1 << 16;
-    if rows.len() < PAR_MIN {
-        scratch.clear();
-        let mut nl = 0;
+    // Where each bin code goes, looked up without a branch: which side a row takes is
+    // data, and mispredicting it cost more than the lookup.
+    let mut goes_left = [0u8; HIST_STRIDE];
+    for (b, g) in goes_left.iter_mut().enumerate() {
+        *g = node.bin_goes_left(b as u8, mb) as u8;
+    }
+    // Rows left are written in place (never ahead of the reading position), rows right
+    // to `right`; returns how many went left.
+    let split_into = |rows: &mut [u32], right: &mut [u32]| -> usize {
+        let (mut nl, mut nr) = (0, 0);
         for i in 0..rows.len() {
-            let r = rows[i];
-            if node.bin_goes_left(col[r as usize], mb) {
-                rows[nl] = r;
-                nl += 1;
-            } else {
-                scratch.push(r);
+            if let Some(&ahead) = rows.get(i + PREFETCH_AHEAD) {
+                prefetch(col.as_ptr().wrapping_add(ahead as usize));
             }
+            let r = rows[i];
+            let left = goes_left[col[r as usize] as usize] as usize;
+            rows[nl] = r;
+            right[nr] = r;
+            nl += left;
+            nr += 1 - left;
         }
-        rows[nl..].copy_from_slice(scratch);
+        nl
+    };
+    if rows.len() < PAR_MIN_ROWS {
+        scratch.clear();
+        scratch.resize(rows.len(), 0);
+        let nl = split_into(rows, scratch);
+        let nr = rows.len() - nl;
+        rows[nl..].copy_from_slice(&scratch[..nr]);
         return nl;
     }
     // Large nodes: fixed chunks partitioned in parallel, then concatenated in order.
     const CHUNK: usize = 1 << 15;
-    let parts: Vec<(Vec<u32>, Vec<u32>)> = rows
-        .par_chunks(CHUNK)
-        .map(|c| {
-            let mut l = Vec::with_capacity(c.len());
-            let mut r = Vec::with_capacity(c.len());
-            for &x in c {
-                if node.bin_goes_left(col[x as usize], mb) {
-                    l.push(x)
-                } else {
-                    r.push(x)
-                }
-            }
-            (l, r)
-        })
-        .collect();
+    scratch.clear();
+    scratch.resize(rows.len(), 0);
+    let counts: Vec<usize> =
+        rows.par_chunks_mut(CHUNK).zip(scratch.par_chunks_mut(CHUNK)).map(|(c, r)| split_into(c, r)).collect();
+    // Lefts are at the head of each chunk of `rows` (compacted moving down only), rights
+    // at the head of each chunk of `scratch`.
     let mut pos = 0;
-    for (l, _) in &parts {
-        rows[pos..pos + l.len()].copy_from_slice(l);
-        pos += l.len();
+    for (k, &nl) in counts.iter().enumerate() {
+        let start = k * CHUNK;
+        rows.copy_within(start..start + nl, pos);
+        pos += nl;
     }
-    let nl = pos;
-    for (_, r) in &parts {
-        rows[pos..pos + r.len()].copy_from_slice(r);
-        pos += r.len();
+    let n_left = pos;
+    for (k, &nl) in counts.iter().enumerate() {
+        let start = k * CHUNK;
+        let nr = CHUNK.min(rows.len() - start) - nl;
+        rows[pos..pos + nr].copy_from_slice(&scratch[start..start + nr]);
+        pos += nr;
     }
-    nl
+    n_left
 }
 
 /// Grows one tree on the rows `rows` (reordered in place so each leaf owns a range).
@@ -378,13 +462,11 @@ fn grow_tree(
     data: &Data,
     rows: &mut [u32],
     identity_root: bool,
-    grad: &[f64],
-    hess: &[f64],
+    grad_hess: &[GradHess],
     weights: Option<&[f64]>,
     gp: &GrowParams,
     scratch: &mut Vec<u32>,
-    gbuf: &mut Vec<f64>,
-    hbuf: &mut Vec<f64>,
+    gh_buf: &mut Vec<GradHess>,
 ) -> (Tree, Vec<(usize, usize, usize)>) {
     let cover_of = |rows: &[u32]| -> f64 {
         match weights {
@@ -392,36 +474,37 @@ fn grow_tree(
             None => rows.len() as f64,
         }
     };
-    let hist_for = |rows: &[u32], identity: bool, gbuf: &mut Vec<f64>, hbuf: &mut Vec<f64>| -> Vec<Bin> {
+    let hist_for = |rows: &[u32], identity: bool, gh_buf: &mut Vec<GradHess>| -> Vec<Bin> {
         let mut hist = vec![Bin::default(); data.hist_len];
         if identity {
-            build_hist(data, rows, grad, hess, true, &mut hist);
+            build_hist(data, rows, grad_hess, true, &mut hist);
         } else {
-            gbuf.clear();
-            hbuf.clear();
-            gbuf.extend(rows.iter().map(|&r| grad[r as usize]));
-            hbuf.extend(rows.iter().map(|&r| hess[r as usize]));
-            build_hist(data, rows, gbuf, hbuf, false, &mut hist);
+            // Gathered once in row order, then read sequentially by every feature group.
+            if rows.len() >= PAR_MIN_ROWS {
+                rows.par_iter().map(|&r| grad_hess[r as usize]).collect_into_vec(gh_buf);
+            } else {
+                gh_buf.clear();
+                gh_buf.extend(rows.iter().enumerate().map(|(i, &r)| {
+                    if let Some(&ahead) = rows.get(i + PREFETCH_AHEAD) {
+                        prefetch(grad_hess.as_ptr().wrapping_add(ahead as usize) as *const u8);
+                    }
+                    grad_hess[r as usize]
+                }));
+            }
+            build_hist(data, rows, gh_buf, false, &mut hist);
         }
         hist
     };
     let leaf_value = |s: &Sums| -gp.learning_rate * s.g / (s.h + gp.lambda);
-    let splittable = |count: u32, depth: usize| {
-        count >= 2 * gp.min_samples_leaf && gp.max_depth.is_none_or(|m| depth < m)
-    };
+    let splittable =
+        |count: u32, depth: usize| count >= 2 * gp.min_samples_leaf && gp.max_depth.is_none_or(|m| depth < m);
 
-    let root_hist = hist_for(&rows[..], identity_root, gbuf, hbuf);
+    let root_hist = hist_for(&rows[..], identity_root, gh_buf);
     let root_sums = Sums::of(&root_hist[0..data.fb[0].n_bins + 1]);
     let mut nodes = vec![Node::leaf(leaf_value(&root_sums), cover_of(&rows[..]), root_sums.c, 0)];
     let root_split = if splittable(root_sums.c, 0) { best_split(data, &root_hist, &root_sums, gp) } else { None };
-    let mut leaves = vec![Leaf {
-        node: 0,
-        start: 0,
-        end: rows.len(),
-        depth: 0,
-        hist: Some(root_hist),
-        split: root_split,
-    }];
+    let mut leaves =
+        vec![Leaf { node: 0, start: 0, end: rows.len(), depth: 0, hist: Some(root_hist), split: root_split }];
     let mut n_leaves = 1;
     while n_leaves < gp.max_leaf_nodes {
         // An interrupted fit stops growing; `fit` then returns the interrupt.
@@ -482,7 +565,7 @@ fn grow_tree(
             let parent_hist = parent.hist.unwrap_or_default();
             let left_small = nl <= re - rs;
             let (ss, se) = if left_small { (ls, le) } else { (rs, re) };
-            let small = hist_for(&rows[ss..se], false, gbuf, hbuf);
+            let small = hist_for(&rows[ss..se], false, gh_buf);
             let mut large = parent_hist;
             for (a, b) in large.iter_mut().zip(small.iter()) {
                 a.g -= b.g;
@@ -503,6 +586,40 @@ fn grow_tree(
     let mut ranges: Vec<(usize, usize, usize)> = leaves.iter().map(|l| (l.node, l.start, l.end)).collect();
     ranges.sort_unstable();
     (Tree { nodes }, ranges)
+}
+
+/// Adds each leaf's value to the raw score of the rows it holds (`ranges` index `rows`).
+fn add_leaf_values(raw: &mut [f64], rows: &[u32], ranges: &[(usize, usize, usize)], tree: &Tree) {
+    if rows.len() < PAR_MIN_ROWS {
+        for &(node, s, e) in ranges {
+            let v = tree.nodes[node].value;
+            for &r in &rows[s..e] {
+                raw[r as usize] += v;
+            }
+        }
+        return;
+    }
+    // The leaves' row ranges are disjoint and `rows` holds distinct indices, so the
+    // leaves can write their rows' scores concurrently.
+    struct Scores(*mut f64, usize);
+    // SAFETY: shared across threads only inside this function, where no two writers
+    // touch the same index (see above) and `raw` outlives every writer.
+    unsafe impl Sync for Scores {}
+    impl Scores {
+        fn add(&self, r: usize, v: f64) {
+            if r < self.1 {
+                // SAFETY: in bounds (checked) and written by one leaf alone.
+                unsafe { *self.0.add(r) += v }
+            }
+        }
+    }
+    let scores = Scores(raw.as_mut_ptr(), raw.len());
+    ranges.par_iter().for_each(|&(node, s, e)| {
+        let v = tree.nodes[node].value;
+        for &r in &rows[s..e] {
+            scores.add(r as usize, v);
+        }
+    });
 }
 
 /// Splits the rows into training and validation sets (stratified for log loss).
@@ -623,9 +740,9 @@ pub fn fit(
     crate::interrupt::check()?;
     let mut offsets = Vec::with_capacity(d);
     let mut acc = 0;
-    for f in &fb {
+    for _ in &fb {
         offsets.push(acc);
-        acc += f.n_bins + 1;
+        acc += HIST_STRIDE;
     }
     let data = Data { bins: &bins, n, fb: &fb, offsets, hist_len: acc };
     let gp = GrowParams {
@@ -639,10 +756,9 @@ pub fn fit(
     let w = sample_weight;
     let baseline = loss.baseline(y, w, &train);
     let mut raw = vec![baseline; n];
-    let mut grad = vec![0.0; n];
-    let mut hess = vec![0.0; n];
+    let mut grad_hess: Vec<GradHess> = vec![[0.0; 2]; n];
     let mut rows = train.clone();
-    let (mut scratch, mut gbuf, mut hbuf) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut scratch, mut gh_buf) = (Vec::new(), Vec::new());
     let mut trees = Vec::new();
     let mut feature_gain = vec![0.0; d];
     let (mut train_score, mut validation_score) = (Vec::new(), Vec::new());
@@ -655,14 +771,13 @@ pub fn fit(
     const BLOCK: usize = 8192;
     for _ in 0..params.max_iter {
         crate::interrupt::check()?;
-        grad.par_chunks_mut(BLOCK).zip(hess.par_chunks_mut(BLOCK)).enumerate().for_each(|(b, (gc, hc))| {
+        grad_hess.par_chunks_mut(BLOCK).enumerate().for_each(|(b, chunk)| {
             let s = b * BLOCK;
-            for i in 0..gc.len() {
+            for (i, e) in chunk.iter_mut().enumerate() {
                 let r = s + i;
                 let (g, h) = loss.grad_hess(y[r], raw[r]);
                 let wi = w.map_or(1.0, |w| w[r]);
-                gc[i] = g * wi;
-                hc[i] = h * wi;
+                *e = [g * wi, h * wi];
             }
         });
         if identity {
@@ -671,8 +786,7 @@ pub fn fit(
                 *r = i as u32;
             }
         }
-        let (tree, ranges) =
-            grow_tree(&data, &mut rows, identity, &grad, &hess, w, &gp, &mut scratch, &mut gbuf, &mut hbuf);
+        let (tree, ranges) = grow_tree(&data, &mut rows, identity, &grad_hess, w, &gp, &mut scratch, &mut gh_buf);
         // A tree cut short by an interrupt is discarded with the fit.
         crate::interrupt::check()?;
         for nd in &tree.nodes {
@@ -680,12 +794,7 @@ pub fn fit(
                 feature_gain[nd.feature as usize] += nd.gain;
             }
         }
-        for &(node, s, e) in &ranges {
-            let v = tree.nodes[node].value;
-            for &r in &rows[s..e] {
-                raw[r as usize] += v;
-            }
-        }
+        add_leaf_values(&mut raw, &rows, &ranges, &tree);
         if !valid.is_empty() {
             let tr = &tree;
             let upd: Vec<f64> = valid.par_iter().map(|&r| tr.predict_binned(&bins, n, r as usize, &fb)).collect();
@@ -821,7 +930,8 @@ mod tests {
             let b = rng.normal();
             let c = rng.below(5) as f64;
             let m = if rng.uniform() < 0.1 { f64::NAN } else { rng.normal() };
-            let logit = 1.5 * a - b * b + if c == 2.0 || c == 4.0 { 1.0 } else { -0.5 } + if m.is_nan() { 1.0 } else { 0.0 };
+            let logit =
+                1.5 * a - b * b + if c == 2.0 || c == 4.0 { 1.0 } else { -0.5 } + if m.is_nan() { 1.0 } else { 0.0 };
             y.push(if rng.uniform() < 1.0 / (1.0 + (-logit).exp()) { 1.0 } else { 0.0 });
             cols[0].push(a);
             cols[1].push(b);
