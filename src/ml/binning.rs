@@ -50,6 +50,37 @@ impl FeatureBins {
             self.thresholds.partition_point(|&t| t < x) as u8
         }
     }
+
+    /// A branch-free binner for many values (numeric features), same codes as `bin`.
+    pub fn binner(&self) -> Binner<'_> {
+        let mut padded = [f64::INFINITY; 255];
+        for (p, &t) in padded.iter_mut().zip(&self.thresholds) {
+            *p = t;
+        }
+        Binner { fb: self, padded }
+    }
+}
+
+/// `FeatureBins::bin` as eight fixed steps over the thresholds padded to 255 with +inf:
+/// no branch on the data, so no mispredictions (a plain binary search spent 40 ns a value).
+pub struct Binner<'a> {
+    fb: &'a FeatureBins,
+    padded: [f64; 255],
+}
+
+impl Binner<'_> {
+    #[inline]
+    pub fn bin(&self, x: f64) -> u8 {
+        if self.fb.categorical || x.is_nan() || self.fb.thresholds.len() > 254 {
+            return self.fb.bin(x);
+        }
+        // Counts the thresholds below x: after the step of size s, `lo` is exact to s.
+        let mut lo = 0usize;
+        for step in [128, 64, 32, 16, 8, 4, 2, 1] {
+            lo += step * (self.padded[lo + step - 1] < x) as usize;
+        }
+        lo as u8
+    }
 }
 
 /// Fits the bin edges of every feature on the given training rows.
@@ -145,20 +176,33 @@ fn midpoint(a: f64, b: f64) -> f64 {
 pub fn bin_matrix(x: &Matrix, bins: &[FeatureBins]) -> Vec<u8> {
     let n = x.n_rows();
     let mut out = vec![0u8; n * bins.len()];
-    const BLOCK: usize = 16_384;
-    for (j, fb) in bins.iter().enumerate() {
-        let col = x.col(j);
-        out[j * n..(j + 1) * n].par_chunks_mut(BLOCK).enumerate().for_each(|(b, chunk)| {
-            // An interrupted fit skips the remaining blocks; the caller checks the flag.
-            if crate::interrupt::requested() {
-                return;
-            }
-            let start = b * BLOCK;
-            for (i, o) in chunk.iter_mut().enumerate() {
-                *o = fb.bin(col[start + i]);
-            }
-        });
+    if n == 0 {
+        return out;
     }
+    // Blocks of rows, each binned feature by feature: the columns of a C-ordered numpy
+    // array are strided views, and a block's rows (4,096 x 30 x 8 bytes) stay in L2
+    // while its features are read; a whole-column pass fetched a cache line per value.
+    const BLOCK: usize = 4096;
+    let binners: Vec<Binner> = bins.iter().map(FeatureBins::binner).collect();
+    let mut blocks: Vec<Vec<&mut [u8]>> = (0..n.div_ceil(BLOCK)).map(|_| Vec::with_capacity(bins.len())).collect();
+    for column in out.chunks_mut(n) {
+        for (b, segment) in column.chunks_mut(BLOCK).enumerate() {
+            blocks[b].push(segment);
+        }
+    }
+    blocks.into_par_iter().enumerate().for_each(|(b, segments)| {
+        // An interrupted fit skips the remaining blocks; the caller checks the flag.
+        if crate::interrupt::requested() {
+            return;
+        }
+        let start = b * BLOCK;
+        for (j, segment) in segments.into_iter().enumerate() {
+            let col = x.col(j);
+            for (i, o) in segment.iter_mut().enumerate() {
+                *o = binners[j].bin(col[start + i]);
+            }
+        }
+    });
     out
 }
 
@@ -176,6 +220,24 @@ mod tests {
         assert_eq!(fb.bin(1.6), 1);
         assert_eq!(fb.bin(10.0), 2);
         assert_eq!(fb.bin(f64::NAN), 3);
+    }
+
+    #[test]
+    fn branch_free_binner_equals_binary_search() {
+        let mut rng = Rng::new(7, 0);
+        for n_thresholds in [0usize, 1, 2, 3, 7, 100, 127, 128, 200, 254] {
+            let mut t: Vec<f64> = (0..n_thresholds).map(|_| rng.normal()).collect();
+            t.sort_unstable_by(f64::total_cmp);
+            t.dedup();
+            let fb = FeatureBins { categorical: false, n_bins: t.len() + 1, thresholds: t.clone() };
+            let binner = fb.binner();
+            let mut probes: Vec<f64> = t.clone();
+            probes.extend((0..500).map(|_| 1.5 * rng.normal()));
+            probes.extend([f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.0, -0.0, f64::MAX, f64::MIN]);
+            for x in probes {
+                assert_eq!(binner.bin(x), fb.bin(x), "x = {x}, {} thresholds", t.len());
+            }
+        }
     }
 
     #[test]
