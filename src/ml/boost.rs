@@ -341,13 +341,21 @@ fn build_hist(data: &Data, rows: &[u32], gh: &[GradHess], identity: bool, out: &
     let n = data.n;
     let d = data.fb.len();
     // One task per group of features, each with its columns and histogram slices.
-    let mut tasks: Vec<(usize, &mut [Bin])> = Vec::with_capacity(d.div_ceil(FEATURE_GROUP));
+    // As many groups as it takes to hold at most FEATURE_GROUP features each, rounded up
+    // to a multiple of the threads, with sizes differing by one at most: 30 features on
+    // two threads are 8 groups of 4 or 3, 15 features per thread (groups of 4 left
+    // one thread 16 and the other 14).
+    let threads = rayon::current_num_threads().max(1);
+    let n_groups = d.div_ceil(FEATURE_GROUP).next_multiple_of(threads).min(d);
+    let mut tasks: Vec<(usize, &mut [Bin])> = Vec::with_capacity(n_groups);
     let mut rest: &mut [Bin] = &mut out[..d * HIST_STRIDE];
-    for f0 in (0..d).step_by(FEATURE_GROUP) {
-        let k = FEATURE_GROUP.min(d - f0);
+    let mut f0 = 0;
+    for g in 0..n_groups {
+        let k = d / n_groups + usize::from(g < d % n_groups);
         let (a, b) = rest.split_at_mut(k * HIST_STRIDE);
         tasks.push((f0, a));
         rest = b;
+        f0 += k;
     }
     let col = |f: usize| &data.bins[f * n..(f + 1) * n];
     let one = |(f0, slab): (usize, &mut [Bin])| {
@@ -383,7 +391,7 @@ fn build_hist(data: &Data, rows: &[u32], gh: &[GradHess], identity: bool, out: &
 }
 
 /// Rows below which a gather or a partition runs on the calling thread.
-const PAR_MIN_ROWS: usize = 1 << 16;
+const PAR_MIN_ROWS: usize = 1 << 15;
 
 /// Histogram work (rows x features) below which one thread does it alone.
 const PAR_MIN_WORK: usize = 1 << 18;
@@ -458,6 +466,18 @@ fn partition(data: &Data, rows: &mut [u32], split: &Split, scratch: &mut Vec<u32
 /// Grows one tree on the rows `rows` (reordered in place so each leaf owns a range).
 /// Returns the tree and, per leaf, its (node, start, end) row range.
 #[allow(clippy::too_many_arguments)]
+/// Buffers reused from tree to tree (histograms are 30 x 256 entries, 184 KB, for 30
+/// features: allocating them afresh for every node cost page faults).
+#[derive(Default)]
+struct Buffers {
+    /// Rows going right during a partition.
+    rows: Vec<u32>,
+    /// Gradients and hessians of a node's rows, gathered in row order.
+    grad_hess: Vec<GradHess>,
+    /// Histograms no leaf holds any more.
+    hists: Vec<Vec<Bin>>,
+}
+
 fn grow_tree(
     data: &Data,
     rows: &mut [u32],
@@ -465,17 +485,18 @@ fn grow_tree(
     grad_hess: &[GradHess],
     weights: Option<&[f64]>,
     gp: &GrowParams,
-    scratch: &mut Vec<u32>,
-    gh_buf: &mut Vec<GradHess>,
+    buffers: &mut Buffers,
 ) -> (Tree, Vec<(usize, usize, usize)>) {
+    let Buffers { rows: scratch, grad_hess: gh_buf, hists: spare_hists } = buffers;
     let cover_of = |rows: &[u32]| -> f64 {
         match weights {
             Some(w) => rows.iter().map(|&r| w[r as usize]).sum(),
             None => rows.len() as f64,
         }
     };
-    let hist_for = |rows: &[u32], identity: bool, gh_buf: &mut Vec<GradHess>| -> Vec<Bin> {
-        let mut hist = vec![Bin::default(); data.hist_len];
+    // Every entry of a histogram is written by build_hist: a spare one needs no zeroing.
+    let hist_for = |rows: &[u32], identity: bool, gh_buf: &mut Vec<GradHess>, spare: &mut Vec<Vec<Bin>>| -> Vec<Bin> {
+        let mut hist = spare.pop().filter(|h| h.len() == data.hist_len).unwrap_or_else(|| vec![Bin::default(); data.hist_len]);
         if identity {
             build_hist(data, rows, grad_hess, true, &mut hist);
         } else {
@@ -499,7 +520,7 @@ fn grow_tree(
     let splittable =
         |count: u32, depth: usize| count >= 2 * gp.min_samples_leaf && gp.max_depth.is_none_or(|m| depth < m);
 
-    let root_hist = hist_for(&rows[..], identity_root, gh_buf);
+    let root_hist = hist_for(&rows[..], identity_root, gh_buf, spare_hists);
     let root_sums = Sums::of(&root_hist[0..data.fb[0].n_bins + 1]);
     let mut nodes = vec![Node::leaf(leaf_value(&root_sums), cover_of(&rows[..]), root_sums.c, 0)];
     let root_split = if splittable(root_sums.c, 0) { best_split(data, &root_hist, &root_sums, gp) } else { None };
@@ -565,7 +586,7 @@ fn grow_tree(
             let parent_hist = parent.hist.unwrap_or_default();
             let left_small = nl <= re - rs;
             let (ss, se) = if left_small { (ls, le) } else { (rs, re) };
-            let small = hist_for(&rows[ss..se], false, gh_buf);
+            let small = hist_for(&rows[ss..se], false, gh_buf, spare_hists);
             let mut large = parent_hist;
             for (a, b) in large.iter_mut().zip(small.iter()) {
                 a.g -= b.g;
@@ -577,14 +598,24 @@ fn grow_tree(
             } else {
                 (hl, hr) = (Some(large), Some(small));
             }
+        } else {
+            spare_hists.extend(parent.hist);
         }
         let split_l = if can_l { hl.as_ref().and_then(|h| best_split(data, h, &split.left, gp)) } else { None };
         let split_r = if can_r { hr.as_ref().and_then(|h| best_split(data, h, &split.right, gp)) } else { None };
+        // A leaf that will not be split needs its histogram no more.
+        if split_l.is_none() {
+            spare_hists.extend(hl.take());
+        }
+        if split_r.is_none() {
+            spare_hists.extend(hr.take());
+        }
         leaves.push(Leaf { node: li, start: ls, end: le, depth, hist: hl, split: split_l });
         leaves.push(Leaf { node: ri, start: rs, end: re, depth, hist: hr, split: split_r });
     }
     let mut ranges: Vec<(usize, usize, usize)> = leaves.iter().map(|l| (l.node, l.start, l.end)).collect();
     ranges.sort_unstable();
+    spare_hists.extend(leaves.into_iter().filter_map(|l| l.hist));
     (Tree { nodes }, ranges)
 }
 
@@ -698,6 +729,19 @@ pub fn fit(
     categorical: &[bool],
     params: &Params,
 ) -> Result<Model> {
+    // The whole fit runs on a worker of the thread pool: its hundreds of parallel steps
+    // per tree are then picked up by the other workers directly, where a call from
+    // outside the pool queues each step and sleeps until it is done.
+    rayon::scope(|_| fit_in_pool(x, y, sample_weight, categorical, params))
+}
+
+fn fit_in_pool(
+    x: &Matrix,
+    y: &[f64],
+    sample_weight: Option<&[f64]>,
+    categorical: &[bool],
+    params: &Params,
+) -> Result<Model> {
     params.check()?;
     let n = x.n_rows();
     let d = x.n_cols();
@@ -758,7 +802,7 @@ pub fn fit(
     let mut raw = vec![baseline; n];
     let mut grad_hess: Vec<GradHess> = vec![[0.0; 2]; n];
     let mut rows = train.clone();
-    let (mut scratch, mut gh_buf) = (Vec::new(), Vec::new());
+    let mut buffers = Buffers::default();
     let mut trees = Vec::new();
     let mut feature_gain = vec![0.0; d];
     let (mut train_score, mut validation_score) = (Vec::new(), Vec::new());
@@ -786,7 +830,7 @@ pub fn fit(
                 *r = i as u32;
             }
         }
-        let (tree, ranges) = grow_tree(&data, &mut rows, identity, &grad_hess, w, &gp, &mut scratch, &mut gh_buf);
+        let (tree, ranges) = grow_tree(&data, &mut rows, identity, &grad_hess, w, &gp, &mut buffers);
         // A tree cut short by an interrupt is discarded with the fit.
         crate::interrupt::check()?;
         for nd in &tree.nodes {
